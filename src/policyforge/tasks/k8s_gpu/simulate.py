@@ -1,0 +1,242 @@
+"""One simulation run: a cluster, a workload, a policy and a seed, in inflation or replay mode.
+
+Inflation is the FGD paper's experiment (arrivals only, a pod that does not fit fails for good). Replay uses
+the trace's creation and deletion times: a pod that does not fit waits and is retried when resources free,
+then runs for its traced duration.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from policyforge.errors import PolicyforgeError
+from policyforge.tasks.k8s_gpu.cluster import ClusterState
+from policyforge.tasks.k8s_gpu.engine import Placement, Scheduler, pod_requests
+from policyforge.tasks.k8s_gpu.metrics import (
+    FragmentationTracker,
+    arrived_percent,
+    bucket_means,
+    time_weighted_mean,
+)
+from policyforge.tasks.k8s_gpu.policy import Policy
+from policyforge.tasks.k8s_gpu.trace import NodeTable, PodTable
+from policyforge.tasks.k8s_gpu.workload import TargetWorkload, inflate, target_workload
+
+MODES = ("inflation", "replay")
+
+
+@dataclass(frozen=True)
+class Streams:
+    """Independent random streams of one run, all derived from its seed."""
+
+    workload: np.random.Generator
+    tie_break: np.random.Generator
+    policy: np.random.Generator
+
+    @staticmethod
+    def of(seed: int) -> Streams:
+        workload, tie_break, policy = np.random.SeedSequence(seed).spawn(3)
+        return Streams(np.random.default_rng(workload), np.random.default_rng(tie_break),
+                       np.random.default_rng(policy))
+
+
+@dataclass
+class InflationResult:
+    """Per arriving pod: the GPU milli arrived so far, allocated after it, and cluster fragmentation."""
+
+    policy: str
+    seed: int
+    total_gpu_milli: int
+    arrived_milli: np.ndarray
+    allocated_milli: np.ndarray
+    fragmentation_milli: np.ndarray
+    failed: np.ndarray
+    seconds: float
+
+    @property
+    def failed_pods(self) -> int:
+        return int(self.failed.sum())
+
+    def _percent(self) -> np.ndarray:
+        return arrived_percent(self.arrived_milli, self.total_gpu_milli)
+
+    def allocation_curve(self) -> np.ndarray:
+        """GPU allocation % per arrived % 0..130 (each sample rounded to 0.01 as the paper's scripts do)."""
+        allocated = np.round(self.allocated_milli * 100.0 / self.total_gpu_milli, 2)
+        return bucket_means(self._percent(), allocated)
+
+    def fragmentation_curve(self) -> np.ndarray:
+        """Fragmented GPU milli as % of capacity, per arrived %."""
+        return bucket_means(self._percent(), self.fragmentation_milli * 100.0 / self.total_gpu_milli)
+
+    def fragmentation_ratio_curve(self) -> np.ndarray:
+        """Fragmented share of the idle GPU milli, %, per arrived % (FGD's fragmentation ratio)."""
+        idle = self.total_gpu_milli - self.allocated_milli
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(idle > 0, self.fragmentation_milli * 100.0 / idle, np.nan)
+        return bucket_means(self._percent(), ratio)
+
+    def summary(self) -> dict:
+        alloc = self.allocation_curve()
+        ratio = self.fragmentation_ratio_curve()
+        return {
+            "seed": self.seed,
+            "alloc_at_100": _number(alloc[100]),
+            "alloc_at_130": _number(alloc[130]),
+            "frag_ratio_at_100": _number(ratio[100]),
+            "failed_pods": self.failed_pods,
+            "pods": len(self.failed),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class ReplayResult:
+    """Replay of a trace's own timeline: utilisation over simulated time and how long pods waited."""
+
+    policy: str
+    seed: int
+    utilisation: dict[str, float]
+    waiting_seconds: np.ndarray
+    never_scheduled: int
+    seconds: float
+    timeline: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        waits = self.waiting_seconds
+        return {
+            "seed": self.seed,
+            "cpu_utilisation": round(100 * self.utilisation["cpu"], 4),
+            "memory_utilisation": round(100 * self.utilisation["memory"], 4),
+            "gpu_utilisation": round(100 * self.utilisation["gpu"], 4),
+            "wait_p50_seconds": float(np.percentile(waits, 50)) if len(waits) else 0.0,
+            "wait_p99_seconds": float(np.percentile(waits, 99)) if len(waits) else 0.0,
+            "never_scheduled": self.never_scheduled,
+            "pods": len(waits) + self.never_scheduled,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _number(value: float) -> float | None:
+    return None if np.isnan(value) else round(float(value), 4)
+
+
+def run_inflation(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int, tune: float = 1.3,
+                  workload: TargetWorkload | None = None) -> InflationResult:
+    """The FGD experiment: the tuned arrival sequence, placed one pod at a time, failures final."""
+    started = time.perf_counter()
+    streams = Streams.of(seed)
+    state = ClusterState(nodes)
+    if state.total_gpu_milli == 0:
+        raise PolicyforgeError(f"{nodes.source}: the cluster has no GPUs, so GPU allocation is undefined")
+    workload = workload if workload is not None else target_workload(pods)
+    sequence = pod_requests(inflate(pods, state.total_gpu_milli, tune, streams.workload))
+    scheduler = Scheduler(state, policy, workload, streams.tie_break, streams.policy)
+    tracker = FragmentationTracker(state, workload)
+    n = len(sequence)
+    arrived = np.empty(n, np.int64)
+    allocated = np.empty(n, np.int64)
+    fragmentation = np.empty(n)
+    failed = np.zeros(n, bool)
+    arrived_total = allocated_total = 0
+    for i, request in enumerate(sequence):
+        arrived_total += request.total_gpu_milli
+        placement = scheduler.place(request)
+        if placement is None:
+            failed[i] = True
+        else:
+            allocated_total += request.total_gpu_milli
+            tracker.update(placement.node)
+        arrived[i], allocated[i], fragmentation[i] = arrived_total, allocated_total, tracker.total
+    return InflationResult(policy.name, seed, state.total_gpu_milli, arrived, allocated, fragmentation,
+                           failed, time.perf_counter() - started)
+
+
+def run_replay(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int,
+               workload: TargetWorkload | None = None) -> ReplayResult:
+    """Replay creation and deletion times; unschedulable pods wait and are retried when a node frees up."""
+    if not pods.has_times:
+        raise PolicyforgeError(f"{pods.source}: replay needs creation_time and deletion_time columns")
+    started = time.perf_counter()
+    streams = Streams.of(seed)
+    state = ClusterState(nodes)
+    workload = workload if workload is not None else target_workload(pods)
+    scheduler = Scheduler(state, policy, workload, streams.tie_break, streams.policy)
+    requests = pod_requests(pods)
+    created = pods.creation_time
+    duration = pods.deletion_time - pods.creation_time
+    # Events (time, kind, order, pod): kind 0 = departure first, so freed resources serve arrivals at that time.
+    events: list[tuple[float, int, int, int]] = [(float(created[i]), 1, i, i) for i in range(len(pods))]
+    heapq.heapify(events)
+    placements: dict[int, Placement] = {}
+    start_time = np.full(len(pods), np.nan)
+    pending: list[int] = []
+    times, cpu_used, mem_used, gpu_used = [], [], [], []
+    total_cpu = max(int(state.cpu_capacity.sum()), 1)
+    total_mem = max(int(state.memory_capacity.sum()), 1)
+    total_gpu = max(state.total_gpu_milli, 1)
+
+    def try_place(i: int, now: float) -> bool:
+        placement = scheduler.place(requests[i])
+        if placement is None:
+            return False
+        placements[i] = placement
+        start_time[i] = now
+        heapq.heappush(events, (now + float(duration[i]), 0, i, i))
+        return True
+
+    while events:
+        now = events[0][0]
+        freed: set[int] = set()
+        while events and events[0][0] == now:
+            _, kind, _, i = heapq.heappop(events)
+            if kind == 0:
+                placement = placements.pop(i)
+                state.release(placement.node, requests[i], placement.gpus)
+                freed.add(placement.node)
+            elif not try_place(i, now):
+                pending.append(i)
+        if freed and pending:
+            pending = _retry(pending, freed, state, pods, try_place, now)
+        times.append(now)
+        cpu_used.append(total_cpu - int(state.cpu_free.sum()))
+        mem_used.append(total_mem - int(state.memory_free.sum()))
+        gpu_used.append(state.allocated_gpu_milli)
+    end = times[-1] if times else 0.0
+    t = np.array(times)
+    utilisation = {
+        "cpu": time_weighted_mean(t, np.array(cpu_used) / total_cpu, end),
+        "memory": time_weighted_mean(t, np.array(mem_used) / total_mem, end),
+        "gpu": time_weighted_mean(t, np.array(gpu_used) / total_gpu, end),
+    }
+    scheduled = ~np.isnan(start_time)
+    waits = (start_time - created)[scheduled]
+    return ReplayResult(policy.name, seed, utilisation, waits, int((~scheduled).sum()),
+                        time.perf_counter() - started,
+                        {"time": t, "gpu_used_milli": np.array(gpu_used)})
+
+
+def _retry(pending: list[int], freed: set[int], state: ClusterState, pods: PodTable,
+           try_place, now: float) -> list[int]:
+    """Retry, in arrival order, the waiting pods that now fit on a node that just freed resources.
+
+    Placing pods only takes resources, so a pod that fits none of the freed nodes before this round cannot
+    fit after it: the test is done once, vectorised over all waiting pods.
+    """
+    waiting = np.array(pending, np.int64)
+    cpu, memory = pods.cpu_milli[waiting], pods.memory_mib[waiting]
+    num, milli, mask = pods.num_gpu[waiting], pods.gpu_milli[waiting], pods.model_mask[waiting]
+    sharing = (num == 1) & (milli < 1000)
+    hopeful = np.zeros(len(waiting), bool)
+    for n in freed:
+        fits = (state.cpu_free[n] >= cpu) & (state.memory_free[n] >= memory)
+        gpu_ok = ((state.model_bit[n] & mask) != 0) & np.where(
+            sharing, state.max_gpu_free[n] >= milli, state.full_free_gpus[n] >= num)
+        hopeful |= fits & ((num == 0) | gpu_ok)
+    if not hopeful.any():
+        return pending
+    return [int(i) for i, retry in zip(waiting, hopeful, strict=True) if not (retry and try_place(int(i), now))]
