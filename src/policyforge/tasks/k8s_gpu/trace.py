@@ -118,6 +118,12 @@ class _RowReader:
         self.position = {name: i for i, name in enumerate(header)}
         self.width = len(header)
 
+    def check_width(self, row: list[str], line: int) -> None:
+        """A short row names the first column it lacks."""
+        if len(row) < self.width:
+            missing = next(name for name, i in self.position.items() if i == len(row))
+            raise InputError(self.path, line, missing, f"row has {len(row)} fields, header has {self.width}")
+
     def text(self, row: list[str], line: int, column: str) -> str:
         index = self.position.get(column)
         if index is None:
@@ -176,6 +182,7 @@ def load_nodes(path: str | Path) -> NodeTable:
         line = offset + 2
         if not any(cell.strip() for cell in row):
             continue
+        reader.check_width(row, line)
         name = reader.text(row, line, "sn")
         if not name:
             raise InputError(str(path), line, "sn", "empty node name")
@@ -206,6 +213,7 @@ def load_pods(path: str | Path) -> PodTable:
         line = offset + 2
         if not any(cell.strip() for cell in row):
             continue
+        reader.check_width(row, line)
         n_gpu = reader.count(row, line, "num_gpu")
         g_milli = reader.count(row, line, "gpu_milli")
         if g_milli > MILLI:
