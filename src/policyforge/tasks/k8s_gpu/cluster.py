@@ -62,6 +62,7 @@ class ClusterState:
         self.version = np.zeros(n, np.int64)
         """Bumped on every change of a node, so caches keyed on (node, version) stay correct."""
         self.total_gpu_milli = int(self.gpu_count.sum()) * MILLI
+        self._model_ok: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.cpu_free)
@@ -72,14 +73,18 @@ class ClusterState:
 
     def feasible(self, pod: PodRequest) -> np.ndarray:
         """Indices of nodes that can host `pod`: CPU and memory fit (inclusive), GPU model, GPU capacity."""
-        ok = (self.cpu_free >= pod.cpu_milli) & (self.memory_free >= pod.memory_mib)
+        ok = self.cpu_free >= pod.cpu_milli
+        ok &= self.memory_free >= pod.memory_mib
         if pod.num_gpu > 0:
-            ok &= (self.model_bit & pod.model_mask) != 0
+            model_ok = self._model_ok.get(pod.model_mask)
+            if model_ok is None:
+                model_ok = self._model_ok[pod.model_mask] = (self.model_bit & pod.model_mask) != 0
+            ok &= model_ok
             if pod.gpu_milli < MILLI:
                 ok &= self.max_gpu_free >= pod.gpu_milli
             else:
                 ok &= self.full_free_gpus >= pod.num_gpu
-        return np.flatnonzero(ok)
+        return ok.nonzero()[0]
 
     def default_gpus(self, node: int, pod: PodRequest) -> tuple[int, ...]:
         """Best fit: a sharing pod takes the tightest GPU that fits, a whole-GPU pod the lowest free indices."""

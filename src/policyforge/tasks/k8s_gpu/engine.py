@@ -72,7 +72,10 @@ class Scheduler:
         return Placement(node, gpus)
 
     def _scores(self, pod: PodView, candidates: np.ndarray, cluster: ClusterView) -> np.ndarray:
-        raw = self.policy.score(pod, NodesView(self.state, candidates), cluster)
+        try:
+            raw = self.policy.score(pod, NodesView(self.state, candidates), cluster)
+        except Exception as exc:  # the policy's own bug: reported with its reason, never a traceback
+            raise PolicyError(f"policy {self.policy.name}: score raised {type(exc).__name__}: {exc}") from None
         try:
             scores = np.asarray(raw, dtype=np.float64)
         except (TypeError, ValueError):
@@ -88,7 +91,10 @@ class Scheduler:
         if request.num_gpu == 0:
             return ()
         if self.policy.choose_gpus is not None:
-            chosen = self.policy.choose_gpus(pod, NodeView.of(self.state, node), cluster)
+            try:
+                chosen = self.policy.choose_gpus(pod, NodeView.of(self.state, node), cluster)
+            except Exception as exc:
+                raise PolicyError(f"policy {self.policy.name}: choose_gpus raised {type(exc).__name__}: {exc}") from None
             if chosen is not None:
                 try:
                     gpus = tuple(int(g) for g in np.atleast_1d(np.asarray(chosen)))

@@ -44,22 +44,40 @@ def bucket_means(percent: np.ndarray, values: np.ndarray, top: int = MAX_ARRIVED
     return out
 
 
-class FragmentationTracker:
-    """Cluster fragmentation kept current by recomputing only the node a placement changed."""
+class FragmentationRecorder:
+    """Cluster fragmentation after every step, computed in one vectorised pass at the end.
 
-    def __init__(self, state: ClusterState, workload: TargetWorkload) -> None:
+    A placement changes one node, so the run only records that node's new state (a few array writes);
+    `totals()` then evaluates all recorded states at once and accumulates the per-node changes.
+    """
+
+    def __init__(self, state: ClusterState, workload: TargetWorkload, capacity: int) -> None:
         self.state = state
         self.workload = workload
-        self.per_node = _fragmentation(state.cpu_free, state.gpu_free, state.model_bit, workload)
-        self.total = float(self.per_node.sum())
+        self.initial = _fragmentation(state.cpu_free, state.gpu_free, state.model_bit, workload)
+        self.nodes = np.full(capacity, -1, np.int64)
+        self.cpu = np.zeros(capacity, np.int64)
+        self.gpus = np.zeros((capacity, state.max_gpus), np.int64)
 
-    def update(self, node: int) -> float:
-        s = self.state
-        value = float(_fragmentation(s.cpu_free[node:node + 1], s.gpu_free[node:node + 1],
-                                     s.model_bit[node:node + 1], self.workload)[0])
-        self.total += value - self.per_node[node]
-        self.per_node[node] = value
-        return self.total
+    def record(self, step: int, node: int) -> None:
+        """Remember the state of `node`, which changed at `step`."""
+        self.nodes[step] = node
+        self.cpu[step] = self.state.cpu_free[node]
+        self.gpus[step] = self.state.gpu_free[node]
+
+    def totals(self) -> np.ndarray:
+        """The cluster's fragmented GPU milli after each step."""
+        changed = np.flatnonzero(self.nodes >= 0)
+        nodes = self.nodes[changed]
+        values = _fragmentation(self.cpu[changed], self.gpus[changed], self.state.model_bit[nodes], self.workload)
+        last = self.initial.copy()
+        deltas = np.empty(len(changed))
+        for k, (node, value) in enumerate(zip(nodes.tolist(), values.tolist(), strict=True)):
+            deltas[k] = value - last[node]
+            last[node] = value
+        steps = np.zeros(len(self.nodes))
+        steps[changed] = deltas
+        return float(self.initial.sum()) + np.cumsum(steps)
 
 
 def time_weighted_mean(times: np.ndarray, values: np.ndarray, end: float) -> float:

@@ -17,7 +17,7 @@ from policyforge.errors import PolicyforgeError
 from policyforge.tasks.k8s_gpu.cluster import ClusterState
 from policyforge.tasks.k8s_gpu.engine import Placement, Scheduler, pod_requests
 from policyforge.tasks.k8s_gpu.metrics import (
-    FragmentationTracker,
+    FragmentationRecorder,
     arrived_percent,
     bucket_means,
     time_weighted_mean,
@@ -136,11 +136,10 @@ def run_inflation(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int, t
     workload = workload if workload is not None else target_workload(pods)
     sequence = pod_requests(inflate(pods, state.total_gpu_milli, tune, streams.workload))
     scheduler = Scheduler(state, policy, workload, streams.tie_break, streams.policy)
-    tracker = FragmentationTracker(state, workload)
     n = len(sequence)
+    recorder = FragmentationRecorder(state, workload, n)
     arrived = np.empty(n, np.int64)
     allocated = np.empty(n, np.int64)
-    fragmentation = np.empty(n)
     failed = np.zeros(n, bool)
     arrived_total = allocated_total = 0
     for i, request in enumerate(sequence):
@@ -150,9 +149,9 @@ def run_inflation(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int, t
             failed[i] = True
         else:
             allocated_total += request.total_gpu_milli
-            tracker.update(placement.node)
-        arrived[i], allocated[i], fragmentation[i] = arrived_total, allocated_total, tracker.total
-    return InflationResult(policy.name, seed, state.total_gpu_milli, arrived, allocated, fragmentation,
+            recorder.record(i, placement.node)
+        arrived[i], allocated[i] = arrived_total, allocated_total
+    return InflationResult(policy.name, seed, state.total_gpu_milli, arrived, allocated, recorder.totals(),
                            failed, time.perf_counter() - started)
 
 

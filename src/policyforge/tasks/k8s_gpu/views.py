@@ -66,7 +66,11 @@ class _ArrayView:
         self._index = index
 
     def _take(self, array: np.ndarray) -> np.ndarray:
-        return _frozen(array if self._index is None else array[self._index])
+        if self._index is None:
+            return _frozen(array)
+        out = array[self._index]  # fancy indexing already copies
+        out.flags.writeable = False
+        return out
 
     @cached_property
     def cpu_free(self) -> np.ndarray:
