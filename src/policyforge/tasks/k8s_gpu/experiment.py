@@ -17,7 +17,8 @@ from policyforge.tasks.k8s_gpu.policy import load_policy
 from policyforge.tasks.k8s_gpu.simulate import InflationResult, ReplayResult, run_inflation, run_replay
 from policyforge.tasks.k8s_gpu.trace import NodeTable, PodTable
 
-INFLATION_FIELDS = ("alloc_at_100", "alloc_at_130", "frag_ratio_at_100", "failed_pods", "seconds")
+INFLATION_FIELDS = ("alloc_at_100", "alloc_at_130", "frag_ratio_at_100", "frag_amount_at_100", "failed_pods",
+                    "seconds")
 REPLAY_FIELDS = ("gpu_utilisation", "cpu_utilisation", "memory_utilisation", "wait_p50_seconds",
                  "wait_p99_seconds", "never_scheduled", "seconds")
 

@@ -83,11 +83,13 @@ class InflationResult:
     def summary(self) -> dict:
         alloc = self.allocation_curve()
         ratio = self.fragmentation_ratio_curve()
+        amount = self.fragmentation_curve()
         return {
             "seed": self.seed,
             "alloc_at_100": _number(alloc[100]),
             "alloc_at_130": _number(alloc[130]),
             "frag_ratio_at_100": _number(ratio[100]),
+            "frag_amount_at_100": _number(amount[100]),
             "failed_pods": self.failed_pods,
             "pods": len(self.failed),
             "seconds": round(self.seconds, 3),
