@@ -153,6 +153,137 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _limits(args: argparse.Namespace) -> dict:
+    from dataclasses import asdict
+
+    from policyforge.search.contracts import Limits
+
+    return asdict(Limits(wall_seconds=args.wall_limit, cpu_seconds=args.wall_limit, memory_mb=args.memory_limit))
+
+
+def cmd_evolve(args: argparse.Namespace) -> int:
+    from policyforge.search.loop import Evolution, EvolveConfig
+    from policyforge.tasks.k8s_gpu.task import default_task_options
+
+    def display(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    if args.resume:
+        overrides = {k: v for k, v in (("max_samples", args.max_samples), ("max_cost", args.max_cost)) if v is not None}
+        evolution = Evolution(Path(args.resume), resume=True, overrides=overrides)
+        run_dir = Path(args.resume)
+    else:
+        if not args.run_dir:
+            raise PolicyforgeError("give --run-dir DIR for a new run, or --resume DIR")
+        proposer = args.proposer or ("llm" if args.model else "gp")
+        if proposer in ("llm", "mixed") and not args.model:
+            raise PolicyforgeError(f"--proposer {proposer} needs --model (and --base-url for a non-OpenAI server)")
+        llm = {} if not args.model else {
+            "model": args.model, "base_url": args.base_url, "api_key_env": args.api_key_env, "mode": args.llm_mode,
+            "price_in_per_mtok": args.price_in, "price_out_per_mtok": args.price_out}
+        options = default_task_options(args.workload) if args.task == "k8s-gpu" else {}
+        config = EvolveConfig(
+            task=args.task, task_options=options, proposer=proposer, llm=llm, llm_share=args.llm_share,
+            max_samples=args.max_samples or 40, max_cost=args.max_cost, seed=args.seed, batch_size=args.jobs,
+            islands=args.islands, cascade=not args.no_cascade, limits=_limits(args), executor=args.executor,
+            ray_address=args.ray_address, jobs=args.jobs, unsafe=args.unsafe_no_sandbox)
+        evolution = Evolution(Path(args.run_dir), config)
+        run_dir = Path(args.run_dir)
+    if not evolution.config.unsafe:
+        from policyforge.search.sandbox import sandbox_available
+
+        if not sandbox_available():
+            raise PolicyforgeError("bubblewrap (bwrap) is not installed, so generated code cannot be contained; "
+                                   "install it (apt-get install bubblewrap) or pass --unsafe-no-sandbox")
+    try:
+        evolution.run(display)
+    except KeyboardInterrupt:
+        display(f"interrupted; resume with: policyforge evolve --resume {run_dir}")
+        return 130
+    finally:
+        evolution.evaluator.close()
+    return _show(run_dir, as_json=False)
+
+
+def _show(run_dir: Path, as_json: bool) -> int:
+    from policyforge.search.runs import open_run, summary
+
+    store = open_run(run_dir)
+    data = summary(store)
+    if as_json:
+        print(json.dumps(data, indent=1))
+        return 0
+    print(f"run {run_dir}: {data['samples']} samples, {data['valid']} valid, cost ${data['cost_usd']:.4f}")
+    print("statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(data["statuses"].items())))
+    print(f"\n{'candidate':<12}{'train':>10}{'validation':>12}{'test':>10}")
+    for name, entry in sorted(data["baselines"].items(), key=lambda kv: -(kv[1]["score"] or 0)):
+        print(f"{name:<12}{entry['score'] or float('nan'):>10.3f}{'':>12}")
+    for row in data["leaderboard"][:5]:
+        validation = "" if row["validation_score"] is None else f"{row['validation_score']:.3f}"
+        print(f"#{row['id']:<11}{row['score']:>10.3f}{validation:>12}")
+    best = data["best"]
+    if best:
+        test = "n/a" if best["test_score"] is None else f"{best['test_score']:.3f}"
+        print(f"\nbest: candidate {best['id']} ({best['proposer']}), test {test}; "
+              f"export with: policyforge runs export {run_dir} --best best.py")
+    return 0
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    return _show(Path(args.run_dir), args.json)
+
+
+def cmd_runs_export(args: argparse.Namespace) -> int:
+    from policyforge.search.runs import export_best, open_run
+
+    best = export_best(open_run(args.run_dir), args.best)
+    print(f"candidate {best.id} written to {args.best}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from policyforge.search.contracts import EvalRequest, Limits
+    from policyforge.search.evaluation import run_sandboxed
+    from policyforge.tasks.k8s_gpu.task import default_task_options
+    from policyforge.tasks.registry import get_task
+
+    path = Path(args.policy)
+    if not path.is_file():
+        raise PolicyforgeError(f"{path}: policy file not found")
+    options = default_task_options(args.workload) if args.task == "k8s-gpu" else {}
+    task = get_task(args.task, **options)
+    instances = task.screen_instances() if args.split == "screen" else [i for i in task.instances() if i.split == args.split]
+    request = EvalRequest(task.name, path.read_text(encoding="utf-8"), tuple(instances), task.options(),
+                          Limits(**_limits(args)))
+    result = run_sandboxed(request, args.unsafe_no_sandbox)
+    if args.json:
+        print(json.dumps({"status": result.status, "reason": result.reason, "scores": result.scores,
+                          "score": (sum(result.scores.values()) / len(result.scores)) if result.scores else None,
+                          "metrics": result.metrics, "seconds": round(result.seconds, 3)}, indent=1))
+    else:
+        print(f"{result.status}{': ' + result.reason if result.reason else ''}")
+        for instance, score in result.scores.items():
+            print(f"  {instance}: {score:.3f}")
+        if result.scores:
+            print(f"  mean: {sum(result.scores.values()) / len(result.scores):.3f}")
+    return 0 if result.ok else 1
+
+
+def cmd_tasks_list(args: argparse.Namespace) -> int:
+    from policyforge.tasks.registry import task_names
+
+    print("\n".join(task_names()))
+    return 0
+
+
+def cmd_tasks_check(args: argparse.Namespace) -> int:
+    from policyforge.tasks.conformance import check_task
+
+    failures = check_task(args.name, workload=args.workload, report=print)
+    print(f"{args.name}: {'conformant' if not failures else f'{len(failures)} check(s) failed'}")
+    return 0 if not failures else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="policyforge", description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -186,6 +317,65 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--dir", help="target folder (default: data/NAME)")
     fetch.add_argument("--url", help=argparse.SUPPRESS)
     fetch.set_defaults(func=cmd_data_fetch)
+
+    evolve = commands.add_parser("evolve", help="search for a better policy (genetic programming or an LLM)",
+                                 description="Evolve policies for a task; every candidate is kept in RUN_DIR/run.sqlite.")
+    evolve.add_argument("--task", default="k8s-gpu")
+    evolve.add_argument("--workload", default="default", help="k8s-gpu workload (default: OpenB default; "
+                        "openb-synthetic needs no download)")
+    evolve.add_argument("--proposer", choices=("gp", "llm", "mixed"), help="default: llm when --model is given, else gp")
+    evolve.add_argument("--run-dir", help="directory of a new run")
+    evolve.add_argument("--resume", metavar="RUN_DIR", help="continue a run after a crash or stop")
+    evolve.add_argument("--max-samples", type=int, help="stop after this many samples (default 40)")
+    evolve.add_argument("--max-cost", type=float, help="stop when LLM spending reaches this many USD")
+    evolve.add_argument("--seed", type=int, default=0)
+    evolve.add_argument("--jobs", type=int, default=2, help="evaluations at once (also the batch size)")
+    evolve.add_argument("--islands", type=int, default=4)
+    evolve.add_argument("--no-cascade", action="store_true", help="evaluate every candidate on the full train set")
+    evolve.add_argument("--executor", choices=("local", "ray"), default="local")
+    evolve.add_argument("--ray-address", help="an existing Ray cluster (default: start a local one)")
+    evolve.add_argument("--model", help="LLM model name (OpenAI-compatible chat completions)")
+    evolve.add_argument("--base-url", help="e.g. http://localhost:11434/v1 for Ollama")
+    evolve.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
+    evolve.add_argument("--llm-mode", choices=("full", "diff"), default="diff")
+    evolve.add_argument("--llm-share", type=float, default=0.5, help="with --proposer mixed: share of LLM samples")
+    evolve.add_argument("--price-in", type=float, default=0.0, help="USD per million prompt tokens")
+    evolve.add_argument("--price-out", type=float, default=0.0, help="USD per million completion tokens")
+    evolve.add_argument("--wall-limit", type=float, default=300.0, help="seconds per sandboxed evaluation")
+    evolve.add_argument("--memory-limit", type=int, default=2048, help="MB per sandboxed evaluation")
+    evolve.add_argument("--unsafe-no-sandbox", action="store_true",
+                        help="run generated code without bubblewrap (only rlimits); never for untrusted proposers")
+    evolve.set_defaults(func=cmd_evolve)
+
+    runs = commands.add_parser("runs", help="inspect or export a run")
+    runs_commands = runs.add_subparsers(dest="runs_command", required=True)
+    show = runs_commands.add_parser("show", help="leaderboard, baselines and the selected best")
+    show.add_argument("run_dir")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_runs_show)
+    export = runs_commands.add_parser("export", help="write the selected best policy to a file")
+    export.add_argument("run_dir")
+    export.add_argument("--best", required=True, metavar="OUT.py")
+    export.set_defaults(func=cmd_runs_export)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate one policy file exactly as the engine does")
+    evaluate.add_argument("--task", default="k8s-gpu")
+    evaluate.add_argument("--workload", default="default")
+    evaluate.add_argument("--policy", required=True)
+    evaluate.add_argument("--split", choices=("screen", "train", "validation", "test"), default="train")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--wall-limit", type=float, default=300.0)
+    evaluate.add_argument("--memory-limit", type=int, default=2048)
+    evaluate.add_argument("--unsafe-no-sandbox", action="store_true")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    tasks = commands.add_parser("tasks", help="list tasks or check one's conformance")
+    tasks_commands = tasks.add_subparsers(dest="tasks_command", required=True)
+    tasks_commands.add_parser("list").set_defaults(func=cmd_tasks_list)
+    check = tasks_commands.add_parser("check", help="same seed same numbers, read-only views, baselines load and score")
+    check.add_argument("name")
+    check.add_argument("--workload", default="openb-synthetic")
+    check.set_defaults(func=cmd_tasks_check)
     return parser
 
 

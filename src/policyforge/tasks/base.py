@@ -8,6 +8,10 @@ against the declaration.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from policyforge.search.contracts import Instance
 
 
 @dataclass(frozen=True)
@@ -71,3 +75,38 @@ class PolicySpec:
         out += ["", "## Rules", ""] + [f"- {rule}" for rule in self.rules]
         out.append(f"- Imports allowed: {', '.join(self.allowed_imports)}.")
         return "\n".join(out) + "\n"
+
+
+class Task(Protocol):
+    """A search task: a policy interface, baselines, instances split three ways, and an evaluation.
+
+    `evaluate` runs inside the sandbox's child process on a policy file; it returns the objective per instance
+    (higher is better) and named metrics per instance, and raises PolicyError when the policy's output is
+    invalid. Everything must be deterministic given the instances.
+    """
+
+    name: str
+    spec: PolicySpec
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this task (passed to the sandbox child)."""
+        ...
+
+    def baselines(self) -> dict[str, Path]: ...
+
+    def instances(self) -> list[Instance]: ...
+
+    def screen_instances(self) -> list[Instance]:
+        """The cheap first stage of the evaluation cascade (a subset of train)."""
+        ...
+
+    def evaluate(self, code_path: Path, instances: list[Instance]) -> tuple[dict[str, float], dict[str, dict[str, float]]]: ...
+
+    def objective(self) -> str:
+        """One sentence on what the score means, for prompts and reports."""
+        ...
+
+    def feedback(self, scores: dict[str, float], metrics: dict[str, dict[str, float]],
+                 baseline_scores: dict[str, dict[str, float]]) -> str:
+        """Structured, short feedback text for the proposer."""
+        ...

@@ -31,8 +31,8 @@ def data_dir() -> Path:
     return Path(os.environ.get("POLICYFORGE_DATA", "data"))
 
 
-def openb_dir() -> Path:
-    return data_dir() / "openb"
+def openb_dir(root: str | Path | None = None) -> Path:
+    return (Path(root) if root else data_dir()) / "openb"
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ def _missing(path: Path) -> PolicyforgeError:
         f"{path}: not found; run `policyforge data fetch openb` first, or use --workload openb-synthetic")
 
 
-def resolve(workload: str, nodes: str | None = None) -> Inputs:
-    """The cluster and pods for a `--workload` / `--nodes` pair."""
+def resolve(workload: str, nodes: str | None = None, data_root: str | Path | None = None) -> Inputs:
+    """The cluster and pods for a `--workload` / `--nodes` pair; `data_root` overrides the data folder."""
     spec = BUNDLED_SPECS.get(workload)
     if spec is None and workload.endswith((".yaml", ".yml")):
         spec = Path(workload)
@@ -58,7 +58,7 @@ def resolve(workload: str, nodes: str | None = None) -> Inputs:
             node_table = load_nodes(nodes)
         return Inputs(name, node_table, pods)
     if workload in OPENB_WORKLOADS:
-        pod_path = openb_dir() / f"openb_pod_list_{workload}.csv"
+        pod_path = openb_dir(data_root) / f"openb_pod_list_{workload}.csv"
         if not pod_path.exists():
             raise _missing(pod_path)
         name = workload
@@ -67,7 +67,7 @@ def resolve(workload: str, nodes: str | None = None) -> Inputs:
     else:
         raise PolicyforgeError(f"unknown workload {workload!r}: give an OpenB name ({', '.join(OPENB_WORKLOADS[:4])}, ...), "
                                "a pod-list .csv, a cluster spec .yaml, or openb-synthetic")
-    node_path = Path(nodes) if nodes else openb_dir() / DEFAULT_NODES
+    node_path = Path(nodes) if nodes else openb_dir(data_root) / DEFAULT_NODES
     if not nodes and not node_path.exists():
         raise _missing(node_path)
     return Inputs(name, load_nodes(node_path), load_pods(pod_path))

@@ -1,0 +1,145 @@
+"""Evaluating candidates: the sandbox behind an executor, the cheap-screen cascade, and a result cache.
+
+The executor (local processes or Ray) only ever runs `run_sandboxed`; orchestration (the cascade's "screen
+first, pay full price only if promising") happens in local threads that wait on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from policyforge import __version__
+from policyforge.search.contracts import EvalRequest, EvalResult, Instance, Limits
+from policyforge.search.executors import make_executor
+
+if TYPE_CHECKING:
+    from policyforge.search.loop import EvolveConfig
+    from policyforge.tasks.base import Task
+
+
+def run_sandboxed(request: EvalRequest, unsafe: bool) -> EvalResult:
+    """What an executor runs: one sandboxed evaluation (importable by name, so Ray can ship it)."""
+    from policyforge.search.sandbox import run
+
+    return run(request, allow_unsafe=unsafe)
+
+
+def merge(results: list[EvalResult]) -> EvalResult:
+    """One result from per-instance parts: the first failure wins, otherwise scores and metrics are joined."""
+    for r in results:
+        if not r.ok:
+            return replace(r, seconds=sum(x.seconds for x in results))
+    scores: dict[str, float] = {}
+    metrics: dict[str, dict[str, float]] = {}
+    for r in results:
+        scores.update(r.scores)
+        metrics.update(r.metrics)
+    return EvalResult("ok", "", scores, metrics, sum(r.seconds for r in results), "".join(r.output for r in results)[-4000:])
+
+
+class ResultCache:
+    """Scores of deterministic evaluations (baselines) keyed by task, options, code and instance, so a
+    second run does not pay for them again. Kept beside the data, outside the repository."""
+
+    def __init__(self, path) -> None:
+        self.lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self.db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, score REAL, metrics TEXT)")
+        except (OSError, sqlite3.Error):
+            self.db = None
+
+    @staticmethod
+    def key(task: str, options: dict[str, Any], code: str, instance: Instance) -> str:
+        blob = json.dumps([__version__, task, options, code, instance.id, instance.params], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def get(self, key: str) -> tuple[float, dict] | None:
+        if self.db is None:
+            return None
+        with self.lock:
+            row = self.db.execute("SELECT score, metrics FROM results WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    def put(self, key: str, score: float, metrics: dict) -> None:
+        if self.db is None:
+            return
+        with self.lock:
+            self.db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", (key, score, json.dumps(metrics)))
+
+
+class Evaluator:
+    def __init__(self, config: EvolveConfig, task: Task) -> None:
+        self.task_name = config.task
+        self.task_options = task.options()
+        self.limits = Limits(**config.limits)
+        self.unsafe = config.unsafe
+        self.executor = make_executor(config.executor, config.jobs, config.ray_address)
+        self.orchestrator = ThreadPoolExecutor(max_workers=max(4, 2 * config.jobs), thread_name_prefix="cascade")
+        data_dir = self.task_options.get("data_dir")
+        from pathlib import Path
+
+        self.cache = ResultCache(Path(data_dir or "data") / "cache" / "evaluations.sqlite")
+
+    def _request(self, code: str, instances: list[Instance]) -> EvalRequest:
+        return EvalRequest(self.task_name, code, tuple(instances), self.task_options, self.limits)
+
+    def _run(self, code: str, instances: list[Instance], cacheable: bool, split: bool) -> EvalResult:
+        keys = {i.id: ResultCache.key(self.task_name, self.task_options, code, i) for i in instances} if cacheable else {}
+        cached = {i.id: self.cache.get(keys[i.id]) for i in instances} if cacheable else {}
+        todo = [i for i in instances if not cached.get(i.id)]
+        groups = [[i] for i in todo] if split else ([todo] if todo else [])
+        futures = [self.executor.submit(run_sandboxed, self._request(code, g), self.unsafe) for g in groups]
+        parts = [f.result() for f in futures]
+        for hit in (i for i in instances if cached.get(i.id)):
+            score, metrics = cached[hit.id]
+            parts.append(EvalResult("ok", "", {hit.id: score}, {hit.id: metrics}))
+        result = merge(parts) if parts else EvalResult("ok")
+        if cacheable and result.ok:
+            for i in todo:
+                self.cache.put(keys[i.id], result.scores[i.id], result.metrics.get(i.id, {}))
+        # Keep instance order stable regardless of which parts came from the cache.
+        if result.ok:
+            result = replace(result, scores={i.id: result.scores[i.id] for i in instances},
+                             metrics={i.id: result.metrics.get(i.id, {}) for i in instances})
+        return result
+
+    def submit(self, code: str, instances: list[Instance], cacheable: bool = False, split: bool = False) -> Future:
+        """Evaluate `code` on `instances`; `split` runs one sandbox per instance (parallel), `cacheable`
+        reuses earlier results of identical deterministic evaluations."""
+        return self.orchestrator.submit(self._run, code, instances, cacheable, split or cacheable)
+
+    def cascade(self, code: str, stages: list[tuple[str, list[Instance]]], threshold: float | None) -> Future:
+        """Run stages in order; stop after the screen when its mean score is below `threshold`.
+        Resolves to (last stage run, result over all stages run)."""
+
+        def work() -> tuple[str, EvalResult]:
+            parts: list[EvalResult] = []
+            for name, instances in stages:
+                if not instances:
+                    continue
+                result = self._run(code, instances, False, False)
+                parts.append(result)
+                if not result.ok:
+                    return name, merge(parts)
+                if name == "screen" and threshold is not None:
+                    mean = sum(result.scores.values()) / len(result.scores)
+                    if mean < threshold:
+                        return name, merge(parts)
+            return stages[-1][0], merge(parts)
+
+        return self.orchestrator.submit(work)
+
+    def shutdown_pending(self) -> None:
+        """Nothing to do for finished work; executors are shut down with the process."""
+
+    def close(self) -> None:
+        self.orchestrator.shutdown(wait=False, cancel_futures=True)
+        self.executor.shutdown()

@@ -1,0 +1,354 @@
+"""The generate-evaluate-select loop, resumable after any crash.
+
+Samples are drawn in batches: every sample of a batch is proposed from the database as it stood at the
+start of the batch, all are evaluated concurrently, and results enter the database in sample order. So a run
+is a pure function of its seed, whatever the timing of evaluations, and a resumed run rebuilds the exact
+database by replaying the store. Each candidate is written to the store the moment it is proposed and again
+when evaluated; a candidate found unevaluated on resume is evaluated then, without drawing a new sample.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from policyforge.errors import PolicyforgeError
+from policyforge.search.contracts import EvalResult, Instance, Limits, ParentInfo, Proposal
+from policyforge.search.database import DatabaseConfig, Program, ProgramsDatabase
+from policyforge.search.dedup import code_hash, normalised_hash
+from policyforge.search.evaluation import Evaluator
+from policyforge.search.store import Candidate, Store
+from policyforge.tasks.base import Task
+from policyforge.tasks.registry import get_task
+
+
+@dataclass(frozen=True)
+class EvolveConfig:
+    task: str = "k8s-gpu"
+    task_options: dict[str, Any] = field(default_factory=dict)
+    proposer: str = "gp"
+    llm: dict[str, Any] = field(default_factory=dict)
+    llm_share: float = 0.5
+    max_samples: int = 50
+    max_cost: float | None = None
+    seed: int = 0
+    batch_size: int = 2
+    islands: int = 4
+    reset_every: int = 10
+    cascade: bool = True
+    limits: dict[str, Any] = field(default_factory=lambda: asdict(Limits()))
+    executor: str = "local"
+    ray_address: str | None = None
+    jobs: int = 2
+    unsafe: bool = False
+    validate_top: int = 3
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> EvolveConfig:
+        known = {f for f in EvolveConfig.__dataclass_fields__}
+        return EvolveConfig(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Progress:
+    samples: int
+    max_samples: int
+    valid: int
+    evaluated: int
+    best: float | None
+    best_baseline: tuple[str, float] | None
+    cost: float
+    started: float
+    new_this_session: int
+
+    def line(self) -> str:
+        valid = f"{100 * self.valid / self.evaluated:.0f}%" if self.evaluated else "-"
+        best = "-" if self.best is None else f"{self.best:.3f}"
+        vs = ""
+        if self.best is not None and self.best_baseline:
+            name, value = self.best_baseline
+            vs = f" vs {name} {value:.3f} ({self.best - value:+.3f})"
+        minutes = max(time.time() - self.started, 1e-9) / 60
+        return (f"samples {self.samples}/{self.max_samples} | valid {valid} | best {best}{vs} | "
+                f"cost ${self.cost:.4f} | {self.new_this_session / minutes:.1f} samples/min")
+
+
+def _mean(scores: dict[str, float]) -> float | None:
+    return float(np.mean(list(scores.values()))) if scores else None
+
+
+class Evolution:
+    """One run directory: its store, task, proposers, evaluator and database."""
+
+    def __init__(self, run_dir: Path, config: EvolveConfig | None = None, resume: bool = False,
+                 overrides: dict[str, Any] | None = None,
+                 proposer_factory: Callable[[EvolveConfig, Task], dict[str, Any]] | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        db_path = self.run_dir / "run.sqlite"
+        if resume:
+            if not db_path.exists():
+                raise PolicyforgeError(f"{self.run_dir}: no run to resume (run.sqlite missing)")
+            self.store = Store(db_path)
+            stored = self.store.config()
+            if "config" not in stored:
+                raise PolicyforgeError(f"{db_path}: run has no configuration")
+            self.config = replace(EvolveConfig.from_json(stored["config"]), **(overrides or {}))
+        else:
+            if db_path.exists():
+                raise PolicyforgeError(f"{self.run_dir}: a run already exists here; use --resume {self.run_dir}")
+            if config is None:
+                raise PolicyforgeError("a new run needs a configuration")
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.store = Store(db_path)
+            self.config = config
+        self.store.set_config({"config": self.config.to_json()})
+        self.task = get_task(self.config.task, **self.config.task_options)
+        self.instances = self.task.instances()
+        self.train = [i for i in self.instances if i.split == "train"]
+        self.validation = [i for i in self.instances if i.split == "validation"]
+        self.test = [i for i in self.instances if i.split == "test"]
+        self.screen = self.task.screen_instances() if self.config.cascade else []
+        self.evaluator = Evaluator(self.config, self.task)
+        factory = proposer_factory or default_proposers
+        self.proposers = factory(self.config, self.task)
+        self.database = ProgramsDatabase(DatabaseConfig(islands=self.config.islands))
+        self.baseline_scores: dict[str, dict[str, float]] = {}
+        self.screen_threshold: float | None = None
+
+    # --- set-up ------------------------------------------------------------------------------------
+    def _evaluate_baselines(self) -> None:
+        """Baselines are evaluated once per run through the same sandbox as candidates, then seed the islands."""
+        done = {c.name: c for c in self.store.all("proposer = 'baseline' AND status = 'ok'")}
+        names = list(getattr(self.task, "reference_baselines", lambda: tuple(self.task.baselines()))())
+        missing = [n for n in names if n not in done]
+        paths = self.task.baselines()
+        futures = {n: self.evaluator.submit(paths[n].read_text(), self.train, cacheable=True) for n in missing}
+        for name in missing:
+            result = futures[name].result()
+            code = paths[name].read_text()
+            self.store.insert(proposer="baseline", name=name, code=code, code_hash=code_hash(code),
+                              norm_hash=normalised_hash(code), status=result.status, reason=result.reason,
+                              stage="train", scores=result.scores, metrics=result.metrics,
+                              score=_mean(result.scores) if result.ok else None, eval_seconds=result.seconds)
+            if not result.ok:
+                raise PolicyforgeError(f"baseline {name} failed in the sandbox: {result.status}: {result.reason}")
+        for c in self.store.all("proposer = 'baseline' AND status = 'ok'"):
+            self.baseline_scores[c.name] = c.scores
+            self.database.seed(self._program(c))
+        for code in self._seed_programs():
+            if self.store.find_hash(code_hash(code), normalised_hash(code)) is None:
+                result = self.evaluator.submit(code, self.train).result()
+                self.store.insert(proposer="seed", code=code, code_hash=code_hash(code), norm_hash=normalised_hash(code),
+                                  status=result.status, reason=result.reason, stage="train", scores=result.scores,
+                                  metrics=result.metrics, score=_mean(result.scores) if result.ok else None,
+                                  eval_seconds=result.seconds)
+        for c in self.store.all("proposer = 'seed' AND status = 'ok'"):
+            self.database.seed(self._program(c))
+        if self.screen:
+            first = self.screen[0].id
+            values = sorted(s[first] for s in self.baseline_scores.values() if first in s)
+            self.screen_threshold = float(np.median(values)) if values else None
+
+    def _seed_programs(self) -> list[str]:
+        programs: list[str] = []
+        for proposer in self.proposers.values():
+            seeds = getattr(proposer, "seed_programs", None)
+            if callable(seeds):
+                programs.extend(seeds())
+        return programs
+
+    def _program(self, c: Candidate) -> Program:
+        signature = tuple(round(c.scores[i.id], 2) for i in self.train if i.id in c.scores)
+        return Program(c.id, float(c.score), signature, len(c.code or ""))
+
+    def _replay(self) -> None:
+        """Rebuild the islands from the store: the same adds and resets, in the same order, as the live run."""
+        evaluated = self.store.all("sample IS NOT NULL AND status NOT IN ('proposed') ORDER BY sample")
+        by_batch: dict[int, list[Candidate]] = {}
+        for c in evaluated:
+            by_batch.setdefault(c.sample // self.config.batch_size, []).append(c)
+        last = max(by_batch, default=-1)
+        for batch in range(last + 1):
+            self._maybe_reset(batch)
+            for c in by_batch.get(batch, []):
+                if c.status == "ok" and c.score is not None:
+                    self.database.add(self._program(c), c.island or 0)
+
+    def _maybe_reset(self, batch: int) -> None:
+        if batch > 0 and self.config.reset_every and batch % self.config.reset_every == 0:
+            self.database.reset_weaker_half(np.random.default_rng([self.config.seed, batch, 7]))
+
+    # --- one sample --------------------------------------------------------------------------------
+    def _proposer_for(self, sample: int) -> tuple[str, Any]:
+        if self.config.proposer != "mixed":
+            return self.config.proposer, self.proposers[self.config.proposer]
+        draw = np.random.default_rng([self.config.seed, sample, 3]).random()
+        kind = "llm" if draw < self.config.llm_share else "gp"
+        return kind, self.proposers[kind]
+
+    def _parents(self, island: int, sample: int) -> list[ParentInfo]:
+        rng = np.random.default_rng([self.config.seed, sample, 1])
+        out = []
+        for program in self.database.sample(island, rng):
+            c = self.store.get(program.id)
+            out.append(ParentInfo(c.id, c.code or "", c.score, c.scores, c.feedback, c.status, c.reason))
+        return out
+
+    def _context(self) -> dict[str, Any]:
+        train_ids = [i.id for i in self.train]
+        return {
+            "task": self.task.name,
+            "interface": self.task.spec.render_markdown(),
+            "objective": self.task.objective(),
+            "baselines": {n: float(np.mean([s[i] for i in train_ids if i in s])) for n, s in self.baseline_scores.items()},
+        }
+
+    def _propose(self, sample: int) -> int:
+        island = sample % self.config.islands
+        kind, proposer = self._proposer_for(sample)
+        parents = self._parents(island, sample)
+        started = time.perf_counter()
+        try:
+            proposal: Proposal = proposer.propose(parents, self._context(), self.config.seed * 1_000_003 + sample)
+        except Exception as exc:  # a proposer must not take the run down; record and go on
+            proposal = Proposal(None, kind, error=f"{type(exc).__name__}: {exc}")
+        fields: dict[str, Any] = dict(
+            sample=sample, proposer=proposal.proposer or kind, island=island, parents=[p.id for p in parents],
+            prompt=proposal.prompt, raw_reply=proposal.raw_reply, tokens_in=proposal.tokens_in,
+            tokens_out=proposal.tokens_out, cost_usd=proposal.cost_usd,
+            propose_seconds=proposal.seconds or time.perf_counter() - started)
+        if proposal.code is None:
+            return self.store.insert(status="proposal_error", reason=proposal.error or "no code", **fields)
+        code = proposal.code
+        exact, norm = code_hash(code), normalised_hash(code)
+        duplicate = self.store.find_hash(exact, norm)
+        if duplicate is not None:
+            return self.store.insert(status="duplicate", reason=f"same program as candidate {duplicate}", code=code,
+                                     code_hash=exact, norm_hash=norm, **fields)
+        return self.store.insert(status="proposed", code=code, code_hash=exact, norm_hash=norm, **fields)
+
+    def _evaluate(self, candidate_id: int) -> Future:
+        """Submit the cascade for a proposed candidate; the future resolves to the store update."""
+        c = self.store.get(candidate_id)
+        stages: list[tuple[str, list[Instance]]] = []
+        if self.screen and self.screen_threshold is not None:
+            stages.append(("screen", self.screen))
+        rest = [i for i in self.train if i not in self.screen] if stages else self.train
+        stages.append(("train", rest))
+        return self.evaluator.cascade(c.code or "", stages, self.screen_threshold)
+
+    def _record(self, candidate_id: int, outcome: tuple[str, EvalResult]) -> None:
+        stage, result = outcome
+        status = result.status
+        score = _mean(result.scores) if result.ok else None
+        if result.ok and stage == "screen":
+            status, reason = "screened_out", f"screen score {score:.3f} below threshold {self.screen_threshold:.3f}"
+        else:
+            reason = result.reason
+        feedback = self.task.feedback(result.scores, result.metrics, self.baseline_scores) if result.ok else \
+            f"{result.status}: {result.reason}"
+        self.store.update(candidate_id, status=status, reason=reason, stage=stage, scores=result.scores,
+                          metrics=result.metrics, score=score if status == "ok" else None, feedback=feedback,
+                          output=result.output[-4000:], eval_seconds=result.seconds)
+
+    # --- the run -----------------------------------------------------------------------------------
+    def run(self, display: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+        started = time.time()
+        new = 0
+        self._evaluate_baselines()
+        self._replay()
+        try:
+            pending = [c.id for c in self.store.all("status = 'proposed' AND sample IS NOT NULL")]
+            if pending:
+                display(f"resuming: evaluating {len(pending)} candidate(s) interrupted before their result")
+                self._finish_batch(pending)
+            while self._budget_left():
+                first = self.store.next_sample()
+                batch_index = first // self.config.batch_size
+                if first % self.config.batch_size == 0:
+                    self._maybe_reset(batch_index)
+                end = min((batch_index + 1) * self.config.batch_size, self.config.max_samples)
+                ids = self._propose_all(range(first, end))
+                self._finish_batch([i for i in ids if self.store.get(i).status == "proposed"])
+                new += len(ids)
+                display(self.progress(started, new).line())
+        finally:
+            self.evaluator.shutdown_pending()
+        return self.finish(display)
+
+    def _propose_all(self, samples: range) -> list[int]:
+        kinds = {self._proposer_for(s)[0] for s in samples}
+        if kinds == {"gp"} or len(samples) == 1:
+            return [self._propose(s) for s in samples]
+        with ThreadPoolExecutor(max_workers=len(samples)) as pool:
+            return list(pool.map(self._propose, samples))
+
+    def _finish_batch(self, ids: list[int]) -> None:
+        futures = [(i, self._evaluate(i)) for i in ids]
+        for candidate_id, future in futures:
+            self._record(candidate_id, future.result())
+        for candidate_id, _ in futures:
+            c = self.store.get(candidate_id)
+            if c.status == "ok" and c.score is not None:
+                self.database.add(self._program(c), c.island or 0)
+
+    def _budget_left(self) -> bool:
+        if self.store.count_samples() >= self.config.max_samples:
+            return False
+        return not (self.config.max_cost is not None and self.store.total_cost() >= self.config.max_cost)
+
+    def progress(self, started: float, new: int) -> Progress:
+        evaluated = self.store.all("sample IS NOT NULL AND status NOT IN ('proposed')")
+        valid = sum(1 for c in evaluated if c.status in ("ok", "screened_out"))
+        best = self.database.best()
+        train_ids = [i.id for i in self.train]
+        means = {n: float(np.mean([s[i] for i in train_ids])) for n, s in self.baseline_scores.items()}
+        best_baseline = max(means.items(), key=lambda kv: kv[1]) if means else None
+        return Progress(self.store.count_samples(), self.config.max_samples, valid, len(evaluated),
+                        best.score if best else None, best_baseline, self.store.total_cost(), started, new)
+
+    # --- selection and held-out figures ------------------------------------------------------------
+    def finish(self, display: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+        """Select on validation among the best by train score, then measure the winner on test."""
+        contenders = sorted(self.store.all("status = 'ok' AND proposer != 'baseline' AND score IS NOT NULL"),
+                            key=lambda c: (-c.score, c.id))[: self.config.validate_top]
+        for c in contenders:
+            if c.validation_scores is None and self.validation:
+                result = self.evaluator.submit(c.code or "", self.validation).result()
+                self.store.update(c.id, validation_scores=result.scores if result.ok else {},
+                                  validation_score=_mean(result.scores) if result.ok else None)
+        contenders = [self.store.get(c.id) for c in contenders]
+        ranked = [c for c in contenders if c.validation_score is not None] or contenders
+        best = max(ranked, key=lambda c: (c.validation_score if c.validation_score is not None else c.score, -c.id),
+                   default=None)
+        if best is not None and best.test_scores is None and self.test:
+            display(f"measuring candidate {best.id} on {len(self.test)} held-out test instances")
+            result = self.evaluator.submit(best.code or "", self.test, split=True).result()
+            self.store.update(best.id, test_scores=result.scores if result.ok else {},
+                              test_score=_mean(result.scores) if result.ok else None)
+        return {"best": best.id if best else None}
+
+
+def default_proposers(config: EvolveConfig, task: Task) -> dict[str, Any]:
+    """The proposers a configuration asks for, built lazily (the LLM one needs the `llm` extra)."""
+    proposers: dict[str, Any] = {}
+    if config.proposer in ("gp", "mixed"):
+        from policyforge.search.proposers.gp import GPProposer
+
+        proposers["gp"] = GPProposer(task.spec)
+    if config.proposer in ("llm", "mixed"):
+        from policyforge.search.proposers.llm import LLMProposer
+
+        proposers["llm"] = LLMProposer(**config.llm)
+    if not proposers:
+        raise PolicyforgeError(f"unknown proposer {config.proposer!r} (gp, llm, mixed)")
+    return proposers

@@ -1,0 +1,143 @@
+"""The k8s-gpu search task: evolve node-scoring policies for the FGD paper's experiment.
+
+Instances are (workload, seed) pairs of the inflation experiment; the objective is the GPU allocation (%)
+when the arrived GPU request reaches 100% of capacity. Train, validation and test use disjoint seeds, and
+test adds other OpenB workloads, so a reported figure is never one the search selected on.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from policyforge.errors import PolicyforgeError
+from policyforge.search.contracts import Instance
+from policyforge.tasks.base import PolicySpec
+from policyforge.tasks.k8s_gpu.inputs import BUNDLED_SPECS, Inputs, openb_dir, resolve
+from policyforge.tasks.k8s_gpu.interface import K8S_GPU_POLICY
+from policyforge.tasks.k8s_gpu.policy import BASELINES, PAPER_BASELINES, baseline_path, load_policy_file
+from policyforge.tasks.k8s_gpu.simulate import run_inflation
+
+DEFAULT_TEST_WORKLOADS = ("default", "cpu050", "gpushare40", "gpuspec33", "multigpu50")
+METRICS = ("alloc_at_100", "alloc_at_130", "frag_ratio_at_100", "frag_amount_at_100", "failed_pods")
+
+
+def openb_available(data_dir: str | None = None) -> bool:
+    base = openb_dir(data_dir)
+    return (base / "openb_pod_list_default.csv").exists() and (base / "openb_node_list_gpu_node.csv").exists()
+
+
+@lru_cache(maxsize=8)
+def _inputs(workload: str, data_dir: str | None) -> Inputs:
+    return resolve(workload, data_root=data_dir)
+
+
+class K8sGpuTask:
+    """k8s-gpu: score feasible nodes for each arriving pod; maximise GPU allocation at 100% arrived."""
+
+    name = "k8s-gpu"
+    spec: PolicySpec = K8S_GPU_POLICY
+
+    def __init__(self, workload: str = "default", train_seeds: list[int] | tuple[int, ...] = (42, 43, 44, 45, 46),
+                 validation_seeds: list[int] | tuple[int, ...] = (52, 53, 54),
+                 test_seeds: list[int] | tuple[int, ...] = (47, 48, 49, 50, 51),
+                 test_workloads: list[str] | tuple[str, ...] | None = None, tune: float = 1.3,
+                 data_dir: str | None = None) -> None:
+        self.data_dir = str(Path(data_dir).resolve()) if data_dir else str(Path(openb_dir().parent).resolve())
+        self.workload = workload
+        if test_workloads is None:
+            test_workloads = DEFAULT_TEST_WORKLOADS if workload == "default" else (workload,)
+        self.test_workloads = tuple(test_workloads)
+        self.train_seeds, self.validation_seeds = tuple(train_seeds), tuple(validation_seeds)
+        self.test_seeds, self.tune = tuple(test_seeds), float(tune)
+        overlap = (set(self.train_seeds) | set(self.validation_seeds)) & set(self.test_seeds)
+        if overlap and workload in self.test_workloads:
+            raise PolicyforgeError(f"k8s-gpu: seeds {sorted(overlap)} are in both test and train/validation")
+
+    def options(self) -> dict[str, Any]:
+        return {"workload": self.workload, "train_seeds": list(self.train_seeds),
+                "validation_seeds": list(self.validation_seeds), "test_seeds": list(self.test_seeds),
+                "test_workloads": list(self.test_workloads), "tune": self.tune, "data_dir": self.data_dir}
+
+    def baselines(self) -> dict[str, Path]:
+        return {name: baseline_path(name) for name in BASELINES}
+
+    def reference_baselines(self) -> tuple[str, ...]:
+        """The baselines a run evaluates and reports against."""
+        return PAPER_BASELINES + ("firstfit",)
+
+    def instances(self) -> list[Instance]:
+        out = [Instance(f"{self.workload}/seed{s}", "train", {"workload": self.workload, "seed": s})
+               for s in self.train_seeds]
+        out += [Instance(f"{self.workload}/seed{s}", "validation", {"workload": self.workload, "seed": s})
+                for s in self.validation_seeds]
+        out += [Instance(f"{w}/seed{s}", "test", {"workload": w, "seed": s})
+                for w in self.test_workloads for s in self.test_seeds]
+        return out
+
+    def screen_instances(self) -> list[Instance]:
+        return [i for i in self.instances() if i.split == "train"][:1]
+
+    def evaluate(self, code_path: Path, instances: list[Instance]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+        policy = load_policy_file(Path(code_path), name="candidate")
+        scores: dict[str, float] = {}
+        metrics: dict[str, dict[str, float]] = {}
+        for instance in instances:
+            inputs = _inputs(str(instance.params["workload"]), self.data_dir)
+            result = run_inflation(inputs.nodes, inputs.pods, policy, int(instance.params["seed"]), self.tune)
+            summary = result.summary()
+            scores[instance.id] = float(summary["alloc_at_100"] or 0.0)
+            metrics[instance.id] = {k: float(summary[k]) for k in METRICS if summary.get(k) is not None}
+        return scores, metrics
+
+    def read_only_probe(self) -> str:
+        """A policy that tries to write every view; the conformance check expects each write to fail."""
+        return (
+            "import numpy as np\n\n"
+            "def score(pod, nodes, cluster):\n"
+            "    for view in (nodes, cluster):\n"
+            "        for name in ('cpu_free', 'memory_free', 'gpu_free', 'gpu_free_total', 'full_free_gpus'):\n"
+            "            array = getattr(view, name)\n"
+            "            try:\n"
+            "                array[...] = 0\n"
+            "            except ValueError:\n"
+            "                continue\n"
+            "            raise AssertionError(f'{name} is writable')\n"
+            "    for name in ('cpu_milli', 'num_gpu'):\n"
+            "        try:\n"
+            "            setattr(pod, name, 0)\n"
+            "        except AttributeError:\n"
+            "            continue\n"
+            "        raise AssertionError(f'pod.{name} is writable')\n"
+            "    return np.zeros(len(nodes))\n"
+        )
+
+    def objective(self) -> str:
+        return (f"GPU allocation (%) when the arrived GPU request reaches 100% of cluster capacity, mean over "
+                f"instances (FGD paper experiment, tune {self.tune}); higher is better.")
+
+    def feedback(self, scores: dict[str, float], metrics: dict[str, dict[str, float]],
+                 baseline_scores: dict[str, dict[str, float]]) -> str:
+        lines = []
+        for instance, value in scores.items():
+            m = metrics.get(instance, {})
+            refs = ", ".join(f"{b} {s[instance]:.2f}" for b, s in baseline_scores.items() if instance in s)
+            lines.append(f"{instance}: alloc@100% {value:.2f} (baselines: {refs}); "
+                         f"frag ratio {m.get('frag_ratio_at_100', float('nan')):.1f}%, failed pods {m.get('failed_pods', 0):.0f}")
+        if scores and baseline_scores:
+            mean = sum(scores.values()) / len(scores)
+            best_name, best = max(((b, sum(s.get(i, 0) for i in scores) / len(scores)) for b, s in baseline_scores.items()),
+                                  key=lambda x: x[1])
+            lines.append(f"mean {mean:.3f} vs best baseline {best_name} {best:.3f} ({mean - best:+.3f})")
+        return "\n".join(lines)
+
+
+def default_task_options(workload: str) -> dict[str, Any]:
+    """Options for `evolve --workload W`: the OpenB trace when fetched, else the bundled synthetic spec."""
+    if workload in BUNDLED_SPECS or workload.endswith((".yaml", ".yml")):
+        return {"workload": workload, "test_workloads": [workload]}
+    if not openb_available():
+        raise PolicyforgeError(f"{openb_dir()}: OpenB trace not found; run `policyforge data fetch openb` "
+                               "or use --workload openb-synthetic")
+    return {"workload": workload}
