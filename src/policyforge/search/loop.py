@@ -209,7 +209,7 @@ class Evolution:
             "task": self.task.name,
             "interface": self.task.spec.render_markdown(),
             "objective": self.task.objective(),
-            "baselines": {n: float(np.mean([s[i] for i in train_ids if i in s])) for n, s in self.baseline_scores.items()},
+            "baselines": {n: {i: s[i] for i in train_ids if i in s} for n, s in self.baseline_scores.items()},
         }
 
     def _propose(self, sample: int) -> int:
