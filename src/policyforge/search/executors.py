@@ -45,17 +45,19 @@ class RayExecutor:
                 ray.init(**kwargs)
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise PolicyforgeError(f"cannot reach Ray at {address or 'a new local runtime'}: {exc}") from None
-        self._remote: dict[Callable, Any] = {}
+        self._call = ray.remote(num_cpus=1, max_retries=0)(_call)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        remote = self._remote.get(fn)
-        if remote is None:
-            remote = self._remote[fn] = self.ray.remote(num_cpus=1, max_retries=0)(fn)
-        return remote.remote(*args).future()
+        return self._call.remote(fn, *args).future()
 
     def shutdown(self) -> None:
         if self.started_here and self.ray.is_initialized():
             self.ray.shutdown()
+
+
+def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    """The one Ray remote function: calls `fn` (shipped by reference, so it must be importable)."""
+    return fn(*args)
 
 
 def make_executor(kind: str, jobs: int, address: str | None = None) -> LocalExecutor | RayExecutor:
