@@ -29,9 +29,9 @@ def test_views_match_the_declaration(tiny):
         assert declared <= public, (view.name, declared - public)
         for spec in view.fields:
             value = getattr(obj, spec.name)
-            if spec.shape in ("K", "K x G") and isinstance(value, np.ndarray):
-                rows = sizes["K"] if view.name == "nodes" else sizes["N"]
-                expect = (rows,) if spec.shape == "K" else (rows, sizes["G"])
+            if spec.shape in ("K", "K x G", "N", "N x G"):
+                rows = sizes[spec.shape[0]]
+                expect = (rows,) if len(spec.shape) == 1 else (rows, sizes["G"])
                 assert value.shape == expect, (view.name, spec.name)
                 assert not value.flags.writeable
 

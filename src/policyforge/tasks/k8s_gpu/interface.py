@@ -4,21 +4,26 @@ from __future__ import annotations
 
 from policyforge.tasks.base import FieldSpec, FunctionSpec, PolicySpec, ViewSpec
 
-_PER_NODE = (
-    FieldSpec("cpu_free", "K", "int", "CPU milli", "CPU not yet requested on the node"),
-    FieldSpec("cpu_capacity", "K", "int", "CPU milli", "allocatable CPU of the node"),
-    FieldSpec("memory_free", "K", "int", "MiB", "memory not yet requested"),
-    FieldSpec("memory_capacity", "K", "int", "MiB", "allocatable memory"),
-    FieldSpec("gpu_count", "K", "int", "GPUs", "GPUs the node has (0 for a CPU node)"),
-    FieldSpec("gpu_free", "K x G", "int", "GPU milli", "free milli of each GPU (1000 = idle; 0 for GPUs the node lacks)"),
-    FieldSpec("gpu_free_total", "K", "int", "GPU milli", "sum of gpu_free over the node's GPUs"),
-    FieldSpec("full_free_gpus", "K", "int", "GPUs", "GPUs that are entirely idle"),
-    FieldSpec("max_gpu_free", "K", "int", "GPU milli", "the largest free milli on any one GPU"),
-    FieldSpec("gpu_model", "K", "int", "model code", "index into KNOWN_GPU_MODELS, -1 for a CPU node"),
-    FieldSpec("pod_count", "K", "int", "pods", "pods running on the node"),
-    FieldSpec("sharing_pods", "K", "int", "pods", "pods on the node that share a GPU"),
-    FieldSpec("whole_gpu_pods", "K x G", "int", "pods", "column k-1: pods on the node holding k whole GPUs"),
-)
+
+def _per_node(rows: str) -> tuple[FieldSpec, ...]:
+    """The per-node arrays, with `rows` = K for the candidates or N for the whole cluster."""
+    fields = (
+        FieldSpec("cpu_free", "K", "int", "CPU milli", "CPU not yet requested on the node"),
+        FieldSpec("cpu_capacity", "K", "int", "CPU milli", "allocatable CPU of the node"),
+        FieldSpec("memory_free", "K", "int", "MiB", "memory not yet requested"),
+        FieldSpec("memory_capacity", "K", "int", "MiB", "allocatable memory"),
+        FieldSpec("gpu_count", "K", "int", "GPUs", "GPUs the node has (0 for a CPU node)"),
+        FieldSpec("gpu_free", "K x G", "int", "GPU milli", "free milli of each GPU (1000 = idle; 0 for GPUs the node lacks)"),
+        FieldSpec("gpu_free_total", "K", "int", "GPU milli", "sum of gpu_free over the node's GPUs"),
+        FieldSpec("full_free_gpus", "K", "int", "GPUs", "GPUs that are entirely idle"),
+        FieldSpec("max_gpu_free", "K", "int", "GPU milli", "the largest free milli on any one GPU"),
+        FieldSpec("gpu_model", "K", "int", "model code", "index into KNOWN_GPU_MODELS, -1 for a CPU node"),
+        FieldSpec("pod_count", "K", "int", "pods", "pods running on the node"),
+        FieldSpec("sharing_pods", "K", "int", "pods", "pods on the node that share a GPU"),
+        FieldSpec("whole_gpu_pods", "K x G", "int", "pods", "column k-1: pods on the node holding k whole GPUs"),
+    )
+    return tuple(FieldSpec(f.name, f.shape.replace("K", rows), f.kind, f.unit, f.doc) for f in fields)
+
 
 K8S_GPU_POLICY = PolicySpec(
     task="k8s-gpu",
@@ -49,10 +54,10 @@ K8S_GPU_POLICY = PolicySpec(
         )),
         ViewSpec("nodes", "the K candidate nodes that passed the filter (read-only arrays)", (
             FieldSpec("index", "K", "int", "node id", "cluster-wide index of each candidate"),
-            *_PER_NODE,
+            *_per_node("K"),
         )),
         ViewSpec("cluster", "all N nodes (same attributes as `nodes`, shape N), plus:", (
-            *_PER_NODE,
+            *_per_node("N"),
             FieldSpec("num_nodes", "scalar", "int", "nodes", "N"),
             FieldSpec("total_gpu_milli", "scalar", "int", "GPU milli", "GPU capacity of the cluster"),
             FieldSpec("allocated_gpu_milli", "scalar", "int", "GPU milli", "GPU milli in use"),
