@@ -255,7 +255,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     instances = task.screen_instances() if args.split == "screen" else [i for i in task.instances() if i.split == args.split]
     request = EvalRequest(task.name, path.read_text(encoding="utf-8"), tuple(instances), task.options(),
                           Limits(**_limits(args)))
-    result = run_sandboxed(request, args.unsafe_no_sandbox)
+    result = run_sandboxed(request, args.unsafe_no_sandbox, tuple(task.spec.allowed_imports))
     if args.json:
         print(json.dumps({"status": result.status, "reason": result.reason, "scores": result.scores,
                           "score": (sum(result.scores.values()) / len(result.scores)) if result.scores else None,

@@ -23,11 +23,12 @@ if TYPE_CHECKING:
     from policyforge.tasks.base import Task
 
 
-def run_sandboxed(request: EvalRequest, unsafe: bool) -> EvalResult:
+def run_sandboxed(request: EvalRequest, unsafe: bool, allowed_imports: tuple[str, ...] | None = None) -> EvalResult:
     """What an executor runs: one sandboxed evaluation (importable by name, so Ray can ship it)."""
     from policyforge.search.sandbox import run
+    from policyforge.search.static_check import DEFAULT_ALLOWED_IMPORTS
 
-    return run(request, allow_unsafe=unsafe)
+    return run(request, allowed_imports=allowed_imports or DEFAULT_ALLOWED_IMPORTS, allow_unsafe=unsafe)
 
 
 def merge(results: list[EvalResult]) -> EvalResult:
@@ -81,6 +82,7 @@ class Evaluator:
         self.task_options = task.options()
         self.limits = Limits(**config.limits)
         self.unsafe = config.unsafe
+        self.allowed_imports = tuple(task.spec.allowed_imports)
         self.executor = make_executor(config.executor, config.jobs, config.ray_address)
         self.orchestrator = ThreadPoolExecutor(max_workers=max(4, 2 * config.jobs), thread_name_prefix="cascade")
         data_dir = self.task_options.get("data_dir")
@@ -96,7 +98,8 @@ class Evaluator:
         cached = {i.id: self.cache.get(keys[i.id]) for i in instances} if cacheable else {}
         todo = [i for i in instances if not cached.get(i.id)]
         groups = [[i] for i in todo] if split else ([todo] if todo else [])
-        futures = [self.executor.submit(run_sandboxed, self._request(code, g), self.unsafe) for g in groups]
+        futures = [self.executor.submit(run_sandboxed, self._request(code, g), self.unsafe, self.allowed_imports)
+                   for g in groups]
         parts = [f.result() for f in futures]
         for hit in (i for i in instances if cached.get(i.id)):
             score, metrics = cached[hit.id]

@@ -1,0 +1,3 @@
+# expect: rejected | defines no score function
+def choose(pod, nodes, cluster):
+    return [0.0, 0.0, 0.0]

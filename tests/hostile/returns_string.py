@@ -1,0 +1,3 @@
+# expect: invalid_output | returns a string
+def score(pod, nodes, cluster):
+    return "the best node"

@@ -1,0 +1,6 @@
+# expect: invalid_output | returns two scores for three nodes
+import numpy as np
+
+
+def score(pod, nodes, cluster):
+    return np.zeros(2)
