@@ -20,3 +20,7 @@ class InputError(PolicyforgeError):
 
 class PolicyError(PolicyforgeError):
     """A policy could not be loaded or returned something invalid."""
+
+
+class PolicyCrashed(PolicyError):
+    """The policy's own code raised while scoring; evaluation reports it as crashed, not invalid output."""

@@ -6,12 +6,14 @@ first, pay full price only if promising") happens in local threads that wait on 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policyforge import __version__
@@ -44,6 +46,17 @@ def merge(results: list[EvalResult]) -> EvalResult:
     return EvalResult("ok", "", scores, metrics, sum(r.seconds for r in results), "".join(r.output for r in results)[-4000:])
 
 
+@functools.lru_cache(maxsize=1)
+def source_fingerprint() -> str:
+    """A hash of policyforge's own source: any change to the simulator invalidates cached results."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 class ResultCache:
     """Scores of deterministic evaluations (baselines) keyed by task, options, code and instance, so a
     second run does not pay for them again. Kept beside the data, outside the repository."""
@@ -59,7 +72,7 @@ class ResultCache:
 
     @staticmethod
     def key(task: str, options: dict[str, Any], code: str, instance: Instance) -> str:
-        blob = json.dumps([__version__, task, options, code, instance.id, instance.params], sort_keys=True)
+        blob = json.dumps([source_fingerprint(), task, options, code, instance.id, instance.params], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def get(self, key: str) -> tuple[float, dict] | None:
@@ -86,8 +99,6 @@ class Evaluator:
         self.executor = make_executor(config.executor, config.jobs, config.ray_address)
         self.orchestrator = ThreadPoolExecutor(max_workers=max(4, 2 * config.jobs), thread_name_prefix="cascade")
         data_dir = self.task_options.get("data_dir")
-        from pathlib import Path
-
         self.cache = ResultCache(Path(data_dir or "data") / "cache" / "evaluations.sqlite")
 
     def _request(self, code: str, instances: list[Instance]) -> EvalRequest:

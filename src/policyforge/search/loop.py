@@ -23,6 +23,7 @@ from policyforge.search.contracts import EvalResult, Instance, Limits, ParentInf
 from policyforge.search.database import DatabaseConfig, Program, ProgramsDatabase
 from policyforge.search.dedup import code_hash, normalised_hash
 from policyforge.search.evaluation import Evaluator
+from policyforge.search.runs import selected_best
 from policyforge.search.store import Candidate, Store
 from policyforge.tasks.base import Task
 from policyforge.tasks.registry import get_task
@@ -172,7 +173,7 @@ class Evolution:
 
     def _replay(self) -> None:
         """Rebuild the islands from the store: the same adds and resets, in the same order, as the live run."""
-        evaluated = self.store.all("sample IS NOT NULL AND status NOT IN ('proposed') ORDER BY sample")
+        evaluated = self.store.all("sample IS NOT NULL AND status NOT IN ('proposed')", order="sample")
         by_batch: dict[int, list[Candidate]] = {}
         for c in evaluated:
             by_batch.setdefault(c.sample // self.config.batch_size, []).append(c)
@@ -326,16 +327,26 @@ class Evolution:
                 result = self.evaluator.submit(c.code or "", self.validation).result()
                 self.store.update(c.id, validation_scores=result.scores if result.ok else {},
                                   validation_score=_mean(result.scores) if result.ok else None)
-        contenders = [self.store.get(c.id) for c in contenders]
-        ranked = [c for c in contenders if c.validation_score is not None] or contenders
-        best = max(ranked, key=lambda c: (c.validation_score if c.validation_score is not None else c.score, -c.id),
-                   default=None)
+        best = selected_best(self.store)
         if best is not None and best.test_scores is None and self.test:
             display(f"measuring candidate {best.id} on {len(self.test)} held-out test instances")
             result = self.evaluator.submit(best.code or "", self.test, split=True).result()
             self.store.update(best.id, test_scores=result.scores if result.ok else {},
                               test_score=_mean(result.scores) if result.ok else None)
+        self._baselines_on_test(display)
         return {"best": best.id if best else None}
+
+    def _baselines_on_test(self, display: Callable[[str], None]) -> None:
+        """Held-out figures of the reference baselines, for comparison (cached across runs)."""
+        missing = [c for c in self.store.all("proposer = 'baseline' AND status = 'ok'") if c.test_scores is None]
+        if not missing or not self.test:
+            return
+        display(f"measuring {len(missing)} baseline(s) on the held-out test instances (cached for later runs)")
+        futures = [(c, self.evaluator.submit(c.code or "", self.test, cacheable=True)) for c in missing]
+        for c, future in futures:
+            result = future.result()
+            self.store.update(c.id, test_scores=result.scores if result.ok else {},
+                              test_score=_mean(result.scores) if result.ok else None)
 
 
 def default_proposers(config: EvolveConfig, task: Task) -> dict[str, Any]:

@@ -142,8 +142,8 @@ class Store:
             raise KeyError(candidate_id)
         return _candidate(row)
 
-    def all(self, where: str = "1", params: tuple = ()) -> list[Candidate]:
-        rows = self.db.execute(f"SELECT * FROM candidates WHERE {where} ORDER BY id", params).fetchall()
+    def all(self, where: str = "1", params: tuple = (), order: str = "id") -> list[Candidate]:
+        rows = self.db.execute(f"SELECT * FROM candidates WHERE {where} ORDER BY {order}", params).fetchall()
         return [_candidate(row) for row in rows]
 
     def next_sample(self) -> int:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from policyforge.errors import PolicyError
+from policyforge.errors import PolicyCrashed, PolicyError
 from policyforge.search.contracts import Instance
 
 Outcome = tuple[dict[str, float], dict[str, dict[str, float]]]
@@ -189,6 +189,8 @@ def evaluate(request: dict[str, Any]) -> dict[str, Any]:
             scores, metrics = get_task(name, **options).evaluate(code_path, instances)
         return {"status": "ok", "scores": {str(k): float(v) for k, v in scores.items()},
                 "metrics": {str(k): {str(m): float(x) for m, x in v.items()} for k, v in metrics.items()}}
+    except PolicyCrashed as exc:
+        return {"status": "crashed", "reason": str(exc)[:REASON_CHARS]}
     except PolicyError as exc:
         return {"status": "invalid_output", "reason": str(exc)[:REASON_CHARS]}
     except MemoryError as exc:

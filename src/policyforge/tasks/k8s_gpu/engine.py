@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from policyforge.errors import PolicyError
+from policyforge.errors import PolicyCrashed, PolicyError
 from policyforge.tasks.k8s_gpu.cluster import ClusterState, PlacementError, PodRequest
 from policyforge.tasks.k8s_gpu.policy import Policy
 from policyforge.tasks.k8s_gpu.views import ClusterView, NodesView, NodeView, PodView
@@ -75,7 +75,7 @@ class Scheduler:
         try:
             raw = self.policy.score(pod, NodesView(self.state, candidates), cluster)
         except Exception as exc:  # the policy's own bug: reported with its reason, never a traceback
-            raise PolicyError(f"policy {self.policy.name}: score raised {type(exc).__name__}: {exc}") from None
+            raise PolicyCrashed(f"policy {self.policy.name}: score raised {type(exc).__name__}: {exc}") from None
         try:
             scores = np.asarray(raw, dtype=np.float64)
         except (TypeError, ValueError):
@@ -94,7 +94,7 @@ class Scheduler:
             try:
                 chosen = self.policy.choose_gpus(pod, NodeView.of(self.state, node), cluster)
             except Exception as exc:
-                raise PolicyError(f"policy {self.policy.name}: choose_gpus raised {type(exc).__name__}: {exc}") from None
+                raise PolicyCrashed(f"policy {self.policy.name}: choose_gpus raised {type(exc).__name__}: {exc}") from None
             if chosen is not None:
                 try:
                     gpus = tuple(int(g) for g in np.atleast_1d(np.asarray(chosen)))

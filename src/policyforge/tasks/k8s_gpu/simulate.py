@@ -80,8 +80,18 @@ class InflationResult:
             ratio = np.where(idle > 0, self.fragmentation_milli * 100.0 / idle, np.nan)
         return bucket_means(self._percent(), ratio)
 
+    def allocation_at(self, percent: int) -> float:
+        """Allocation % at an arrived %: the paper's bucket mean, or, when no pod arrived within one percent
+        of it (small clusters), the allocation after the last pod that arrived before it."""
+        value = self.allocation_curve()[percent]
+        if not np.isnan(value):
+            return float(value)
+        before = np.flatnonzero(self._percent() <= percent)
+        return float(self.allocated_milli[before[-1]] * 100.0 / self.total_gpu_milli) if len(before) else 0.0
+
     def summary(self) -> dict:
         alloc = self.allocation_curve()
+        alloc[100], alloc[130] = self.allocation_at(100), self.allocation_at(130)
         ratio = self.fragmentation_ratio_curve()
         amount = self.fragmentation_curve()
         return {

@@ -28,6 +28,13 @@ def openb_available(data_dir: str | None = None) -> bool:
     return (base / "openb_pod_list_default.csv").exists() and (base / "openb_node_list_gpu_node.csv").exists()
 
 
+def _absolute(workload: str) -> str:
+    """File workloads become absolute paths: evaluations run in a sandbox whose working directory differs."""
+    if workload.endswith((".yaml", ".yml", ".csv")) and Path(workload).exists():
+        return str(Path(workload).resolve())
+    return workload
+
+
 @lru_cache(maxsize=8)
 def _inputs(workload: str, data_dir: str | None) -> Inputs:
     return resolve(workload, data_root=data_dir)
@@ -45,10 +52,10 @@ class K8sGpuTask:
                  test_workloads: list[str] | tuple[str, ...] | None = None, tune: float = 1.3,
                  data_dir: str | None = None) -> None:
         self.data_dir = str(Path(data_dir).resolve()) if data_dir else str(Path(openb_dir().parent).resolve())
-        self.workload = workload
+        self.workload = _absolute(workload)
         if test_workloads is None:
             test_workloads = DEFAULT_TEST_WORKLOADS if workload == "default" else (workload,)
-        self.test_workloads = tuple(test_workloads)
+        self.test_workloads = tuple(_absolute(w) for w in test_workloads)
         self.train_seeds, self.validation_seeds = tuple(train_seeds), tuple(validation_seeds)
         self.test_seeds, self.tune = tuple(test_seeds), float(tune)
         overlap = (set(self.train_seeds) | set(self.validation_seeds)) & set(self.test_seeds)
