@@ -263,6 +263,12 @@ class Evolution:
 
     # --- the run -----------------------------------------------------------------------------------
     def run(self, display: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+        """Search until the budget is spent, then select on validation and measure on test."""
+        self.search(display)
+        return self.finish(display)
+
+    def search(self, display: Callable[[str], None] = lambda line: None) -> None:
+        """The generate-evaluate loop alone (resuming whatever the store holds)."""
         started = time.time()
         new = 0
         self._evaluate_baselines()
@@ -284,7 +290,6 @@ class Evolution:
                 display(self.progress(started, new).line())
         finally:
             self.evaluator.shutdown_pending()
-        return self.finish(display)
 
     def _propose_all(self, samples: range) -> list[int]:
         kinds = {self._proposer_for(s)[0] for s in samples}
