@@ -181,7 +181,7 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         llm = {} if not args.model else {
             "model": args.model, "base_url": args.base_url, "api_key_env": args.api_key_env, "mode": args.llm_mode,
             "price_in_per_mtok": args.price_in, "price_out_per_mtok": args.price_out}
-        options = default_task_options(args.workload) if args.task == "k8s-gpu" else {}
+        options = default_task_options(args.workload, display) if args.task == "k8s-gpu" else {}
         config = EvolveConfig(
             task=args.task, task_options=options, proposer=proposer, llm=llm, llm_share=args.llm_share,
             max_samples=args.max_samples or 40, max_cost=args.max_cost, seed=args.seed, batch_size=args.jobs,
@@ -322,8 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     evolve = commands.add_parser("evolve", help="search for a better policy (genetic programming or an LLM)",
                                  description="Evolve policies for a task; every candidate is kept in RUN_DIR/run.sqlite.")
     evolve.add_argument("--task", default="k8s-gpu")
-    evolve.add_argument("--workload", default="default", help="k8s-gpu workload (default: OpenB default; "
-                        "openb-synthetic needs no download)")
+    evolve.add_argument("--workload", default="default", help="k8s-gpu workload: an OpenB name (default), a cluster "
+                        "spec .yaml, openb-synthetic (no download), or auto (default if fetched, else openb-synthetic)")
     evolve.add_argument("--proposer", choices=("gp", "llm", "mixed"), help="default: llm when --model is given, else gp")
     evolve.add_argument("--run-dir", help="directory of a new run")
     evolve.add_argument("--resume", metavar="RUN_DIR", help="continue a run after a crash or stop")

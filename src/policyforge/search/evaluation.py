@@ -139,7 +139,8 @@ class Evaluator:
             for name, instances in stages:
                 if not instances:
                     continue
-                result = self._run(code, instances, False, False)
+                # One sandbox per instance keeps every core busy even when a single candidate is in flight.
+                result = self._run(code, instances, False, split=len(instances) > 1)
                 parts.append(result)
                 if not result.ok:
                     return name, merge(parts)

@@ -140,8 +140,17 @@ class K8sGpuTask:
         return "\n".join(lines)
 
 
-def default_task_options(workload: str) -> dict[str, Any]:
-    """Options for `evolve --workload W`: the OpenB trace when fetched, else the bundled synthetic spec."""
+def default_task_options(workload: str, report=None) -> dict[str, Any]:
+    """Options for `evolve --workload W`. `auto` is the OpenB `default` trace when it has been fetched, else
+    the bundled OpenB-shaped spec (said out loud through `report`)."""
+    if workload == "auto":
+        if openb_available():
+            workload = "default"
+        else:
+            if report:
+                report(f"OpenB trace not found in {openb_dir()}: using the bundled OpenB-shaped workload "
+                       "(openb-synthetic); run `policyforge data fetch openb` for the real trace")
+            workload = "openb-synthetic"
     if workload in BUNDLED_SPECS or workload.endswith((".yaml", ".yml")):
         return {"workload": workload, "test_workloads": [workload]}
     if not openb_available():
