@@ -152,9 +152,6 @@ class Evaluator:
 
         return self.orchestrator.submit(work)
 
-    def shutdown_pending(self) -> None:
-        """Nothing to do for finished work; executors are shut down with the process."""
-
     def close(self) -> None:
         self.orchestrator.shutdown(wait=False, cancel_futures=True)
         self.executor.shutdown()

@@ -273,23 +273,20 @@ class Evolution:
         new = 0
         self._evaluate_baselines()
         self._replay()
-        try:
-            pending = [c.id for c in self.store.all("status = 'proposed' AND sample IS NOT NULL")]
-            if pending:
-                display(f"resuming: evaluating {len(pending)} candidate(s) interrupted before their result")
-                self._finish_batch(pending)
-            while self._budget_left():
-                first = self.store.next_sample()
-                batch_index = first // self.config.batch_size
-                if first % self.config.batch_size == 0:
-                    self._maybe_reset(batch_index)
-                end = min((batch_index + 1) * self.config.batch_size, self.config.max_samples)
-                ids = self._propose_all(range(first, end))
-                self._finish_batch([i for i in ids if self.store.get(i).status == "proposed"])
-                new += len(ids)
-                display(self.progress(started, new).line())
-        finally:
-            self.evaluator.shutdown_pending()
+        pending = [c.id for c in self.store.all("status = 'proposed' AND sample IS NOT NULL")]
+        if pending:
+            display(f"resuming: evaluating {len(pending)} candidate(s) interrupted before their result")
+            self._finish_batch(pending)
+        while self._budget_left():
+            first = self.store.next_sample()
+            batch_index = first // self.config.batch_size
+            if first % self.config.batch_size == 0:
+                self._maybe_reset(batch_index)
+            end = min((batch_index + 1) * self.config.batch_size, self.config.max_samples)
+            ids = self._propose_all(range(first, end))
+            self._finish_batch([i for i in ids if self.store.get(i).status == "proposed"])
+            new += len(ids)
+            display(self.progress(started, new).line())
 
     def _propose_all(self, samples: range) -> list[int]:
         kinds = {self._proposer_for(s)[0] for s in samples}
