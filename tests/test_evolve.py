@@ -141,3 +141,27 @@ def test_evaluate_a_good_policy():
     result = cli("evaluate", "--task", "k8s-gpu", "--workload", TINY, "--policy", str(policy), "--split", "screen", "--json")
     data = json.loads(result.stdout)
     assert result.returncode == 0 and data["status"] == "ok" and 0 < data["score"] <= 100
+
+
+def test_a_run_fed_hostile_candidates_records_each_and_goes_on(tmp_path):
+    """An LLM that answers with hostile programs: each is contained, recorded with its reason, and the
+    run finishes with the exact sample count."""
+    pytest.importorskip("openai")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from chat_server import ChatServer, reply
+
+    names = ["infinite_loop.py", "memory_bomb_numpy.py", "returns_nan.py", "monkeypatch_private_state.py",
+             "network_socket.py", "raises.py"]
+    server = ChatServer().start()
+    server.script(*[reply(f"```python\n{(HOSTILE / n).read_text()}\n```", 100, 100) for n in names])
+    try:
+        result = evolve(tmp_path / "hostile", len(names), 0, "--model", "scripted", "--base-url", server.base_url,
+                        "--llm-mode", "full", "--jobs", "1", "--wall-limit", "4", "--memory-limit", "1024")
+        assert result.returncode == 0, result.stderr
+        with sqlite3.connect(tmp_path / "hostile" / "run.sqlite") as db:
+            recorded = db.execute("SELECT sample, status, reason FROM candidates WHERE sample IS NOT NULL "
+                                  "ORDER BY sample").fetchall()
+        assert [r[1] for r in recorded] == ["timeout", "crashed", "invalid_output", "rejected", "rejected", "crashed"]
+        assert all(r[2] and "\n" not in r[2] for r in recorded)
+    finally:
+        server.stop()
