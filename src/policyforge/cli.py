@@ -91,6 +91,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
         allocation_plot(mean_curves(results), args.plot,
                         f"{inputs.name}: GPU allocation, mean of {len(args.seeds)} seed(s), tune {args.tune}")
+    report = _compare_report(args, inputs, results, summary) if args.report else None
     if args.json:
         print(json.dumps(summary, indent=1, sort_keys=False))
     else:
@@ -98,7 +99,23 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(_table(summary, args.mode, paper, inputs, args))
         if args.plot:
             print(f"plot: {args.plot}")
+    if report:
+        print(f"report: {report}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _compare_report(args: argparse.Namespace, inputs, results: dict, summary: dict) -> Path:
+    from policyforge.report.compare_report import write_compare_report
+
+    setup = [("workload", inputs.name), ("pods", f"{len(inputs.pods):,}"),
+             ("nodes", f"{len(inputs.nodes):,} ({inputs.nodes.total_gpus:,} GPUs)"),
+             ("seeds", f"{args.seeds[0]}..{args.seeds[-1]} ({len(args.seeds)})"), ("mode", args.mode)]
+    if args.mode == "inflation":
+        setup.append(("tune", f"{args.tune}"))
+    setup.append(("command", "policyforge " + " ".join(sys.argv[1:])))
+    paper = PAPER_ALLOC_AT_100 if inputs.name == "default" and args.mode == "inflation" and args.tune == 1.3 else None
+    return write_compare_report(args.report, results, summary, args.mode, setup, paper,
+                                f"policyforge simulate: {inputs.name}")
 
 
 def _progress(total: int, quiet: bool):
@@ -195,14 +212,31 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         if not sandbox_available():
             raise PolicyforgeError("bubblewrap (bwrap) is not installed, so generated code cannot be contained; "
                                    "install it (apt-get install bubblewrap) or pass --unsafe-no-sandbox")
+    interrupted = False
     try:
         evolution.run(display)
     except KeyboardInterrupt:
+        interrupted = True
         display(f"interrupted; resume with: policyforge evolve --resume {run_dir}")
-        return 130
     finally:
         evolution.evaluator.close()
-    return _show(run_dir, as_json=False)
+    code = 130 if interrupted else _show(run_dir, as_json=False)
+    _report_after_run(run_dir, display)
+    return code
+
+
+def _report_after_run(run_dir: Path, display) -> None:
+    """Write RUN_DIR/report and print its path; a failure here is one warning, never the run's outcome."""
+    try:
+        display("writing the report (press Ctrl-C to skip)")
+        from policyforge.report.run_report import write_run_report
+
+        report = write_run_report(run_dir)
+        print(f"report: {report.index}", flush=True)
+    except KeyboardInterrupt:
+        display(f"report skipped; write it later with: policyforge report {run_dir}")
+    except Exception as exc:  # reporting must not mask the run's own result
+        display(f"warning: report not written ({type(exc).__name__}: {exc}); retry with: policyforge report {run_dir}")
 
 
 def _show(run_dir: Path, as_json: bool) -> int:
@@ -270,6 +304,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from policyforge.report.run_report import write_run_report
+
+    report = write_run_report(Path(args.run_dir), Path(args.out) if args.out else None)
+    for line in report.notes:
+        print(f"note: {line}", file=sys.stderr)
+    print(f"report: {report.index}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from policyforge.report.serve import serve
+
+    if args.interval <= 0:
+        raise PolicyforgeError("--interval must be positive")
+    return serve(Path(args.run_dir), Path(args.out) if args.out else None, args.port, args.interval,
+                 echo=lambda line: print(line, flush=True))
+
+
 def cmd_tasks_list(args: argparse.Namespace) -> int:
     from policyforge.tasks.registry import task_names
 
@@ -305,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     sim.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     sim.add_argument("--plot", metavar="FILE.png", help="draw allocation against arrived load")
+    sim.add_argument("--report", metavar="DIR", help="write an HTML report (tables, per-seed rows, plots) to DIR")
     sim.set_defaults(func=cmd_simulate)
 
     data = commands.add_parser("data", help="get trace data into the project's data/ folder")
@@ -358,6 +412,23 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run_dir")
     export.add_argument("--best", required=True, metavar="OUT.py")
     export.set_defaults(func=cmd_runs_export)
+
+    report = commands.add_parser("report", help="write a run's HTML report (plots, leaderboard, lineage)",
+                                 description="Write RUN_DIR's report: index.html with PNG images beside it, "
+                                             "self-contained, opens from disk.")
+    report.add_argument("run_dir")
+    report.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/report)")
+    report.set_defaults(func=cmd_report)
+
+    serve = commands.add_parser("serve", help="serve a run's report on localhost, regenerated while it runs",
+                                description="Serve RUN_DIR's report at http://127.0.0.1:PORT/; the page "
+                                            "regenerates when the run's database changes and reloads itself.")
+    serve.add_argument("run_dir")
+    serve.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0 = any free)")
+    serve.add_argument("--out", metavar="DIR", help="report folder (default: RUN_DIR/report)")
+    serve.add_argument("--interval", type=float, default=10.0,
+                       help="regenerate at most every this many seconds (default 10)")
+    serve.set_defaults(func=cmd_serve)
 
     evaluate = commands.add_parser("evaluate", help="evaluate one policy file exactly as the engine does")
     evaluate.add_argument("--task", default="k8s-gpu")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -11,14 +12,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def allocation_plot(curves: dict[str, np.ndarray], path: str | Path, title: str = "") -> Path:
-    """GPU allocation against arrived workload, one line per policy, like the FGD paper's Figure 9a."""
+def allocation_plot(curves: dict[str, np.ndarray], path: str | Path, title: str = "",
+                    highlight: str | None = None) -> Path:
+    """GPU allocation against arrived workload, one line per policy, like the FGD paper's Figure 9a;
+    the `highlight` curve (e.g. an evolved policy) is drawn thick, black and on top."""
     path = Path(path)
     fig, (full, zoom) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]})
     x = np.arange(len(next(iter(curves.values()))))
     for name, curve in curves.items():
-        full.plot(x, curve, label=name, linewidth=1.4)
-        zoom.plot(x, curve, label=name, linewidth=1.4)
+        style = {"linewidth": 2.4, "color": "black", "zorder": 5} if name == highlight else {"linewidth": 1.4}
+        full.plot(x, curve, label=name, **style)
+        zoom.plot(x, curve, label=name, **style)
     full.plot(x, np.minimum(x, 100), color="grey", linestyle=":", linewidth=1, label="ideal")
     full.set(xlabel="arrived GPU request (% of capacity)", ylabel="GPU allocation (%)", xlim=(0, x[-1]), ylim=(0, 100))
     zoom.set(xlabel="arrived GPU request (% of capacity)", xlim=(80, x[-1]), title="zoom")
@@ -32,7 +36,55 @@ def allocation_plot(curves: dict[str, np.ndarray], path: str | Path, title: str 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return save(fig, path)
+
+
+def save(fig, path: str | Path) -> Path:
+    """Write a figure as PNG in one step (a served report never shows half an image), then free it."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def fragmentation_plot(ratio: dict[str, np.ndarray], amount: dict[str, np.ndarray], path: str | Path,
+                       title: str = "") -> Path:
+    """Fragmentation against arrived workload: FGD's ratio (share of idle GPU) and amount (of capacity)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.0))
+    for name in ratio:
+        x = np.arange(len(ratio[name]))
+        left.plot(x, ratio[name], label=name, linewidth=1.4)
+        right.plot(x, amount[name], label=name, linewidth=1.4)
+    left.set(xlabel="arrived GPU request (% of capacity)", ylabel="fragmented share of idle GPU (%)",
+             title="fragmentation ratio")
+    right.set(xlabel="arrived GPU request (% of capacity)", ylabel="fragmented GPU (% of capacity)",
+              title="fragmentation amount")
+    for axis in (left, right):
+        axis.grid(alpha=0.3)
+    left.legend(fontsize=8, loc="upper left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def timeline_plot(series: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, title: str = "",
+                  ylabel: str = "GPUs allocated") -> Path:
+    """A quantity over simulated time (seconds, drawn in hours), one step line per policy (replay mode)."""
+    fig, axis = plt.subplots(figsize=(11, 4.0))
+    for name, (t, allocated) in series.items():
+        if len(t):
+            axis.step((t - t[0]) / 3600.0, allocated, where="post", label=name, linewidth=1.2)
+    axis.set(xlabel="simulated time (hours)", ylabel=ylabel)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8, loc="upper left")
+    if title:
+        axis.set_title(title)
+    fig.tight_layout()
+    return save(fig, path)

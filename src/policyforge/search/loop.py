@@ -223,7 +223,8 @@ class Evolution:
         except Exception as exc:  # a proposer must not take the run down; record and go on
             proposal = Proposal(None, kind, error=f"{type(exc).__name__}: {exc}")
         fields: dict[str, Any] = dict(
-            sample=sample, proposer=proposal.proposer or kind, island=island, parents=[p.id for p in parents],
+            sample=sample, proposer=proposal.proposer or kind, island=island,
+            parents=list(proposal.parents) if proposal.parents else [p.id for p in parents],
             prompt=proposal.prompt, raw_reply=proposal.raw_reply, tokens_in=proposal.tokens_in,
             tokens_out=proposal.tokens_out, cost_usd=proposal.cost_usd,
             propose_seconds=proposal.seconds or time.perf_counter() - started)
