@@ -67,6 +67,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from policyforge.tasks.k8s_gpu.inputs import resolve
     from policyforge.tasks.k8s_gpu.policy import load_policy
 
+    if args.task == "pipelines":
+        from policyforge.tasks.pipelines.cli import simulate_command
+
+        if not args.params:
+            raise PolicyforgeError("--task pipelines needs --params FILE.toml")
+        return simulate_command(args.params, args.trace, args.policy or [], args.seeds or [], args.json)
+    args.seeds = args.seeds or parse_seeds("42-51")
     if args.tune <= 0 and args.mode == "inflation":
         raise PolicyforgeError("--tune must be positive in inflation mode")
     inputs = resolve(args.workload, args.nodes)
@@ -278,19 +285,20 @@ def cmd_runs_export(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from policyforge.search.contracts import EvalRequest, Limits
-    from policyforge.search.evaluation import run_sandboxed
+    from policyforge.search.evaluation import required_functions, run_sandboxed
     from policyforge.tasks.k8s_gpu.task import default_task_options
     from policyforge.tasks.registry import get_task
 
     path = Path(args.policy)
     if not path.is_file():
         raise PolicyforgeError(f"{path}: policy file not found")
-    options = default_task_options(args.workload) if args.task == "k8s-gpu" else {}
+    options = default_task_options(args.workload) if args.task == "k8s-gpu" else \
+        ({"workload": args.workload} if args.workload != "default" else {})
     task = get_task(args.task, **options)
     instances = task.screen_instances() if args.split == "screen" else [i for i in task.instances() if i.split == args.split]
     request = EvalRequest(task.name, path.read_text(encoding="utf-8"), tuple(instances), task.options(),
                           Limits(**_limits(args)))
-    result = run_sandboxed(request, args.unsafe_no_sandbox, tuple(task.spec.allowed_imports))
+    result = run_sandboxed(request, args.unsafe_no_sandbox, tuple(task.spec.allowed_imports), required_functions(task))
     if args.json:
         print(json.dumps({"status": result.status, "reason": result.reason, "scores": result.scores,
                           "score": (sum(result.scores.values()) / len(result.scores)) if result.scores else None,
@@ -350,7 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--policy", action="append",
                      help="baseline name or policy .py file; repeat or comma-separate; 'paper' = the FGD paper's six "
                           "(default), 'all' = every baseline")
-    sim.add_argument("--seeds", type=parse_seeds, default=parse_seeds("42-51"), help="e.g. 42-51 or 1,2,3 (default 42-51)")
+    sim.add_argument("--task", choices=("k8s-gpu", "pipelines"), default="k8s-gpu")
+    sim.add_argument("--params", metavar="FILE.toml", help="pipelines: Eudoxia parameter file")
+    sim.add_argument("--trace", metavar="FILE.csv", help="pipelines: Eudoxia trace (default: generate from --params)")
+    sim.add_argument("--seeds", type=parse_seeds, default=None,
+                     help="e.g. 42-51 or 1,2,3 (k8s-gpu default 42-51; pipelines default: the file's random_seed)")
     sim.add_argument("--tune", type=float, default=1.3, help="inflate arrivals to this multiple of GPU capacity (default 1.3)")
     sim.add_argument("--mode", choices=("inflation", "replay"), default="inflation",
                      help="inflation: the FGD paper's arrivals-only experiment; replay: the trace's own timeline")

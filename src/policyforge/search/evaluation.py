@@ -25,12 +25,18 @@ if TYPE_CHECKING:
     from policyforge.tasks.base import Task
 
 
-def run_sandboxed(request: EvalRequest, unsafe: bool, allowed_imports: tuple[str, ...] | None = None) -> EvalResult:
+def run_sandboxed(request: EvalRequest, unsafe: bool, allowed_imports: tuple[str, ...] | None = None,
+                  required_functions: tuple[str, ...] = ("score",)) -> EvalResult:
     """What an executor runs: one sandboxed evaluation (importable by name, so Ray can ship it)."""
     from policyforge.search.sandbox import run
     from policyforge.search.static_check import DEFAULT_ALLOWED_IMPORTS
 
-    return run(request, allowed_imports=allowed_imports or DEFAULT_ALLOWED_IMPORTS, allow_unsafe=unsafe)
+    return run(request, allowed_imports=allowed_imports or DEFAULT_ALLOWED_IMPORTS, allow_unsafe=unsafe,
+               required_functions=required_functions)
+
+
+def required_functions(task: Task) -> tuple[str, ...]:
+    return tuple(f.name for f in task.spec.functions if f.required)
 
 
 def merge(results: list[EvalResult]) -> EvalResult:
@@ -96,6 +102,7 @@ class Evaluator:
         self.limits = Limits(**config.limits)
         self.unsafe = config.unsafe
         self.allowed_imports = tuple(task.spec.allowed_imports)
+        self.required_functions = required_functions(task)
         self.executor = make_executor(config.executor, config.jobs, config.ray_address)
         self.orchestrator = ThreadPoolExecutor(max_workers=max(4, 2 * config.jobs), thread_name_prefix="cascade")
         data_dir = self.task_options.get("data_dir")
@@ -109,8 +116,8 @@ class Evaluator:
         cached = {i.id: self.cache.get(keys[i.id]) for i in instances} if cacheable else {}
         todo = [i for i in instances if not cached.get(i.id)]
         groups = [[i] for i in todo] if split else ([todo] if todo else [])
-        futures = [self.executor.submit(run_sandboxed, self._request(code, g), self.unsafe, self.allowed_imports)
-                   for g in groups]
+        futures = [self.executor.submit(run_sandboxed, self._request(code, g), self.unsafe, self.allowed_imports,
+                                        self.required_functions) for g in groups]
         parts = [f.result() for f in futures]
         for hit in (i for i in instances if cached.get(i.id)):
             score, metrics = cached[hit.id]

@@ -65,7 +65,7 @@ def sandbox_available() -> bool:
 
 
 def run(request: EvalRequest, *, allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_IMPORTS,
-        allow_unsafe: bool = False, tag: str = "") -> EvalResult:
+        allow_unsafe: bool = False, tag: str = "", required_functions: tuple[str, ...] = ("score",)) -> EvalResult:
     """Evaluate `request` in the sandbox; never raises for anything the candidate does.
 
     `allowed_imports` is the task's allow-list (PolicySpec.allowed_imports). `tag` (letters, digits, `._-`)
@@ -76,7 +76,7 @@ def run(request: EvalRequest, *, allowed_imports: tuple[str, ...] = DEFAULT_ALLO
     def result(status: str, reason: str, **fields: object) -> EvalResult:
         return EvalResult(status, _one_line(reason), seconds=time.monotonic() - start, **fields)
 
-    reason = check_source(request.code, allowed_imports)
+    reason = check_source(request.code, allowed_imports, required_functions)
     if reason is not None:
         return result("rejected", reason)
     problem = _bwrap_problem()

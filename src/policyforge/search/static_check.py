@@ -67,8 +67,10 @@ class _Rejected(Exception):
         super().__init__(f"line {line}: {message}" if line else message)
 
 
-def check_source(code: str, allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_IMPORTS) -> str | None:
-    """None when `code` may run in the sandbox, otherwise a one-line reason."""
+def check_source(code: str, allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_IMPORTS,
+                 required_functions: tuple[str, ...] = ("score",)) -> str | None:
+    """None when `code` may run in the sandbox, otherwise a one-line reason. `required_functions` are the
+    top-level functions the task's interface requires (PolicySpec.functions)."""
     if len(code) > MAX_SOURCE_CHARS:
         return f"source too large ({len(code)} characters, limit {MAX_SOURCE_CHARS})"
     try:
@@ -83,8 +85,10 @@ def check_source(code: str, allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_I
         return str(exc)
     except RecursionError:
         return "source too deeply nested"
-    if not any(isinstance(n, ast.FunctionDef) and n.name == "score" for n in tree.body):
-        return "no top-level function score(pod, nodes, cluster)"
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    for name in required_functions:
+        if name not in defined:
+            return f"no top-level function {name}" + ("(pod, nodes, cluster)" if name == "score" else "")
     return None
 
 

@@ -10,6 +10,7 @@ from policyforge.tasks.base import Task
 
 TASKS: dict[str, str] = {
     "k8s-gpu": "policyforge.tasks.k8s_gpu.task:K8sGpuTask",
+    "pipelines": "policyforge.tasks.pipelines.task:PipelinesTask",
 }
 
 

@@ -1,0 +1,123 @@
+"""The pipelines policy interface, declared once: functions, views with units, and the feature library."""
+
+from __future__ import annotations
+
+from policyforge.tasks.base import FieldSpec, FunctionSpec, PolicySpec, ViewSpec
+
+F = FieldSpec
+
+PIPELINES_POLICY = PolicySpec(
+    task="pipelines",
+    summary=(
+        "Schedule data pipelines (DAGs of operators) on pools of CPUs and RAM, as in Eudoxia. `schedule` is "
+        "called on every tick where something happened (pipelines arrived; on the tick after a container "
+        "completed, ran out of memory, finished suspending, or reached an operator boundary) and returns "
+        "`(suspensions, assignments)`. An assignment starts a container in one pool with the CPUs and RAM "
+        "you give it, running its operators in order; if an operator's memory exceeds the container's RAM, "
+        "the container fails (OOM) and its unfinished operators may be assigned again. You see ESTIMATED "
+        "needs only. A suspension (only at an operator boundary) writes the container's RAM out at 20 GB/s, "
+        "then frees it and returns its remaining operators to pending. The mechanism validates every decision "
+        "and rejects (with a recorded reason) any that over-commits a pool or is otherwise infeasible. "
+        "Objective: weighted completed pipelines per minute / (1 + weighted mean latency / 10 s)."
+    ),
+    functions=(
+        FunctionSpec("schedule", "schedule(state, results, arrivals, cluster)",
+                     "(suspensions, assignments): a list of container ids and a list of "
+                     "(pool, [operator ids], cpus, ram_gb) tuples",
+                     "decide what to start and what to suspend now; `state` is your own dict, kept between calls"),
+        FunctionSpec("init", "init(state, cluster)", "None",
+                     "set up `state` (an empty dict, one per run) before the first call", required=False),
+    ),
+    views=(
+        ViewSpec("results", "containers that ended since the previous call (tuple, by pool then creation)", (
+            F("container", "scalar", "int", "id", "the container's id"),
+            F("pool", "scalar", "int", "pool id", "where it ran"),
+            F("pipeline", "scalar", "int", "pipeline id", "whose operators it ran"),
+            F("priority", "scalar", "int", "1..3", "1 query, 2 interactive, 3 batch"),
+            F("ops", "n", "int", "operator ids", "its operators, in the order they ran"),
+            F("remaining", "n", "int", "operator ids", "those not completed (failed, or back to pending)"),
+            F("cpu", "scalar", "int", "CPUs", "what it was given"),
+            F("ram_gb", "scalar", "float", "GB", "what it was given"),
+            F("outcome", "scalar", "str", "", "'completed', 'failed' or 'suspended'"),
+            F("error", "scalar", "str|None", "", "'OOM' for a failure"),
+            F("seconds", "scalar", "float", "s", "how long it ran"),
+        )),
+        ViewSpec("arrivals", "pipelines that arrived now (tuple of pipeline views, as cluster.pipeline returns)", (
+            F("id", "scalar", "int", "pipeline id", "counter in arrival order"),
+            F("name", "scalar", "str", "", "its name in the trace"),
+            F("priority", "scalar", "int", "1..3", "1 query, 2 interactive, 3 batch (priority_name too)"),
+            F("arrival", "scalar", "float", "s", "arrival time"),
+            F("ops", "n", "OperatorView", "", "its operators in topological order (see `operator`)"),
+            F("states", "n", "str", "", "each operator's state: pending, assigned, running, suspending, "
+              "completed, failed; also .done, .has_failures, .assignable(parents_complete=True)"),
+        )),
+        ViewSpec("operator", "an operator (pipeline.ops[i]): identity and ESTIMATED needs", (
+            F("id", "scalar", "int", "operator id", "global counter; what assignments name"),
+            F("pipeline", "scalar", "int", "pipeline id", "its pipeline"),
+            F("name", "scalar", "str", "", "its name in the trace"),
+            F("position", "scalar", "int", "", "its index in pipeline.ops"),
+            F("parents", "k", "int", "positions", "positions in pipeline.ops of the operators it waits for"),
+            F("scaling", "scalar", "str", "", "how CPUs speed it up: const, log, sqrt, linear3, linear7, "
+              "squared, exp (see features.cpu_seconds)"),
+            F("est_memory_gb", "scalar", "float", "GB", "estimated peak memory (true value differs, ~30%)"),
+            F("est_cpu_seconds", "scalar", "float", "s", "estimated CPU work on one CPU"),
+            F("est_io_seconds", "scalar", "float", "s", "estimated time reading storage"),
+        )),
+        ViewSpec("cluster", "the state when called", (
+            F("tick", "scalar", "int", "ticks", "now, in ticks"),
+            F("now", "scalar", "float", "s", "now"),
+            F("tick_seconds", "scalar", "float", "s", "the time quantum"),
+            F("duration", "scalar", "float", "s", "when the run ends"),
+            F("multi_operator_containers", "scalar", "bool", "", "False: exactly one operator per assignment"),
+            F("pools", "P", "PoolView", "", "each pool: id, cpu_total, ram_total_gb, cpu_free, ram_free_gb, "
+              "containers (running, creation order), suspending (count)"),
+            F("suspendable", "m", "ContainerView", "", "running containers at an operator boundary now: "
+              "the only ones a suspension may name"),
+            F("cpu_free", "P", "int", "CPUs", "not allocated, per pool (read-only array)"),
+            F("ram_free_gb", "P", "float", "GB", "not allocated, per pool (read-only array)"),
+            F("cpu_total", "P", "int", "CPUs", "per pool"),
+            F("ram_total_gb", "P", "float", "GB", "per pool"),
+            F("random", "-", "numpy Generator", "", "seeded generator: the only randomness allowed"),
+            F("pipeline(pid)", "-", "PipelineView", "", "an arrived pipeline with its operators' current states"),
+            F("assignable(pid, parents_complete=True)", "n", "int", "operator ids",
+              "the same as cluster.pipeline(pid).assignable(...), cheaper"),
+            F("outstanding()", "n", "int", "pipeline ids", "arrived pipelines not yet completed, in arrival order"),
+        )),
+        ViewSpec("container", "a running container (pool.containers[i], cluster.suspendable[i])", (
+            F("id", "scalar", "int", "container id", "counter in creation order"),
+            F("pool", "scalar", "int", "pool id", "where it runs"),
+            F("pipeline", "scalar", "int", "pipeline id", "whose operators it runs"),
+            F("priority", "scalar", "int", "1..3", "its pipeline's priority"),
+            F("ops", "n", "int", "operator ids", "its operators in order"),
+            F("cpu", "scalar", "int", "CPUs", "allocated"),
+            F("ram_gb", "scalar", "float", "GB", "allocated"),
+            F("started", "scalar", "float", "s", "when it started"),
+            F("current", "scalar", "int", "index into ops", "the operator running (or next, at a boundary)"),
+            F("suspendable", "scalar", "bool", "", "at an operator boundary now"),
+        )),
+    ),
+    features=(
+        FunctionSpec("cpu_seconds", "cpu_seconds(scaling, baseline_seconds, cpus)", "float or array",
+                     "CPU time of `baseline_seconds` single-CPU work on `cpus` CPUs (vectorised over cpus)"),
+        FunctionSpec("run_seconds", "run_seconds(op, cpus)", "float or array",
+                     "an operator's estimated run time: est_io_seconds + its CPU time on `cpus`"),
+        FunctionSpec("useful_cpus", "useful_cpus(scaling, max_cpus, gain=0.05)", "int",
+                     "fewest CPUs beyond which one more speeds the work up by less than `gain`"),
+        FunctionSpec("suspend_seconds", "suspend_seconds(ram_gb)", "float", "how long suspending takes"),
+        FunctionSpec("QUERY, INTERACTIVE, BATCH, PRIORITIES, WEIGHTS", "constants", "int / tuple / dict",
+                     "priority values 1, 2, 3 (most urgent first) and the objective's weights 10, 5, 1"),
+    ),
+    feature_module="policyforge.tasks.pipelines.features",
+    allowed_imports=("math", "numpy", "policyforge.tasks.pipelines.features"),
+    rules=(
+        "Views are read-only snapshots taken when the call starts: your own assignments of this call are not "
+        "reflected in them, so track what you hand out (free CPUs and RAM per pool) yourself.",
+        "Keep state in the `state` dict (item assignment, not attributes); it is fresh for every run.",
+        "Return plain tuples/lists: suspensions are container ids, assignments (pool, [op ids], cpus, ram_gb) "
+        "with cpus a positive integer. An infeasible decision is rejected with a reason and has no effect.",
+        "All operators of one assignment belong to one pipeline; each must be pending or failed, and each "
+        "parent must have completed or come earlier in the same assignment.",
+        "Use only `cluster.random` for randomness, so runs are reproducible from their seed.",
+        "Names starting with an underscore are private to the simulator.",
+    ),
+)

@@ -1,0 +1,94 @@
+"""A stronger hand-written baseline: right-sized single-operator containers from the estimates.
+
+- One operator per container, as soon as its parents are done: branches of a DAG run in parallel and every
+  operator gets its own size.
+- RAM: the memory estimate with a safety margin; after an OOM, twice the RAM that failed (never given up).
+- CPUs: as many as the operator's scaling curve turns into speed (1 for const, 3 for linear3, 7 for
+  linear7, up to 16 for curves that keep scaling), never more than the pool has free: in these clusters
+  memory, not CPU, is what runs out.
+- Order: queries, then interactive, then batch; within a priority, the pipeline with the least estimated
+  work first (shortest job first cuts mean latency). Lower priorities fill what higher ones leave.
+- Placement: best fit, the pool left with the least free RAM, keeping large holes for large operators.
+- Preemption: when a query or interactive operator fits nowhere, suspend one batch container at an operator
+  boundary in a pool where that frees enough RAM.
+"""
+
+from policyforge.tasks.pipelines.features import BATCH, INTERACTIVE, QUERY, run_seconds, useful_cpus
+
+MARGIN = 1.25
+"""RAM over the memory estimate (estimates are off by about 30%)."""
+EXTRA_GB = 0.5
+MAX_CPUS = 16
+PATIENCE = 32
+"""Operators that fit nowhere before the rest of a queue waits for the next call (keeps a call cheap when
+thousands of pipelines wait)."""
+
+
+def init(state, cluster):
+    state["queues"] = {QUERY: [], INTERACTIVE: [], BATCH: []}
+    state["work"] = {}  # pipeline id -> estimated single-CPU seconds, the shortest-job-first key
+    state["ram"] = {}  # operator id -> RAM to give it next (after an OOM)
+    state["largest"] = max(p.ram_total_gb for p in cluster.pools)
+    state["cpus"] = {}
+
+
+def _cpus(state, scaling):
+    found = state["cpus"].get(scaling)
+    if found is None:
+        found = state["cpus"][scaling] = useful_cpus(scaling, MAX_CPUS)
+    return found
+
+
+def schedule(state, results, arrivals, cluster):
+    queues, work, ram_next = state["queues"], state["work"], state["ram"]
+    for p in arrivals:
+        work[p.id] = sum(run_seconds(op, 1) for op in p.ops)
+        queues[p.priority].append(p.id)
+        queues[p.priority].sort(key=work.get)
+    for r in results:
+        if r.failed:
+            for op in r.remaining:
+                ram_next[op] = min(2.0 * r.ram_gb, state["largest"])
+    free_cpu = [p.cpu_free for p in cluster.pools]
+    free_ram = [p.ram_free_gb for p in cluster.pools]
+    assignments = []
+    blocked = None
+    for priority in (QUERY, INTERACTIVE, BATCH):
+        keep = []
+        misses = 0
+        queue = queues[priority]
+        for index, pid in enumerate(queue):
+            if misses >= PATIENCE or not any(c >= 1 for c in free_cpu):
+                keep.extend(queue[index:])
+                break
+            pipeline = cluster.pipeline(pid)
+            if pipeline.done:
+                work.pop(pid, None)
+                continue
+            keep.append(pid)
+            first = pipeline.ops[0].id
+            for op_id in pipeline.assignable(parents_complete=True):
+                op = pipeline.ops[op_id - first]
+                ram = min(max(op.est_memory_gb * MARGIN + EXTRA_GB, ram_next.get(op_id, 0.0)), state["largest"])
+                want = _cpus(state, op.scaling)
+                best, leftover = -1, None
+                for i in range(len(free_cpu)):
+                    if free_cpu[i] >= 1 and free_ram[i] >= ram and (leftover is None or free_ram[i] - ram < leftover):
+                        best, leftover = i, free_ram[i] - ram
+                if best < 0:
+                    misses += 1
+                    if blocked is None and priority != BATCH:
+                        blocked = ram
+                    continue
+                cpus = min(want, free_cpu[best])
+                assignments.append((best, (op_id,), cpus, ram))
+                free_cpu[best] -= cpus
+                free_ram[best] -= ram
+        queues[priority] = keep
+    suspensions = []
+    if blocked is not None:
+        for c in cluster.suspendable:
+            if c.priority == BATCH and free_ram[c.pool] + c.ram_gb >= blocked:
+                suspensions.append(c.id)
+                break
+    return suspensions, assignments

@@ -1,0 +1,77 @@
+"""Loading a pipelines policy: a baseline by name, or any Python file defining `schedule`.
+
+Baselines are ordinary policy files in `policies/`, loaded by the very same code path as a user's file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from policyforge.errors import PolicyError
+
+POLICY_DIR = Path(__file__).parent / "policies"
+
+BASELINES: dict[str, str] = {
+    "naive": "naive.py",
+    "priority": "priority.py",
+    "sized": "sized.py",
+}
+"""Command-line name of each baseline and its file in `policies/`."""
+
+EUDOXIA_BASELINES = ("naive", "priority")
+"""Eudoxia's schedulers of these names, reimplemented in our interface."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    path: Path
+    schedule: Callable
+    init: Callable | None
+    source: str
+
+
+def baseline_path(name: str) -> Path:
+    return POLICY_DIR / BASELINES[name]
+
+
+def load_policy(name_or_path: str) -> Policy:
+    """A baseline by its name, or a policy file by path; PolicyError names what is wrong."""
+    if name_or_path in BASELINES:
+        return load_policy_file(baseline_path(name_or_path), name=name_or_path)
+    path = Path(name_or_path)
+    if path.suffix == ".py" or path.exists():
+        return load_policy_file(path)
+    raise PolicyError(f"unknown policy {name_or_path!r}: give a baseline name ({', '.join(BASELINES)}) or a .py file")
+
+
+def load_policy_file(path: Path, name: str | None = None) -> Policy:
+    path = Path(path)
+    if not path.is_file():
+        raise PolicyError(f"{path}: policy file not found")
+    source = path.read_text(encoding="utf-8")
+    try:
+        code = compile(source, str(path), "exec")
+    except SyntaxError as exc:
+        raise PolicyError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    module_name = f"policyforge_pipelines_policy_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_loader(module_name, loader=None, origin=str(path))
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = str(path)
+    sys.modules[module_name] = module
+    try:
+        exec(code, module.__dict__)
+    except Exception as exc:  # a user's module failing at import is a user error
+        del sys.modules[module_name]
+        raise PolicyError(f"{path}: failed to load: {type(exc).__name__}: {exc}") from None
+    schedule = module.__dict__.get("schedule")
+    if not callable(schedule):
+        raise PolicyError(f"{path}: a policy must define schedule(state, results, arrivals, cluster)")
+    init = module.__dict__.get("init")
+    if init is not None and not callable(init):
+        raise PolicyError(f"{path}: init must be a function")
+    return Policy(name or path.stem, path, schedule, init, source)

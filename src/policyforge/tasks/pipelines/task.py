@@ -1,0 +1,208 @@
+"""The pipelines search task: evolve schedulers for data pipelines on Eudoxia's model.
+
+Instances are (scenario, seed) pairs of the diverse generator; train, validation and test use disjoint
+seeds, and test adds the other scenarios, so a reported figure is never one the search selected on. The
+score (higher is better) is weighted completed pipelines per minute / (1 + weighted mean latency / 10 s);
+see stats.py. A task built with `params=FILE.toml` uses an Eudoxia parameter file's cluster and generator
+instead, one instance per seed.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from policyforge.errors import PolicyforgeError
+from policyforge.search.contracts import Instance
+from policyforge.tasks.base import PolicySpec
+from policyforge.tasks.pipelines.engine import ClusterConfig, simulate
+from policyforge.tasks.pipelines.interface import PIPELINES_POLICY
+from policyforge.tasks.pipelines.model import STAT_KEYS, Workload
+from policyforge.tasks.pipelines.policy import BASELINES, baseline_path, load_policy_file
+from policyforge.tasks.pipelines.scenarios import SCENARIOS, scenario
+from policyforge.tasks.pipelines.workloads import params_workload
+
+PROBE = '''
+TRUE_NEEDS = ("memory_gb", "storage_read_gb", "baseline_cpu_seconds", "segments", "peak_memory_gb", "io_seconds",
+              "cpu_scaling", "ends", "fail_index")
+
+
+def _must_fail(action, what):
+    try:
+        action()
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return
+    raise AssertionError(what + " succeeded")
+
+
+def schedule(state, results, arrivals, cluster):
+    for p in arrivals:
+        _must_fail(lambda: setattr(p, "priority", 1), "setting pipeline.priority")
+        _must_fail(lambda: p.states.__setitem__(0, "completed"), "writing pipeline.states")
+        for op in p.ops:
+            _must_fail(lambda: setattr(op, "est_memory_gb", 0.0), "setting operator.est_memory_gb")
+            for name in TRUE_NEEDS:
+                _must_fail(lambda: getattr(op, name), "reading operator." + name)
+    for r in results:
+        _must_fail(lambda: setattr(r, "outcome", "completed"), "setting result.outcome")
+    for name in ("cpu_free", "ram_free_gb", "cpu_total", "ram_total_gb"):
+        array = getattr(cluster, name)
+        _must_fail(lambda: array.__setitem__(Ellipsis, 0), "writing cluster." + name)
+    _must_fail(lambda: setattr(cluster, "pools", ()), "setting cluster.pools")
+    for pool in cluster.pools:
+        _must_fail(lambda: setattr(pool, "cpu_free", 10 ** 6), "setting pool.cpu_free")
+        for c in pool.containers:
+            _must_fail(lambda: setattr(c, "ram_gb", 10 ** 6), "setting container.ram_gb")
+            for name in TRUE_NEEDS:
+                _must_fail(lambda: getattr(c, name), "reading container." + name)
+    return [], []
+'''
+
+
+@lru_cache(maxsize=32)
+def _workload(name: str, seed: int) -> tuple[Workload, ClusterConfig, float]:
+    s = scenario(name)
+    from policyforge.tasks.pipelines.generator import generate
+
+    config = ClusterConfig((s.cpus_per_pool,) * s.num_pools, (float(s.ram_gb_per_pool),) * s.num_pools,
+                           s.ticks_per_second, s.duration, s.multi_operator_containers)
+    return generate(s, seed), config, s.estimate_sigma
+
+
+def instance_inputs(params: dict[str, Any]) -> tuple[Workload, ClusterConfig, float, int]:
+    """(workload, cluster, estimate sigma, seed) of an instance's parameters."""
+    seed = int(params["seed"])
+    if "params" in params:
+        workload, config, sigma = params_workload(str(params["params"]), seed)
+        return workload, config, sigma, seed
+    workload, config, sigma = _workload(str(params["scenario"]), seed)
+    return workload, config, sigma, seed
+
+
+def run_metrics(record) -> dict[str, float]:
+    """Flat named figures of a run (NaN-free: a latency with no completions is left out)."""
+    stats = record.eudoxia_stats()
+    out = {"score": record.score(), "weighted_latency": record.weighted_latency(), "throughput": stats["throughput"],
+           "assignments": stats["assignments"], "suspensions": stats["suspensions"], "failures": stats["failures"],
+           "rejected": record.rejections}
+    for key in ("pipelines_all", *STAT_KEYS.values()):
+        short = key.split("_")[1]
+        out[f"{short}_arrived"] = stats[key]["arrival_count"]
+        out[f"{short}_completed"] = stats[key]["completion_count"]
+        if not math.isnan(stats[key]["mean_latency_seconds"]):
+            out[f"{short}_mean_latency"] = stats[key]["mean_latency_seconds"]
+    return {k: float(v) for k, v in out.items()}
+
+
+K8S_DEFAULT_WORKLOADS = ("openb-synthetic", "default")
+"""What the command line passes as --workload when none is given (its k8s-gpu defaults): ignored here."""
+
+
+def _from_workload(workload: str | None, scenario: str, params: str | None) -> tuple[str, str | None]:
+    """The generic --workload option: a scenario name or an Eudoxia parameter file."""
+    if workload is None or workload in K8S_DEFAULT_WORKLOADS:
+        return scenario, params
+    if workload in SCENARIOS:
+        return workload, params
+    if workload.endswith(".toml"):
+        return scenario, workload
+    raise PolicyforgeError(f"pipelines: --workload {workload!r} is neither a scenario ({', '.join(SCENARIOS)}) "
+                           "nor an Eudoxia .toml parameter file")
+
+
+class PipelinesTask:
+    """pipelines: start and suspend containers for data pipelines; maximise weighted throughput over latency."""
+
+    name = "pipelines"
+    spec: PolicySpec = PIPELINES_POLICY
+
+    def __init__(self, scenario: str = "mixed", train_seeds: list[int] | tuple[int, ...] = (1, 2, 3, 4, 5),
+                 validation_seeds: list[int] | tuple[int, ...] = (101, 102, 103),
+                 test_seeds: list[int] | tuple[int, ...] = (201, 202, 203),
+                 test_scenarios: list[str] | tuple[str, ...] | None = None, params: str | None = None,
+                 workload: str | None = None) -> None:
+        scenario, params = _from_workload(workload, scenario, params)
+        self.params = str(Path(params).resolve()) if params else None
+        if self.params:
+            params_workload(self.params, 0)  # fail now, with the file's own message, if it is malformed
+        elif scenario not in SCENARIOS:
+            raise PolicyforgeError(f"pipelines: unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+        self.scenario = scenario
+        if test_scenarios is None:
+            test_scenarios = tuple(SCENARIOS) if scenario == "mixed" and not self.params else (scenario,)
+        for name in test_scenarios:
+            if name not in SCENARIOS:
+                raise PolicyforgeError(f"pipelines: unknown test scenario {name!r}")
+        self.test_scenarios = tuple(test_scenarios)
+        self.train_seeds, self.validation_seeds = tuple(train_seeds), tuple(validation_seeds)
+        self.test_seeds = tuple(test_seeds)
+        overlap = (set(self.train_seeds) | set(self.validation_seeds)) & set(self.test_seeds)
+        if overlap:
+            raise PolicyforgeError(f"pipelines: seeds {sorted(overlap)} are in both test and train/validation")
+
+    def options(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "train_seeds": list(self.train_seeds),
+                "validation_seeds": list(self.validation_seeds), "test_seeds": list(self.test_seeds),
+                "test_scenarios": list(self.test_scenarios), "params": self.params}
+
+    def baselines(self) -> dict[str, Path]:
+        return {name: baseline_path(name) for name in BASELINES}
+
+    def reference_baselines(self) -> tuple[str, ...]:
+        """The baselines a run evaluates and reports against."""
+        return tuple(BASELINES)
+
+    def _instance(self, label: str, split: str, seed: int) -> Instance:
+        if self.params:
+            return Instance(f"{Path(self.params).stem}/seed{seed}", split, {"params": self.params, "seed": seed})
+        return Instance(f"{label}/seed{seed}", split, {"scenario": label, "seed": seed})
+
+    def instances(self) -> list[Instance]:
+        out = [self._instance(self.scenario, "train", s) for s in self.train_seeds]
+        out += [self._instance(self.scenario, "validation", s) for s in self.validation_seeds]
+        tests = (self.scenario,) if self.params else self.test_scenarios
+        out += [self._instance(name, "test", s) for name in tests for s in self.test_seeds]
+        return out
+
+    def screen_instances(self) -> list[Instance]:
+        return [i for i in self.instances() if i.split == "train"][:1]
+
+    def evaluate(self, code_path: Path, instances: list[Instance]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+        policy = load_policy_file(Path(code_path), name="candidate")
+        scores: dict[str, float] = {}
+        metrics: dict[str, dict[str, float]] = {}
+        for instance in instances:
+            workload, config, sigma, seed = instance_inputs(instance.params)
+            record = simulate(workload, config, policy, seed, sigma)
+            metrics[instance.id] = run_metrics(record)
+            scores[instance.id] = metrics[instance.id]["score"]
+        return scores, metrics
+
+    def read_only_probe(self) -> str:
+        """A policy that tries to write every view and read true needs; each attempt must fail."""
+        return PROBE
+
+    def objective(self) -> str:
+        return ("Weighted completed pipelines per minute divided by (1 + weighted mean latency / 10 s), mean over "
+                "instances; weights query 10, interactive 5, batch 1; a pipeline unfinished at the end counts "
+                "with its age then. Higher is better.")
+
+    def feedback(self, scores: dict[str, float], metrics: dict[str, dict[str, float]],
+                 baseline_scores: dict[str, dict[str, float]]) -> str:
+        lines = []
+        for instance, value in scores.items():
+            m = metrics.get(instance, {})
+            refs = ", ".join(f"{b} {s[instance]:.2f}" for b, s in baseline_scores.items() if instance in s)
+            done = " ".join(f"{k[0]} {m.get(k + '_completed', 0):.0f}/{m.get(k + '_arrived', 0):.0f}"
+                            for k in ("query", "interactive", "batch"))
+            lines.append(f"{instance}: score {value:.2f} (baselines: {refs}); completed {done}; weighted latency "
+                         f"{m.get('weighted_latency', float('nan')):.1f} s; OOM failures {m.get('failures', 0):.0f}, "
+                         f"suspensions {m.get('suspensions', 0):.0f}, rejected decisions {m.get('rejected', 0):.0f}")
+        if scores and baseline_scores:
+            mean = sum(scores.values()) / len(scores)
+            best_name, best = max(((b, sum(s.get(i, 0) for i in scores) / len(scores))
+                                   for b, s in baseline_scores.items()), key=lambda x: x[1])
+            lines.append(f"mean {mean:.3f} vs best baseline {best_name} {best:.3f} ({mean - best:+.3f})")
+        return "\n".join(lines)
