@@ -5,14 +5,12 @@ Baselines are ordinary policy files in `policies/`, loaded by the very same code
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 from policyforge.errors import PolicyError
+from policyforge.policy_files import import_policy_file
 
 POLICY_DIR = Path(__file__).parent / "policies"
 
@@ -61,32 +59,11 @@ def load_policy(name_or_path: str) -> Policy:
 
 
 def load_policy_file(path: Path, name: str | None = None) -> Policy:
-    if not path.is_file():
-        raise PolicyError(f"{path}: policy file not found")
-    source = path.read_text(encoding="utf-8")
-    module = _import_file(path, source)
+    module, source = import_policy_file(Path(path), "policyforge_policy")
     score = getattr(module, "score", None)
     if not callable(score):
         raise PolicyError(f"{path}: a policy must define score(pod, nodes, cluster)")
     choose = getattr(module, "choose_gpus", None)
     if choose is not None and not callable(choose):
         raise PolicyError(f"{path}: choose_gpus must be a function")
-    return Policy(name or path.stem, path, score, choose, source)
-
-
-def _import_file(path: Path, source: str) -> ModuleType:
-    module_name = f"policyforge_policy_{abs(hash(str(path.resolve())))}"
-    try:
-        code = compile(source, str(path), "exec")
-    except SyntaxError as exc:
-        raise PolicyError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    spec = importlib.util.spec_from_loader(module_name, loader=None, origin=str(path))
-    module = importlib.util.module_from_spec(spec)
-    module.__file__ = str(path)
-    sys.modules[module_name] = module
-    try:
-        exec(code, module.__dict__)
-    except Exception as exc:  # a user's module failing at import is a user error
-        del sys.modules[module_name]
-        raise PolicyError(f"{path}: failed to load: {type(exc).__name__}: {exc}") from None
-    return module
+    return Policy(name or Path(path).stem, Path(path), score, choose, source)
