@@ -82,7 +82,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         load_policy(policy)  # fail fast, in this process, with a clear line
     labels = _labels(policies)
     total = len(policies) * len(args.seeds)
-    bar = _progress(total, args.json)
+    bar = _progress(total)
     try:
         results = run_all(inputs.nodes, inputs.pods, policies, args.seeds, args.mode, args.tune, args.jobs,
                           progress=bar.update if bar else None)
@@ -125,13 +125,13 @@ def _compare_report(args: argparse.Namespace, inputs, results: dict, summary: di
                                 f"policyforge simulate: {inputs.name}")
 
 
-def _progress(total: int, quiet: bool):
+def _progress(total: int):
     try:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm is a dependency
         return None
-    return tqdm(total=total, desc="simulating", unit="run", delay=2.0, file=sys.stderr, leave=False,
-                disable=None if not quiet else None)
+    # On stderr, shown only on a terminal and only when the work takes more than two seconds.
+    return tqdm(total=total, desc="simulating", unit="run", delay=2.0, file=sys.stderr, leave=False, disable=None)
 
 
 def _table(summary: dict, mode: str, paper: bool, inputs, args) -> str:
