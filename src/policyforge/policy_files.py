@@ -31,3 +31,13 @@ def import_policy_file(path: Path, prefix: str) -> tuple[ModuleType, str]:
         del sys.modules[module_name]
         raise PolicyError(f"{path}: failed to load: {type(exc).__name__}: {exc}") from None
     return module, source
+
+
+def resolve_policy(name_or_path: str, baselines: dict[str, str], policy_dir: Path) -> tuple[Path, str | None]:
+    """(file, baseline name or None) for a command-line policy argument: a baseline's name or a file path."""
+    if name_or_path in baselines:
+        return policy_dir / baselines[name_or_path], name_or_path
+    path = Path(name_or_path)
+    if path.suffix == ".py" or path.exists():
+        return path, None
+    raise PolicyError(f"unknown policy {name_or_path!r}: give a baseline name ({', '.join(baselines)}) or a .py file")

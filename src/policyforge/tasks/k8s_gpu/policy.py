@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policyforge.errors import PolicyError
-from policyforge.policy_files import import_policy_file
+from policyforge.policy_files import import_policy_file, resolve_policy
 
 POLICY_DIR = Path(__file__).parent / "policies"
 
@@ -48,14 +48,9 @@ def baseline_path(name: str) -> Path:
 
 
 def load_policy(name_or_path: str) -> Policy:
-    """A baseline by its command-line name, or a policy file by path; PolicyError names what is wrong."""
-    if name_or_path in BASELINES:
-        return load_policy_file(baseline_path(name_or_path), name=name_or_path)
-    path = Path(name_or_path)
-    if path.suffix == ".py" or path.exists():
-        return load_policy_file(path)
-    known = ", ".join(BASELINES)
-    raise PolicyError(f"unknown policy {name_or_path!r}: give a baseline name ({known}) or a .py file")
+    """A baseline by its name, or a policy file by path; PolicyError names what is wrong."""
+    path, name = resolve_policy(name_or_path, BASELINES, POLICY_DIR)
+    return load_policy_file(path, name=name)
 
 
 def load_policy_file(path: Path, name: str | None = None) -> Policy:
