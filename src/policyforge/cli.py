@@ -205,7 +205,8 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         llm = {} if not args.model else {
             "model": args.model, "base_url": args.base_url, "api_key_env": args.api_key_env, "mode": args.llm_mode,
             "price_in_per_mtok": args.price_in, "price_out_per_mtok": args.price_out}
-        options = default_task_options(args.workload, display) if args.task == "k8s-gpu" else {}
+        options = default_task_options(args.workload, display) if args.task == "k8s-gpu" \
+            else {"workload": args.workload}
         config = EvolveConfig(
             task=args.task, task_options=options, proposer=proposer, llm=llm, llm_share=args.llm_share,
             max_samples=args.max_samples or 40, max_cost=args.max_cost, seed=args.seed, batch_size=args.jobs,

@@ -358,7 +358,7 @@ def default_proposers(config: EvolveConfig, task: Task) -> dict[str, Any]:
     if config.proposer in ("gp", "mixed"):
         from policyforge.search.proposers.gp import GPProposer
 
-        proposers["gp"] = GPProposer(task.spec)
+        proposers["gp"] = GPProposer(getattr(task, "gp_spec", task.spec))
     if config.proposer in ("llm", "mixed"):
         from policyforge.search.proposers.llm import LLMProposer
 

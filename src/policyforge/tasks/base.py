@@ -83,6 +83,9 @@ class Task(Protocol):
     `evaluate` runs inside the sandbox's child process on a policy file; it returns the objective per instance
     (higher is better) and named metrics per instance, and raises PolicyError when the policy's output is
     invalid. Everything must be deterministic given the instances.
+
+    A task may also set `gp_spec`, the interface the offline (GP) proposer evolves when it differs from
+    `spec` (pipelines: a RANK function driving a fixed mechanism, Vulcan-style, rather than `schedule` whole).
     """
 
     name: str

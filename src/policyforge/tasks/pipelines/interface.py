@@ -106,9 +106,14 @@ PIPELINES_POLICY = PolicySpec(
         FunctionSpec("suspend_seconds", "suspend_seconds(ram_gb)", "float", "how long suspending takes"),
         FunctionSpec("QUERY, INTERACTIVE, BATCH, PRIORITIES, WEIGHTS", "constants", "int / tuple / dict",
                      "priority values 1, 2, 3 (most urgent first) and the objective's weights 10, 5, 1"),
+        FunctionSpec("ranking.schedule", "ranking.schedule(state, results, arrivals, cluster, rank)",
+                     "(suspensions, assignments)",
+                     "a complete mechanism (sizing, best-fit placement, OOM retry, preemption) ordered by your "
+                     "`rank(ops, load)`: `from policyforge.tasks.pipelines import ranking`, call ranking.init in "
+                     "init; see the `pipelines-rank` interface for the columns of `ops`"),
     ),
     feature_module="policyforge.tasks.pipelines.features",
-    allowed_imports=("math", "numpy", "policyforge.tasks.pipelines.features"),
+    allowed_imports=("math", "numpy", "policyforge.tasks.pipelines.features", "policyforge.tasks.pipelines.ranking"),
     rules=(
         "Views are read-only snapshots taken when the call starts: your own assignments of this call are not "
         "reflected in them, so track what you hand out (free CPUs and RAM per pool) yourself.",
@@ -121,3 +126,55 @@ PIPELINES_POLICY = PolicySpec(
         "Names starting with an underscore are private to the simulator.",
     ),
 )
+
+PIPELINES_RANK_POLICY = PolicySpec(
+    task="pipelines-rank",
+    summary=(
+        "The pipelines task through a fixed mechanism (policyforge.tasks.pipelines.ranking): it sizes each ready "
+        "operator (RAM: estimate x 1.25 + 0.5 GB, doubled after an OOM; CPUs: what its scaling curve turns into "
+        "speed), places operators best-fit in the order you give, retries OOMs and suspends a batch container "
+        "for a blocked query or interactive operator. You write `rank(ops, load)`: one number per ready "
+        "operator, higher goes first. The module must also define `init` and `schedule` delegating to "
+        "`ranking.init(state, cluster)` and `ranking.schedule(state, results, arrivals, cluster, rank)`."
+    ),
+    functions=(
+        FunctionSpec("rank", "rank(ops, load)", "one float per ready operator (array of len(ops))",
+                     "higher is placed first; ties keep the order in which operators became ready"),
+    ),
+    views=(
+        ViewSpec("ops", "the ready operators (parents completed, not running), as read-only float columns", (
+            F("id", "K", "int", "operator id", "identity, not a quantity"),
+            F("priority", "K", "float", "1..3", "its pipeline's priority: 1 query, 2 interactive, 3 batch"),
+            F("weight", "K", "float", "", "the objective's weight of its pipeline: 10, 5 or 1"),
+            F("est_memory_gb", "K", "float", "GB", "estimated peak memory"),
+            F("est_cpu_seconds", "K", "float", "s", "estimated CPU work on one CPU"),
+            F("est_io_seconds", "K", "float", "s", "estimated time reading storage"),
+            F("cpus", "K", "float", "CPUs", "what the mechanism gives it (fewer if fewer are free)"),
+            F("run_seconds", "K", "float", "s", "estimated run time with `cpus` CPUs"),
+            F("path_seconds", "K", "float", "s", "critical path: its run time plus the longest chain of "
+              "its descendants' (at their `cpus`)"),
+            F("ram_gb", "K", "float", "GB", "RAM it will get (more after OOM failures)"),
+            F("failures", "K", "float", "", "its OOM failures so far"),
+            F("waited", "K", "float", "s", "since its pipeline arrived"),
+            F("pipeline_ops_left", "K", "float", "", "operators of its pipeline not yet completed"),
+            F("pipeline_seconds_left", "K", "float", "s", "estimated run time of those operators, summed"),
+        )),
+        ViewSpec("load", "the cluster when rank is called", (
+            F("now", "scalar", "float", "s", "simulated time"),
+            F("cpu_free_fraction", "scalar", "float", "0..1", "CPUs not allocated, over all pools"),
+            F("ram_free_fraction", "scalar", "float", "0..1", "RAM not allocated, over all pools"),
+            F("ready", "scalar", "int", "", "ready operators (len(ops))"),
+            F("pipelines", "scalar", "int", "", "pipelines arrived and not finished"),
+        )),
+    ),
+    features=PIPELINES_POLICY.features[:-1],
+    feature_module="policyforge.tasks.pipelines.features",
+    allowed_imports=PIPELINES_POLICY.allowed_imports,
+    rules=(
+        "Columns are numpy arrays: compute with numpy, elementwise; return one finite float per operator "
+        "(NaN ranks last).",
+        *PIPELINES_POLICY.rules[-2:],
+    ),
+)
+"""Vulcan's split for the pipelines task: a small RANK function over a fixed mechanism. The offline (GP)
+proposer searches this interface; LLMs may use it or write `schedule` whole."""

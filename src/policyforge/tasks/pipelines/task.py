@@ -18,7 +18,7 @@ from policyforge.errors import PolicyforgeError
 from policyforge.search.contracts import Instance
 from policyforge.tasks.base import PolicySpec
 from policyforge.tasks.pipelines.engine import ClusterConfig, simulate
-from policyforge.tasks.pipelines.interface import PIPELINES_POLICY
+from policyforge.tasks.pipelines.interface import PIPELINES_POLICY, PIPELINES_RANK_POLICY
 from policyforge.tasks.pipelines.model import STAT_KEYS, Workload
 from policyforge.tasks.pipelines.policy import BASELINES, baseline_path, load_policy_file
 from policyforge.tasks.pipelines.scenarios import SCENARIOS, scenario
@@ -117,6 +117,8 @@ class PipelinesTask:
 
     name = "pipelines"
     spec: PolicySpec = PIPELINES_POLICY
+    gp_spec: PolicySpec = PIPELINES_RANK_POLICY
+    """What the GP proposer evolves: `rank(ops, load)` over the ranking mechanism (see ranking.py)."""
 
     def __init__(self, scenario: str = "mixed", train_seeds: list[int] | tuple[int, ...] = (1, 2, 3, 4, 5),
                  validation_seeds: list[int] | tuple[int, ...] = (101, 102, 103),

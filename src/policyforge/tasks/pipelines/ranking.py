@@ -1,0 +1,255 @@
+"""A fixed scheduling mechanism driven by one small policy function, `rank(ops, load)` (Vulcan's split).
+
+Why: writing a whole `schedule(...)` means getting queues, sizing, placement, OOM retries and preemption
+right before any idea about ORDER can be tried. Here the mechanism does all of that once, correctly, and a
+policy only answers "which ready operator first?" with one number per operator, computed from columns of
+estimates. That is small enough for a small model to write and for genetic programming to search.
+
+The mechanism, per call:
+- ready operators are those whose parents have completed; one operator per container;
+- RAM: the memory estimate x 1.25 + 0.5 GB; after an OOM, twice the RAM that failed, capped at the largest
+  pool; an operator that fails even with the largest pool's RAM is given up (it can never fit);
+- CPUs: as many as its scaling curve turns into speed (`useful_cpus`, at most 16), no more than is free;
+- operators are placed in descending rank (ties: the order they became ready) on the pool that fits with
+  the least RAM left over; after 32 that fit nowhere, the rest wait for the next call;
+- when a query or interactive operator fits nowhere, one batch container at an operator boundary is
+  suspended in a pool where that frees enough RAM.
+
+Use it from a policy module:
+
+    from policyforge.tasks.pipelines import ranking
+
+    def rank(ops, load):
+        return -ops.priority * 1000.0 - ops.pipeline_seconds_left
+
+    def init(state, cluster):
+        ranking.init(state, cluster)
+
+    def schedule(state, results, arrivals, cluster):
+        return ranking.schedule(state, results, arrivals, cluster, rank)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from policyforge.tasks.pipelines.features import BATCH, WEIGHTS, cpu_seconds, useful_cpus
+
+__all__ = ["ReadyOps", "Load", "init", "schedule", "COLUMNS"]
+
+MARGIN = 1.25
+"""RAM over the memory estimate (estimates are off by about 30%)."""
+EXTRA_GB = 0.5
+MAX_CPUS = 16
+PATIENCE = 32
+"""Operators that fit nowhere before the rest wait for the next call (keeps a call cheap under load)."""
+
+STATIC = ("priority", "weight", "est_memory_gb", "est_cpu_seconds", "est_io_seconds", "cpus", "run_seconds",
+          "path_seconds")
+"""Columns fixed when a pipeline arrives (in this order in each ready row, after the pipeline id)."""
+COLUMNS = (*STATIC, "ram_gb", "failures", "waited", "pipeline_ops_left", "pipeline_seconds_left")
+"""Every column `rank` sees, one value per ready operator (see PIPELINES_RANK_POLICY for units)."""
+
+
+class ReadyOps:
+    """The ready operators as read-only columns (numpy float arrays), one entry per operator, plus `id`."""
+
+    __slots__ = ("id", *COLUMNS)
+
+    def __init__(self, ids: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+        for name, values in (("id", ids), *columns.items()):
+            values.flags.writeable = False
+            object.__setattr__(self, name, values)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError("ops is read-only")
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+
+class Load:
+    """Scalars describing the cluster when `rank` is called."""
+
+    __slots__ = ("now", "cpu_free_fraction", "ram_free_fraction", "ready", "pipelines")
+
+    def __init__(self, now: float, cpu_free_fraction: float, ram_free_fraction: float, ready: int,
+                 pipelines: int) -> None:
+        for name, value in zip(self.__slots__, (now, cpu_free_fraction, ram_free_fraction, ready, pipelines),
+                               strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError("load is read-only")
+
+
+def init(state: dict, cluster) -> None:
+    """Prepare `state` for `schedule` (call it from the policy's own `init`)."""
+    state["ranking"] = {
+        "ready": {},  # op id -> (pipeline id, *STATIC): ready and not handed out, in the order they became ready
+        "pipelines": {},  # pipeline id -> [arrival, ops left, estimated seconds left]
+        "rows": {},  # pipeline id -> (first op id, its operators' STATIC rows)
+        "seconds": {},  # op id -> its estimated run seconds, to count down its pipeline's work
+        "ram": {},  # op id -> RAM to give it next (after an OOM)
+        "failures": {},  # op id -> OOM failures so far
+        "recheck": set(),  # pipelines given work last call (a rejected assignment must not lose its operators)
+        "cpus": {},  # scaling curve -> useful CPUs
+        "largest": max(p.ram_total_gb for p in cluster.pools),
+    }
+
+
+def _useful(memo: dict, scaling: str) -> int:
+    found = memo.get(scaling)
+    if found is None:
+        found = memo[scaling] = useful_cpus(scaling, MAX_CPUS)
+    return found
+
+
+def _arrive(mem: dict, pipeline) -> None:
+    """Record a new pipeline's fixed per-operator figures, including each operator's critical path: its own
+    estimated run time plus the longest chain of its descendants'."""
+    ops = pipeline.ops
+    rows = []
+    for op in ops:
+        cpus = _useful(mem["cpus"], op.scaling)
+        run = op.est_io_seconds + cpu_seconds(op.scaling, op.est_cpu_seconds, cpus)
+        rows.append([pipeline.priority, WEIGHTS[pipeline.priority], op.est_memory_gb, op.est_cpu_seconds,
+                     op.est_io_seconds, cpus, run, run])
+    for position in range(len(rows) - 1, -1, -1):  # ops are in topological order: children come later
+        for parent in ops.parents[position]:
+            rows[parent][7] = max(rows[parent][7], rows[parent][6] + rows[position][7])
+    first = ops.ids.start
+    for position, row in enumerate(rows):
+        mem["seconds"][first + position] = row[6]
+    mem["pipelines"][pipeline.id] = [pipeline.arrival, len(rows), sum(r[6] for r in rows)]
+    mem["rows"][pipeline.id] = (first, rows)
+
+
+def _refresh(mem: dict, cluster, pid: int) -> None:
+    """Add the pipeline's operators that are ready now (parents completed) and not yet known to be."""
+    if pid not in mem["pipelines"]:
+        return
+    ready = mem["ready"]
+    first, rows = mem["rows"][pid]
+    for op_id in cluster.assignable(pid):
+        if op_id not in ready:
+            ready[op_id] = (pid, *rows[op_id - first])
+
+
+def _forget(mem: dict, pid: int) -> None:
+    mem["pipelines"].pop(pid, None)
+    first, rows = mem["rows"].pop(pid, (0, ()))
+    for op_id in range(first, first + len(rows)):
+        mem["ready"].pop(op_id, None)
+        mem["seconds"].pop(op_id, None)
+        mem["ram"].pop(op_id, None)
+        mem["failures"].pop(op_id, None)
+
+
+def _columns(mem: dict, now: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    ready = mem["ready"]
+    ids = np.fromiter(ready, dtype=np.int64, count=len(ready))
+    table = np.array(list(ready.values()), dtype=float).reshape(len(ready), 1 + len(STATIC))
+    pids = table[:, 0].astype(np.int64).tolist()
+    pipelines, ram, failures = mem["pipelines"], mem["ram"], mem["failures"]
+    columns = {name: table[:, 1 + i].copy() for i, name in enumerate(STATIC)}
+    estimate = columns["est_memory_gb"] * MARGIN + EXTRA_GB
+    again = np.array([ram.get(i, 0.0) for i in ids.tolist()], dtype=float)
+    columns["ram_gb"] = np.minimum(np.maximum(estimate, again), mem["largest"])
+    columns["failures"] = np.array([failures.get(i, 0) for i in ids.tolist()], dtype=float)
+    columns["waited"] = now - np.array([pipelines[p][0] for p in pids], dtype=float)
+    columns["pipeline_ops_left"] = np.array([pipelines[p][1] for p in pids], dtype=float)
+    columns["pipeline_seconds_left"] = np.array([pipelines[p][2] for p in pids], dtype=float)
+    return ids, columns
+
+
+def _scores(rank: Callable, ops: ReadyOps, load: Load) -> np.ndarray:
+    """The policy's ranks as a finite float per operator (NaN ranks last); ValueError on a wrong shape."""
+    raw = np.asarray(rank(ops, load), dtype=float)
+    if raw.ndim == 0:
+        raw = np.full(len(ops), float(raw))
+    if raw.shape != (len(ops),):
+        raise ValueError(f"rank(ops, load) must return one number per ready operator ({len(ops)}), "
+                         f"got shape {raw.shape}")
+    return np.nan_to_num(raw, nan=-np.inf)
+
+
+def _observe(mem: dict, results, arrivals, cluster) -> None:
+    """Fold this call's arrivals and ended containers into the mechanism's memory."""
+    touched = set(mem["recheck"])
+    for p in arrivals:
+        _arrive(mem, p)
+        touched.add(p.id)
+    for r in results:
+        pid = r.pipeline
+        if pid not in mem["pipelines"]:
+            continue
+        touched.add(pid)
+        left = mem["pipelines"][pid]
+        remaining = set(r.remaining)
+        for op_id in r.ops:
+            if op_id not in remaining:
+                left[1] -= 1
+                left[2] -= mem["seconds"].get(op_id, 0.0)
+        if r.failed:
+            if r.ram_gb >= mem["largest"]:  # it failed with all a pool has: it can never run
+                _forget(mem, pid)
+                touched.discard(pid)
+                continue
+            for op_id in r.remaining:
+                mem["ram"][op_id] = min(2.0 * r.ram_gb, mem["largest"])
+                mem["failures"][op_id] = mem["failures"].get(op_id, 0) + 1
+        if left[1] <= 0:
+            _forget(mem, pid)
+            touched.discard(pid)
+    for pid in sorted(touched):
+        _refresh(mem, cluster, pid)
+
+
+def schedule(state: dict, results, arrivals, cluster, rank: Callable) -> tuple[list[int], list[tuple]]:
+    """One scheduling decision: rank the ready operators with `rank(ops, load)`, place them best-fit in that
+    order, and suspend a batch container for a blocked urgent operator (see the module docstring)."""
+    mem = state["ranking"]
+    _observe(mem, results, arrivals, cluster)
+    mem["recheck"] = set()
+    free_cpu = [p.cpu_free for p in cluster.pools]
+    free_ram = [p.ram_free_gb for p in cluster.pools]
+    if not mem["ready"] or not any(c >= 1 for c in free_cpu):
+        return [], []
+    ids, columns = _columns(mem, cluster.now)
+    load = Load(cluster.now, sum(free_cpu) / max(1, sum(p.cpu_total for p in cluster.pools)),
+                sum(free_ram) / max(1e-9, sum(p.ram_total_gb for p in cluster.pools)), len(ids), len(mem["pipelines"]))
+    scores = _scores(rank, ReadyOps(ids, columns), load)
+    order = np.argsort(-scores, kind="stable").tolist()
+    ids_list, ram_list = ids.tolist(), columns["ram_gb"].tolist()
+    cpus_list, priority_list = columns["cpus"].tolist(), columns["priority"].tolist()
+    ready, pools = mem["ready"], range(len(free_cpu))
+    assignments, blocked, misses = [], None, 0
+    for index in order:
+        if misses >= PATIENCE or not any(c >= 1 for c in free_cpu):
+            break
+        ram = ram_list[index]
+        best, leftover = -1, None
+        for i in pools:
+            if free_cpu[i] >= 1 and free_ram[i] >= ram and (leftover is None or free_ram[i] - ram < leftover):
+                best, leftover = i, free_ram[i] - ram
+        if best < 0:
+            misses += 1
+            if blocked is None and priority_list[index] != BATCH:
+                blocked = ram
+            continue
+        op_id = ids_list[index]
+        cpus = min(int(cpus_list[index]), free_cpu[best])
+        assignments.append((best, (op_id,), cpus, ram))
+        free_cpu[best] -= cpus
+        free_ram[best] -= ram
+        mem["recheck"].add(ready.pop(op_id)[0])
+    suspensions = []
+    if blocked is not None:
+        for c in cluster.suspendable:
+            if c.priority == BATCH and free_ram[c.pool] + c.ram_gb >= blocked:
+                suspensions.append(c.id)
+                break
+    return suspensions, assignments

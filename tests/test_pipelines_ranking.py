@@ -1,0 +1,129 @@
+"""The pipelines RANK interface: the mechanism honours the policy's order, shows what it declares, never
+over-commits or loops on hopeless work; the GP proposer evolves it into valid, sandbox-clean policies."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from policyforge.search.proposers.gp import GPProposer
+from policyforge.search.static_check import check_source
+from policyforge.tasks.pipelines import ranking
+from policyforge.tasks.pipelines.engine import ClusterConfig, simulate
+from policyforge.tasks.pipelines.generator import generate
+from policyforge.tasks.pipelines.interface import PIPELINES_RANK_POLICY
+from policyforge.tasks.pipelines.model import BATCH, QUERY, Operator, Pipeline, Segment, Workload
+from policyforge.tasks.pipelines.policy import baseline_path, load_policy_file
+from policyforge.tasks.pipelines.scenarios import SCENARIOS
+
+TEMPLATE = """
+from policyforge.tasks.pipelines import ranking
+import numpy as np
+
+seen = []
+
+def rank(ops, load):
+    {body}
+
+def init(state, cluster):
+    ranking.init(state, cluster)
+
+def schedule(state, results, arrivals, cluster):
+    return ranking.schedule(state, results, arrivals, cluster, rank)
+"""
+
+
+def ranked(tmp_path: Path, body: str, name: str = "ranked.py"):
+    path = tmp_path / name
+    path.write_text(TEMPLATE.format(body=textwrap.indent(textwrap.dedent(body), "    ").strip()))
+    return load_policy_file(path)
+
+
+def busy_cluster() -> ClusterConfig:
+    return ClusterConfig((16,) * 2, (64.0,) * 2, 100, 300.0)
+
+
+def test_declared_columns_are_what_rank_receives(tmp_path):
+    ops_view = PIPELINES_RANK_POLICY.view("ops")
+    assert tuple(f.name for f in ops_view.fields) == ("id", *ranking.COLUMNS)
+    assert tuple(f.name for f in PIPELINES_RANK_POLICY.view("load").fields) == ranking.Load.__slots__
+    policy = ranked(tmp_path, """
+        seen.append((ops, load, {name: np.array(getattr(ops, name)) for name in ranking.COLUMNS}))
+        return -ops.priority""")
+    simulate(generate(SCENARIOS["mixed"], 1), busy_cluster(), policy, 1)
+    calls = policy.schedule.__globals__["seen"]
+    assert len(calls) > 10
+    for ops, load, columns in calls:
+        assert len(ops) == load.ready > 0 and load.pipelines >= 1
+        assert 0.0 <= load.cpu_free_fraction <= 1.0 and 0.0 <= load.ram_free_fraction <= 1.0
+        for values in columns.values():
+            assert values.shape == (len(ops),) and np.isfinite(values).all()
+        assert set(np.unique(columns["priority"])) <= {1.0, 2.0, 3.0}
+        assert (columns["waited"] >= 0).all() and (columns["failures"] >= 0).all()
+        assert (columns["path_seconds"] >= columns["run_seconds"] - 1e-9).all()
+        assert (columns["pipeline_seconds_left"] >= columns["run_seconds"] - 1e-6).all()
+        assert (columns["ram_gb"] >= np.minimum(columns["est_memory_gb"] * 1.25 + 0.5, 64.0) - 1e-9).all()
+        assert len(set(ops.id.tolist())) == len(ops)  # an operator is ready once, not twice
+        with pytest.raises(AttributeError):
+            ops.priority = None
+        assert not ops.priority.flags.writeable
+
+
+def test_the_order_given_is_the_order_served(tmp_path):
+    """On an overloaded cluster, ranking queries first completes more queries and fewer batch pipelines
+    than ranking them last."""
+    wl, config = generate(SCENARIOS["mixed"], 2), ClusterConfig((8,) * 2, (32.0,) * 2, 100, 300.0)
+    first = simulate(wl, config, ranked(tmp_path, "return -ops.priority", "first.py"), 2).eudoxia_stats()
+    last = simulate(wl, config, ranked(tmp_path, "return ops.priority", "last.py"), 2).eudoxia_stats()
+    q_first, q_last = (s["pipelines_query"]["completion_count"] for s in (first, last))
+    b_first, b_last = (s["pipelines_batch"]["completion_count"] for s in (first, last))
+    assert q_first > q_last and b_first < b_last
+
+
+def test_no_rejections_and_deterministic(tmp_path):
+    wl, config = generate(SCENARIOS["memory-tight"], 3), ClusterConfig((16,) * 8, (64.0,) * 8, 100, 300.0)
+    policy = ranked(tmp_path, "return ops.weight / (1.0 + ops.pipeline_seconds_left)")
+    a = simulate(wl, config, policy, 3)
+    b = simulate(wl, config, policy, 3)
+    assert a.rejections == 0 and a.containers_completed > 100
+    assert a.eudoxia_stats() == b.eudoxia_stats()
+
+
+def test_hopeless_operator_is_given_up_not_retried_forever(tmp_path):
+    """An operator needing more memory than any pool fails at most until it had the largest pool's RAM."""
+    huge = Operator("huge", (), (Segment(1.0, "const", 500.0, 0.0),))
+    small = Operator("small", (), (Segment(1.0, "const", 1.0, 0.0),))
+    pipelines = (Pipeline("doomed", BATCH, 0, (huge,)), Pipeline("fine", QUERY, 10, (small,)))
+    record = simulate(Workload(pipelines, 10), ClusterConfig((8,), (100.0,), 10, 600.0),
+                      ranked(tmp_path, "return -ops.priority"), 0, estimate_sigma=0.0)
+    assert 1 <= record.failures <= 8  # doubling from the estimate reaches the pool's 100 GB in a few tries
+    assert record.eudoxia_stats()["pipelines_query"]["completion_count"] == 1
+
+
+def test_a_rank_of_the_wrong_shape_is_a_clear_error(tmp_path):
+    from policyforge.errors import PolicyCrashed
+
+    with pytest.raises(PolicyCrashed, match=r"one number per ready operator"):
+        simulate(generate(SCENARIOS["mixed"], 1), busy_cluster(), ranked(tmp_path, "return np.zeros(len(ops) + 1)"), 1)
+
+
+def test_gp_evolves_rank_policies_that_run_and_pass_the_sandbox_check(tmp_path):
+    gp = GPProposer(PIPELINES_RANK_POLICY)
+    assert "ops.pipeline_seconds_left" in gp.grammar.terminals and "ops.id" not in gp.grammar.terminals
+    seeds = gp.seed_programs()
+    assert len(seeds) == 3
+    wl, config = generate(SCENARIOS["mixed"], 4), busy_cluster()
+    codes = seeds + [gp.propose([], {}, s).code for s in range(4)]
+    for i, code in enumerate(codes):
+        assert check_source(code, PIPELINES_RANK_POLICY.allowed_imports, ("schedule",)) is None
+        assert gp.parse(code) is not None
+        path = tmp_path / f"gp{i}.py"
+        path.write_text(code)
+        record = simulate(wl, config, load_policy_file(path), 4)
+        assert record.rejections == 0 and record.containers_completed > 0
+    priority = simulate(wl, config, load_policy_file(baseline_path("priority")), 4).score()
+    path = tmp_path / "gp0.py"
+    assert simulate(wl, config, load_policy_file(path), 4).score() > priority  # the sized-like seed
