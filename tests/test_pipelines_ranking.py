@@ -103,6 +103,14 @@ def test_hopeless_operator_is_given_up_not_retried_forever(tmp_path):
     assert record.eudoxia_stats()["pipelines_query"]["completion_count"] == 1
 
 
+def test_without_init_the_mechanism_sets_itself_up(tmp_path):
+    path = tmp_path / "no_init.py"
+    path.write_text(TEMPLATE.format(body="return -ops.priority").replace("    ranking.init(state, cluster)", "    pass"))
+    wl, config = generate(SCENARIOS["mixed"], 1), busy_cluster()
+    with_init = simulate(wl, config, ranked(tmp_path, "return -ops.priority"), 1).eudoxia_stats()
+    assert simulate(wl, config, load_policy_file(path), 1).eudoxia_stats() == with_init
+
+
 def test_a_rank_of_the_wrong_shape_is_a_clear_error(tmp_path):
     from policyforge.errors import PolicyCrashed
 

@@ -81,7 +81,7 @@ class Terminal:
 class TaskTable:
     """What a PolicySpec cannot say about GP: the vector and scalar views, fields that are identifiers or
     codes rather than quantities, constants worth drawing, feature argument overrides, seed trees, and the
-    code that makes the evolved function a whole policy (`epilogue`: e.g. a mechanism the function drives)."""
+    `imports` and `epilogue` lines that make the evolved function a whole policy (e.g. the mechanism it drives)."""
 
     vector_view: str = "nodes"
     scalar_view: str = "pod"

@@ -210,7 +210,10 @@ def _observe(mem: dict, results, arrivals, cluster) -> None:
 
 def schedule(state: dict, results, arrivals, cluster, rank: Callable) -> tuple[list[int], list[tuple]]:
     """One scheduling decision: rank the ready operators with `rank(ops, load)`, place them best-fit in that
-    order, and suspend a batch container for a blocked urgent operator (see the module docstring)."""
+    order, and suspend a batch container for a blocked urgent operator (see the module docstring). Sets
+    itself up on the first call when the policy's `init` did not call `ranking.init`."""
+    if "ranking" not in state:
+        init(state, cluster)
     mem = state["ranking"]
     _observe(mem, results, arrivals, cluster)
     mem["recheck"] = set()
