@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from policyforge.search.contracts import ParentInfo
 from policyforge.search.proposers.gp import GPProposer
 from policyforge.search.static_check import check_source
 from policyforge.tasks.pipelines import ranking
@@ -36,9 +37,13 @@ def schedule(state, results, arrivals, cluster):
 """
 
 
-def ranked(tmp_path: Path, body: str, name: str = "ranked.py"):
+def ranked(tmp_path: Path, body: str, name: str = "ranked.py", sizes: str = ""):
+    """A policy of `rank` with this body; `sizes` adds VALUE functions and passes them to the mechanism."""
     path = tmp_path / name
-    path.write_text(TEMPLATE.format(body=textwrap.indent(textwrap.dedent(body), "    ").strip()))
+    text = TEMPLATE.format(body=textwrap.indent(textwrap.dedent(body), "    ").strip())
+    if sizes:
+        text = text.replace("cluster, rank)", "cluster, rank, ram_gb=ram_gb, cpus=cpus)") + textwrap.dedent(sizes)
+    path.write_text(text)
     return load_policy_file(path)
 
 
@@ -111,6 +116,45 @@ def test_without_init_the_mechanism_sets_itself_up(tmp_path):
     assert simulate(wl, config, load_policy_file(path), 1).eudoxia_stats() == with_init
 
 
+def test_value_functions_size_containers_within_the_mechanisms_bounds(tmp_path):
+    """The VALUE functions decide RAM and CPUs (clipped: >= 0.1 GB and 1 CPU, <= the largest pool); NaN
+    leaves a size to the mechanism, so returning NaN everywhere is exactly the mechanism's own policy."""
+    wl, config = generate(SCENARIOS["mixed"], 5), busy_cluster()
+    seen = []
+
+    class Recorder:
+        def __init__(self, policy):
+            self.policy = policy
+
+        def __call__(self, state, results, arrivals, cluster):
+            out = self.policy.schedule(state, results, arrivals, cluster)
+            seen.extend(out[1])
+            return out
+
+    fixed = ranked(tmp_path, "return -ops.priority", "fixed.py", sizes="""
+        def ram_gb(ops, load):
+            return np.where(ops.priority == 1, 1e9, 3.0)
+
+        def cpus(ops, load):
+            return np.full(len(ops), -5.0)
+        """)
+    policy = type(fixed)(fixed.name, fixed.path, Recorder(fixed), fixed.init, fixed.source)
+    record = simulate(wl, config, policy, 5)
+    assert record.rejections == 0 and seen
+    assert {cpu for _, _, cpu, _ in seen} == {1}
+    assert {ram for _, _, _, ram in seen} <= {3.0, 6.0, 12.0, 24.0, 48.0, 64.0}  # 3 GB, doubled after OOMs
+    assert 64.0 in {ram for _, _, _, ram in seen}  # queries: capped at the largest pool
+    nan = ranked(tmp_path, "return -ops.priority", "nan.py", sizes="""
+        def ram_gb(ops, load):
+            return np.full(len(ops), np.nan)
+
+        def cpus(ops, load):
+            return float("nan")
+        """)
+    default = ranked(tmp_path, "return -ops.priority", "default.py")
+    assert simulate(wl, config, nan, 5).eudoxia_stats() == simulate(wl, config, default, 5).eudoxia_stats()
+
+
 def test_a_rank_of_the_wrong_shape_is_a_clear_error(tmp_path):
     from policyforge.errors import PolicyCrashed
 
@@ -118,20 +162,34 @@ def test_a_rank_of_the_wrong_shape_is_a_clear_error(tmp_path):
         simulate(generate(SCENARIOS["mixed"], 1), busy_cluster(), ranked(tmp_path, "return np.zeros(len(ops) + 1)"), 1)
 
 
-def test_gp_evolves_rank_policies_that_run_and_pass_the_sandbox_check(tmp_path):
+def test_gp_evolves_whole_programs_that_run_and_pass_the_sandbox_check(tmp_path):
+    """Rank, RAM and CPU trees evolve together: every offspring over many seeds is a valid, limited program
+    with all three functions; a sample of them runs without a rejected decision."""
     gp = GPProposer(PIPELINES_RANK_POLICY)
     assert "ops.pipeline_seconds_left" in gp.grammar.terminals and "ops.id" not in gp.grammar.terminals
     seeds = gp.seed_programs()
     assert len(seeds) == 3
     wl, config = generate(SCENARIOS["mixed"], 4), busy_cluster()
-    codes = seeds + [gp.propose([], {}, s).code for s in range(4)]
+    rng = np.random.default_rng(0)
+    population, codes, kinds = list(seeds), list(seeds), set()
+    for seed in range(150):
+        chosen = [population[i] for i in rng.choice(len(population), size=int(rng.integers(0, 3)))]
+        proposal = gp.propose([ParentInfo(id=i, code=c, score=None) for i, c in enumerate(chosen)], {}, seed)
+        kinds.add(proposal.prompt.split(" of ")[0].split(" ->")[0])
+        tree = gp.parse(proposal.code)
+        assert tree is not None and gp.within_limits(tree) and len(tree.children) == 3
+        for name in ("def rank(ops, load):", "def ram_gb(ops, load):", "def cpus(ops, load):", "def schedule("):
+            assert name in proposal.code
+        population = (population + [proposal.code])[-20:]
+        if seed % 30 == 0:
+            codes.append(proposal.code)
+    assert {"gp: crossover", "gp: subtree mutation", "gp: point mutation"} <= kinds
     for i, code in enumerate(codes):
         assert check_source(code, PIPELINES_RANK_POLICY.allowed_imports, ("schedule",)) is None
-        assert gp.parse(code) is not None
         path = tmp_path / f"gp{i}.py"
         path.write_text(code)
         record = simulate(wl, config, load_policy_file(path), 4)
-        assert record.rejections == 0 and record.containers_completed > 0
+        assert record.rejections == 0
     priority = simulate(wl, config, load_policy_file(baseline_path("priority")), 4).score()
     path = tmp_path / "gp0.py"
     assert simulate(wl, config, load_policy_file(path), 4).score() > priority  # the sized-like seed

@@ -24,6 +24,7 @@ from policyforge.search.proposers.grammar import (
     BOOL,
     NUM,
     OPERATORS,
+    PROGRAM,
     SBOOL,
     VEC,
     Grammar,
@@ -79,7 +80,8 @@ class Point:
 
 
 def points(tree: Node, required: str = VEC) -> list[Point]:
-    """Every position of `tree` in preorder, with what the grammar requires there."""
+    """Every position of `tree` in preorder, with what the grammar requires there. A PROGRAM root is not a
+    position: its function trees are, each starting at depth 1."""
     out: list[Point] = []
 
     def walk(node: Node, path: tuple[int, ...], req: str, depth: int) -> None:
@@ -89,7 +91,11 @@ def points(tree: Node, required: str = VEC) -> list[Point]:
             for i, (child, want) in enumerate(zip(node.children, wants, strict=True)):
                 walk(child, (*path, i), want, depth + 1)
 
-    walk(tree, (), required, 1)
+    if tree.op == PROGRAM:
+        for i, child in enumerate(tree.children):
+            walk(child, (i,), VEC, 1)
+    else:
+        walk(tree, (), required, 1)
     return out
 
 
@@ -138,7 +144,7 @@ class GPProposer:
             tree = parse_sexpr(line)
         except ValueError:
             return None
-        return tree if self.grammar.validate(tree) else None
+        return tree if self.grammar.valid_program(tree) else None
 
     def render(self, tree: Node) -> str:
         return render(self.grammar, tree)
@@ -158,7 +164,7 @@ class GPProposer:
         out = []
         for text in self.grammar.seeds.values():
             tree = parse_sexpr(text)
-            if self.grammar.validate(tree) and self.within_limits(tree):
+            if self.grammar.valid_program(tree) and self.within_limits(tree):
                 out.append(self.render(tree))
         return out
 
@@ -199,6 +205,17 @@ class GPProposer:
         return Node(op.name, tuple(self.grow(rng, w, depth - 1, full) for w in wants))
 
     def random_tree(self, rng: np.random.Generator) -> Node:
+        """A fresh program: one random function tree, or a PROGRAM of one per evolved function."""
+        if not self.grammar.multi:
+            return self.random_function(rng)
+        for _ in range(100):
+            program = Node(PROGRAM, tuple(self.random_function(rng) for _ in self.grammar.signatures))
+            if self.within_limits(program):
+                return program
+        leaf = Node(self.grammar.of_type(VEC)[0].name)
+        return Node(PROGRAM, (leaf,) * len(self.grammar.signatures))
+
+    def random_function(self, rng: np.random.Generator) -> Node:
         """Ramped half-and-half, rejecting trees over the limits or constant across candidates."""
         depths = [d for d in INIT_DEPTHS if d <= self.max_depth] or [2]
         for _ in range(1000):

@@ -27,6 +27,10 @@ EPS = 1e-9
 """Protected division: a divisor within EPS of zero counts as 1."""
 MAX_NESTING = 100
 """Deeper s-expressions are refused rather than recursed into (a hand-edited parent could be anything)."""
+PROGRAM = "program"
+"""The root of a program that evolves several functions at once (`TaskTable.functions`): one child tree per
+function, in order. Never a variation point; each child is typed and depth-limited as a tree of its own."""
+SCORE_DOC = "One score per candidate, higher is better."
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,9 @@ class TaskTable:
     seeds: dict[str, str] = field(default_factory=dict)
     imports: tuple[str, ...] = ()
     epilogue: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()
+    """The spec's functions evolved together, each a tree over the same terminals returning one float per
+    candidate (default: the first required one alone). With several, seeds are `(program t1 t2 ...)`."""
 
 
 RANKED_PIPELINES_EPILOGUE = (
@@ -101,8 +108,9 @@ RANKED_PIPELINES_EPILOGUE = (
     "",
     "",
     "def schedule(state, results, arrivals, cluster):",
-    '    """The fixed mechanism (sizing, best-fit placement, OOM retries, preemption), in the order of `rank`."""',
-    "    return ranking.schedule(state, results, arrivals, cluster, rank)",
+    '    """The fixed mechanism (best-fit placement, OOM retries, preemption): order from `rank`, sizes from',
+    '    `ram_gb` and `cpus`."""',
+    "    return ranking.schedule(state, results, arrivals, cluster, rank, ram_gb=ram_gb, cpus=cpus)",
 )
 
 
@@ -133,13 +141,15 @@ TASK_TABLES: dict[str, TaskTable] = {
         scalar_view="load",
         exclude=("ops.id",),
         constants=(0.5, 1.0, 2.0, 3.0, 10.0, 60.0, 100.0, 1000.0),
-        seeds={
+        functions=("rank", "ram_gb", "cpus"),
+        seeds={  # each with the mechanism's own sizes (the ops.ram_gb and ops.cpus columns)
             # The `sized` baseline's order: by priority, then the pipeline with the least work left first.
-            "sized-like": "(neg (add (mul ops.priority 100000.0) ops.pipeline_seconds_left))",
+            "sized-like": "(program (neg (add (mul ops.priority 100000.0) ops.pipeline_seconds_left)) "
+                          "ops.ram_gb ops.cpus)",
             # Weighted shortest remaining work first: the objective's weight per second of work left.
-            "wsjf": "(div ops.weight (add ops.pipeline_seconds_left 1.0))",
+            "wsjf": "(program (div ops.weight (add ops.pipeline_seconds_left 1.0)) ops.ram_gb ops.cpus)",
             # By priority, then the longest critical path first (keeps a DAG's chain moving).
-            "critical-path": "(add (mul ops.priority -100000.0) ops.path_seconds)",
+            "critical-path": "(program (add (mul ops.priority -100000.0) ops.path_seconds) ops.ram_gb ops.cpus)",
         },
         imports=("from policyforge.tasks.pipelines import ranking",),
         epilogue=RANKED_PIPELINES_EPILOGUE,
@@ -152,7 +162,9 @@ class Grammar:
     """The terminals and operators of one task, and the typing rules every tree obeys."""
 
     task: str
-    signature: str
+    signatures: tuple[str, ...]
+    """`def name(args):` of each evolved function; a tree per function under a PROGRAM root when several."""
+    docs: tuple[str, ...]
     length_expr: str
     feature_module: str
     terminals: dict[str, Terminal]
@@ -165,8 +177,25 @@ class Grammar:
         """Named terminals of exactly `type_`."""
         return tuple(t for t in self.terminals.values() if t.type == type_)
 
+    @property
+    def multi(self) -> bool:
+        return len(self.signatures) > 1
+
+    def functions(self, tree: Node) -> tuple[Node, ...]:
+        """The tree of each evolved function, in the order of `signatures`."""
+        return tree.children if self.multi else (tree,)
+
+    def valid_program(self, tree: Node) -> bool:
+        """Whether `tree` is a whole program: a vector tree, or a PROGRAM of one per function."""
+        if not self.multi:
+            return self.validate(tree)
+        return tree.op == PROGRAM and len(tree.children) == len(self.signatures) \
+            and all(self.validate(c) for c in tree.children)
+
     def type_of(self, node: Node) -> str:
         """The inferred type: `vec`/`bool` when any per-candidate leaf is inside, `num`/`sbool` otherwise."""
+        if node.op == PROGRAM:
+            return VEC if all(self.type_of(c) == VEC for c in node.children) else NUM
         if node.op == "const":
             return NUM
         if node.op in self.terminals:
@@ -225,7 +254,11 @@ def build_grammar(spec: PolicySpec, table: TaskTable | None = None) -> Grammar:
     view, and features returning K values whose arguments the scoring function has."""
     table = table or TASK_TABLES.get(spec.task, TaskTable())
     score = next(f for f in spec.functions if f.required)
+    evolved = [score] if not table.functions else \
+        [next(f for f in spec.functions if f.name == name) for name in table.functions]
     params = _arguments(score.signature)
+    if any(_arguments(f.signature) != params for f in evolved):
+        raise ValueError(f"task {spec.task}: functions evolved together must take the same arguments")
     terminals: dict[str, Terminal] = {}
     for fs in spec.view(table.vector_view).fields:
         name = f"{table.vector_view}.{fs.name}"
@@ -250,8 +283,10 @@ def build_grammar(spec: PolicySpec, table: TaskTable | None = None) -> Grammar:
                                           f"{fn.doc} ({fn.returns})", feature=fn.name)
     if not any(t.type == VEC for t in terminals.values()):
         raise ValueError(f"task {spec.task}: no per-candidate terminal to build a GP grammar from")
-    return Grammar(spec.task, f"def {score.signature}:", f"len({table.vector_view})", spec.feature_module,
-                   terminals, table.constants, dict(table.seeds), table.imports,
+    docs = (SCORE_DOC,) if len(evolved) == 1 else tuple(f"{f.returns[0].upper()}{f.returns[1:]}: {f.doc}."
+                                                         for f in evolved)
+    return Grammar(spec.task, tuple(f"def {f.signature}:" for f in evolved), docs, f"len({table.vector_view})",
+                   spec.feature_module, terminals, table.constants, dict(table.seeds), table.imports,
                    table.epilogue)
 
 
@@ -263,7 +298,9 @@ def tree_size(node: Node) -> int:
 
 
 def tree_depth(node: Node) -> int:
-    """A lone leaf has depth 1."""
+    """A lone leaf has depth 1; a PROGRAM is as deep as its deepest function."""
+    if node.op == PROGRAM:
+        return max((tree_depth(c) for c in node.children), default=0)
     return 1 + max((tree_depth(c) for c in node.children), default=0)
 
 
@@ -440,16 +477,32 @@ def _subtrees(node: Node):
         yield from _subtrees(child)
 
 
+def _function(grammar: Grammar, signature: str, doc: str, tree: Node) -> list[str]:
+    """One evolved function: a line per used terminal, named intermediates, a finite result per candidate."""
+    used = [t for t in grammar.terminals.values() if any(n.op == t.name for n in _subtrees(tree))]
+    body = _Renderer(grammar, tree).body()
+    header = [f"{t.local} = {t.expr}  # {t.doc}" for t in used]
+    return [
+        signature,
+        f'    """{doc}"""',
+        '    with np.errstate(all="ignore"):',
+        *[f"        {line}" for line in header + body],
+        f"    return np.array(np.broadcast_to(np.nan_to_num(np.asarray(raw, dtype=float)), "
+        f"({grammar.length_expr},)), dtype=float)",
+    ]
+
+
 def render(grammar: Grammar, tree: Node) -> str:
     """A readable policy module computing `tree`: finite, one float per candidate, whatever the inputs."""
     used = [t for t in grammar.terminals.values() if any(n.op == t.name for n in _subtrees(tree))]
     features = sorted(t.feature for t in used if t.feature)
-    body = _Renderer(grammar, tree).body()
-    header = [f"{t.local} = {t.expr}  # {t.doc}" for t in used]
     imports = ["import numpy as np"]
     if features:
         imports.append(f"from {grammar.feature_module} import {', '.join(features)}")
     imports += grammar.imports
+    functions: list[str] = []
+    for signature, doc, subtree in zip(grammar.signatures, grammar.docs, grammar.functions(tree), strict=True):
+        functions += ["", "", *_function(grammar, signature, doc, subtree)]
     lines = [
         f'"""Policy generated by policyforge\'s genetic-programming proposer (tree size {tree_size(tree)}, '
         f"depth {tree_depth(tree)}).",
@@ -461,14 +514,7 @@ def render(grammar: Grammar, tree: Node) -> str:
         *imports,
         "",
         f"{TREE_MARK}{to_sexpr(tree)}",
-        "",
-        "",
-        grammar.signature,
-        '    """One score per candidate, higher is better."""',
-        '    with np.errstate(all="ignore"):',
-        *[f"        {line}" for line in header + body],
-        f"    return np.array(np.broadcast_to(np.nan_to_num(np.asarray(raw, dtype=float)), "
-        f"({grammar.length_expr},)), dtype=float)",
+        *functions,
         *grammar.epilogue,
     ]
     return "\n".join(lines) + "\n"

@@ -134,12 +134,20 @@ PIPELINES_RANK_POLICY = PolicySpec(
         "operator (RAM: estimate x 1.25 + 0.5 GB, doubled after an OOM; CPUs: what its scaling curve turns into "
         "speed), places operators best-fit in the order you give, retries OOMs and suspends a batch container "
         "for a blocked query or interactive operator. You write `rank(ops, load)`: one number per ready "
-        "operator, higher goes first. The module must also define `init` and `schedule` delegating to "
-        "`ranking.init(state, cluster)` and `ranking.schedule(state, results, arrivals, cluster, rank)`."
+        "operator, higher goes first; and, if you want other sizes than the mechanism's, `ram_gb(ops, load)` "
+        "and `cpus(ops, load)`. The module must also define `init` and `schedule` delegating to "
+        "`ranking.init(state, cluster)` and `ranking.schedule(state, results, arrivals, cluster, rank, "
+        "ram_gb=ram_gb, cpus=cpus)` (None for a size left to the mechanism)."
     ),
     functions=(
         FunctionSpec("rank", "rank(ops, load)", "one float per ready operator (array of len(ops))",
                      "higher is placed first; ties keep the order in which operators became ready"),
+        FunctionSpec("ram_gb", "ram_gb(ops, load)", "GB per ready operator",
+                     "RAM to give each (at least 0.1; after an OOM at least twice what failed; at most the "
+                     "largest pool's; NaN: the mechanism's ops.ram_gb)", required=False),
+        FunctionSpec("cpus", "cpus(ops, load)", "CPUs per ready operator",
+                     "CPUs to give each, rounded (1 to the largest pool's, fewer if fewer are free; NaN: the "
+                     "mechanism's ops.cpus)", required=False),
     ),
     views=(
         ViewSpec("ops", "the ready operators (parents completed, not running), as read-only float columns", (
@@ -149,11 +157,11 @@ PIPELINES_RANK_POLICY = PolicySpec(
             F("est_memory_gb", "K", "float", "GB", "estimated peak memory"),
             F("est_cpu_seconds", "K", "float", "s", "estimated CPU work on one CPU"),
             F("est_io_seconds", "K", "float", "s", "estimated time reading storage"),
-            F("cpus", "K", "float", "CPUs", "what the mechanism gives it (fewer if fewer are free)"),
+            F("cpus", "K", "float", "CPUs", "the mechanism's size: what its curve turns into speed, up to 16"),
             F("run_seconds", "K", "float", "s", "estimated run time with `cpus` CPUs"),
             F("path_seconds", "K", "float", "s", "critical path: its run time plus the longest chain of "
               "its descendants' (at their `cpus`)"),
-            F("ram_gb", "K", "float", "GB", "RAM it will get (more after OOM failures)"),
+            F("ram_gb", "K", "float", "GB", "the mechanism's size: estimate x 1.25 + 0.5, more after OOMs"),
             F("failures", "K", "float", "", "its OOM failures so far"),
             F("waited", "K", "float", "s", "since its pipeline arrived"),
             F("pipeline_ops_left", "K", "float", "", "operators of its pipeline not yet completed"),

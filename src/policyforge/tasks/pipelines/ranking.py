@@ -1,15 +1,20 @@
-"""A fixed scheduling mechanism driven by one small policy function, `rank(ops, load)` (Vulcan's split).
+"""A fixed scheduling mechanism driven by small policy functions over columns (Vulcan's split): RANK
+(`rank(ops, load)`, which ready operator first) and, optionally, VALUE functions for sizing (`ram_gb(ops,
+load)`, `cpus(ops, load)`).
 
 Why: writing a whole `schedule(...)` means getting queues, sizing, placement, OOM retries and preemption
-right before any idea about ORDER can be tried. Here the mechanism does all of that once, correctly, and a
-policy only answers "which ready operator first?" with one number per operator, computed from columns of
-estimates. That is small enough for a small model to write and for genetic programming to search.
+right before any idea about ORDER or SIZE can be tried. Here the mechanism does all of that once, correctly,
+and a policy only answers "which ready operator first?" (and, if it wants, "how much RAM / how many CPUs?")
+with one number per operator, computed from columns of estimates. That is small enough for a small model
+to write and for genetic programming to search.
 
 The mechanism, per call:
 - ready operators are those whose parents have completed; one operator per container;
-- RAM: the memory estimate x 1.25 + 0.5 GB; after an OOM, twice the RAM that failed, capped at the largest
-  pool; an operator that fails even with the largest pool's RAM is given up (it can never fit);
-- CPUs: as many as its scaling curve turns into speed (`useful_cpus`, at most 16), no more than is free;
+- RAM: the memory estimate x 1.25 + 0.5 GB (the `ram_gb` column), or what `ram_gb(ops, load)` returns (at
+  least 0.1 GB); after an OOM, at least twice the RAM that failed; capped at the largest pool; an operator
+  that fails even with the largest pool's RAM is given up (it can never fit);
+- CPUs: as many as its scaling curve turns into speed (the `cpus` column: `useful_cpus`, at most 16), or
+  what `cpus(ops, load)` returns rounded (at least 1, at most the largest pool's); no more than is free;
 - operators are placed in descending rank (ties: the order they became ready) on the pool that fits with
   the least RAM left over; after 32 that fit nowhere, the rest wait for the next call;
 - when a query or interactive operator fits nowhere, one batch container at an operator boundary is
@@ -97,6 +102,7 @@ def init(state: dict, cluster) -> None:
         "recheck": set(),  # pipelines given work last call (a rejected assignment must not lose its operators)
         "cpus": {},  # scaling curve -> useful CPUs
         "largest": max(p.ram_total_gb for p in cluster.pools),
+        "most_cpus": max(p.cpu_total for p in cluster.pools),
     }
 
 
@@ -148,7 +154,8 @@ def _forget(mem: dict, pid: int) -> None:
         mem["failures"].pop(op_id, None)
 
 
-def _columns(mem: dict, now: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _columns(mem: dict, now: float) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """(operator ids, the columns `rank` sees, the RAM each must get at least after its OOMs)."""
     ready = mem["ready"]
     ids = np.fromiter(ready, dtype=np.int64, count=len(ready))
     table = np.array(list(ready.values()), dtype=float).reshape(len(ready), 1 + len(STATIC))
@@ -156,24 +163,43 @@ def _columns(mem: dict, now: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     pipelines, ram, failures = mem["pipelines"], mem["ram"], mem["failures"]
     columns = {name: table[:, 1 + i].copy() for i, name in enumerate(STATIC)}
     estimate = columns["est_memory_gb"] * MARGIN + EXTRA_GB
-    again = np.array([ram.get(i, 0.0) for i in ids.tolist()], dtype=float)
+    again = np.array([ram.get(i, 0.0) for i in ids.tolist()], dtype=float) if ram else np.zeros(len(ids))
     columns["ram_gb"] = np.minimum(np.maximum(estimate, again), mem["largest"])
-    columns["failures"] = np.array([failures.get(i, 0) for i in ids.tolist()], dtype=float)
+    columns["failures"] = np.array([failures.get(i, 0) for i in ids.tolist()], dtype=float) if failures \
+        else np.zeros(len(ids))
     columns["waited"] = now - np.array([pipelines[p][0] for p in pids], dtype=float)
     columns["pipeline_ops_left"] = np.array([pipelines[p][1] for p in pids], dtype=float)
     columns["pipeline_seconds_left"] = np.array([pipelines[p][2] for p in pids], dtype=float)
-    return ids, columns
+    return ids, columns, again
 
 
-def _scores(rank: Callable, ops: ReadyOps, load: Load) -> np.ndarray:
-    """The policy's ranks as a finite float per operator (NaN ranks last); ValueError on a wrong shape."""
-    raw = np.asarray(rank(ops, load), dtype=float)
+def _values(function: Callable, ops: ReadyOps, load: Load) -> np.ndarray:
+    """What a policy function returned, as a float per operator (a scalar applies to all); ValueError
+    naming the function on a wrong shape."""
+    raw = np.array(function(ops, load), dtype=float)  # a copy: it may be a read-only column
     if raw.ndim == 0:
         raw = np.full(len(ops), float(raw))
     if raw.shape != (len(ops),):
-        raise ValueError(f"rank(ops, load) must return one number per ready operator ({len(ops)}), "
+        name = getattr(function, "__name__", "the policy function")
+        raise ValueError(f"{name}(ops, load) must return one number per ready operator ({len(ops)}), "
                          f"got shape {raw.shape}")
-    return np.nan_to_num(raw, nan=-np.inf)
+    return raw
+
+
+def _sizes(columns: dict[str, np.ndarray], after_oom: np.ndarray, ops: ReadyOps, load: Load,
+           ram_gb: Callable | None, cpus: Callable | None, mem: dict) -> tuple[np.ndarray, np.ndarray]:
+    """RAM and CPUs per ready operator: the policy's VALUE functions when given, within the mechanism's
+    bounds (NaN means the mechanism's own size), else the mechanism's columns."""
+    ram, cpu = columns["ram_gb"], columns["cpus"]
+    if ram_gb is not None:
+        wanted = _values(ram_gb, ops, load)
+        wanted = np.where(np.isnan(wanted), ram, wanted)  # infinities are clipped below
+        ram = np.minimum(np.maximum(np.maximum(wanted, 0.1), after_oom), mem["largest"])
+    if cpus is not None:
+        wanted = _values(cpus, ops, load)
+        wanted = np.where(np.isnan(wanted), cpu, wanted)
+        cpu = np.clip(np.round(wanted), 1, mem["most_cpus"])
+    return ram, cpu
 
 
 def _observe(mem: dict, results, arrivals, cluster) -> None:
@@ -208,10 +234,12 @@ def _observe(mem: dict, results, arrivals, cluster) -> None:
         _refresh(mem, cluster, pid)
 
 
-def schedule(state: dict, results, arrivals, cluster, rank: Callable) -> tuple[list[int], list[tuple]]:
-    """One scheduling decision: rank the ready operators with `rank(ops, load)`, place them best-fit in that
-    order, and suspend a batch container for a blocked urgent operator (see the module docstring). Sets
-    itself up on the first call when the policy's `init` did not call `ranking.init`."""
+def schedule(state: dict, results, arrivals, cluster, rank: Callable, ram_gb: Callable | None = None,
+             cpus: Callable | None = None) -> tuple[list[int], list[tuple]]:
+    """One scheduling decision: rank the ready operators with `rank(ops, load)`, size them (with `ram_gb` and
+    `cpus` when given), place them best-fit in that order, and suspend a batch container for a blocked urgent
+    operator (see the module docstring). Sets itself up on the first call when the policy's `init` did not
+    call `ranking.init`."""
     if "ranking" not in state:
         init(state, cluster)
     mem = state["ranking"]
@@ -221,13 +249,16 @@ def schedule(state: dict, results, arrivals, cluster, rank: Callable) -> tuple[l
     free_ram = [p.ram_free_gb for p in cluster.pools]
     if not mem["ready"] or not any(c >= 1 for c in free_cpu):
         return [], []
-    ids, columns = _columns(mem, cluster.now)
+    ids, columns, after_oom = _columns(mem, cluster.now)
     load = Load(cluster.now, sum(free_cpu) / max(1, sum(p.cpu_total for p in cluster.pools)),
                 sum(free_ram) / max(1e-9, sum(p.ram_total_gb for p in cluster.pools)), len(ids), len(mem["pipelines"]))
-    scores = _scores(rank, ReadyOps(ids, columns), load)
+    ops = ReadyOps(ids, columns)
+    scores = _values(rank, ops, load)
+    scores[np.isnan(scores)] = -np.inf  # NaN ranks last
+    ram, cpu = _sizes(columns, after_oom, ops, load, ram_gb, cpus, mem)
     order = np.argsort(-scores, kind="stable").tolist()
-    ids_list, ram_list = ids.tolist(), columns["ram_gb"].tolist()
-    cpus_list, priority_list = columns["cpus"].tolist(), columns["priority"].tolist()
+    ids_list, ram_list = ids.tolist(), ram.tolist()
+    cpus_list, priority_list = cpu.tolist(), columns["priority"].tolist()
     ready, pools = mem["ready"], range(len(free_cpu))
     assignments, blocked, misses = [], None, 0
     for index in order:
