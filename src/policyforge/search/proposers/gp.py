@@ -283,21 +283,36 @@ class GPProposer:
         return None if new == old else replace(tree, point.path, Node("const", value=new))
 
     def vary(self, rng: np.random.Generator, trees: list[Node]) -> tuple[Node | None, str, tuple[int, ...]]:
-        """One attempt at an offspring: (tree or None, what was done, indices of the parents used)."""
+        """One attempt at an offspring: (tree or None, what was done, indices of the parents used). In a
+        program of several functions, one function is picked uniformly first (crossover exchanges material
+        between the parents' trees of that function), so a one-leaf sizing function varies as often as a
+        large ranking tree."""
         ops = [k for k in self.weights if k != "crossover" or len(trees) >= 2]
         weights = np.array([self.weights[k] for k in ops])
         if weights.sum() <= 0:
             ops, weights = ["subtree"], np.ones(1)
         op = ops[rng.choice(len(ops), p=weights / weights.sum())]
         first = int(rng.integers(len(trees)))
+        second = None
         if op == "crossover":
             second = int(rng.integers(len(trees) - 1))
             second += second >= first
-            return self.crossover(rng, trees[first], trees[second]), op, (first, second)
-        mutate, how = {"subtree": (self.subtree_mutation, "subtree mutation"),
-                       "point": (self.point_mutation, "point mutation"),
-                       "constant": (self.constant_perturbation, "constant perturbation")}[op]
-        return mutate(rng, trees[first]), how, (first,)
+        part, label = None, ""
+        if self.grammar.multi:
+            part = int(rng.integers(len(self.grammar.signatures)))
+            label = f" of {self.grammar.signatures[part][4:].split('(')[0]}"
+        receiver = trees[first] if part is None else trees[first].children[part]
+        if second is not None:
+            donor = trees[second] if part is None else trees[second].children[part]
+            child, how, used = self.crossover(rng, receiver, donor), op, (first, second)
+        else:
+            mutate, how = {"subtree": (self.subtree_mutation, "subtree mutation"),
+                           "point": (self.point_mutation, "point mutation"),
+                           "constant": (self.constant_perturbation, "constant perturbation")}[op]
+            child, used = mutate(rng, receiver), (first,)
+        if child is not None and part is not None:
+            child = replace(trees[first], (part,), child)
+        return child, how + label, used
 
     def propose(self, parents: list[ParentInfo], context: dict[str, Any], seed: int) -> Proposal:
         """An offspring of the GP parents (non-GP parents are ignored), or a fresh tree without any."""
