@@ -1,9 +1,10 @@
-"""Offline GP discovery on the pipelines task: does a searched RANK function beat Eudoxia's `priority`?
+"""Offline GP discovery on the pipelines task: do searched RANK and VALUE functions beat Eudoxia's `priority`?
 
-Evolves `rank(ops, load)` over the ranking mechanism (policyforge.tasks.pipelines.ranking) with the GP
-proposer on the `mixed` scenario's train seeds 1-5, selects on validation seeds 101-103, then prints the
-winner's objective on held-out seeds 201-203 of every scenario beside each baseline (naive, priority, and the
-hand-written `sized`), with the search's wall time. Target: beat `priority` on the held-out seeds.
+Evolves `rank(ops, load)` with the sizing functions `ram_gb` and `cpus` over the ranking mechanism
+(policyforge.tasks.pipelines.ranking) with the GP proposer on the `mixed` scenario's train seeds 1-5,
+selects on validation seeds 101-103, then prints the winner's objective on held-out seeds 201-203 of every
+scenario beside each baseline (naive, priority, and the hand-written `sized`), with the search's wall time.
+Target: beat `priority` on the held-out seeds.
 Run: python benchmarks/discovery_pipelines.py [--samples 200] [--run-dir runs/discovery-pipelines] [--seed 0]
 """
 

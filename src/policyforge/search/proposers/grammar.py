@@ -142,14 +142,18 @@ TASK_TABLES: dict[str, TaskTable] = {
         exclude=("ops.id",),
         constants=(0.5, 1.0, 2.0, 3.0, 10.0, 60.0, 100.0, 1000.0),
         functions=("rank", "ram_gb", "cpus"),
-        seeds={  # each with the mechanism's own sizes (the ops.ram_gb and ops.cpus columns)
+        # Each seed sizes as the mechanism does (its ops.ram_gb and ops.cpus columns), written as a product
+        # with 1.0 so that constant perturbation can tune the headroom and the CPU share straight away.
+        seeds={
             # The `sized` baseline's order: by priority, then the pipeline with the least work left first.
             "sized-like": "(program (neg (add (mul ops.priority 100000.0) ops.pipeline_seconds_left)) "
-                          "ops.ram_gb ops.cpus)",
+                          "(mul ops.ram_gb 1.0) (mul ops.cpus 1.0))",
             # Weighted shortest remaining work first: the objective's weight per second of work left.
-            "wsjf": "(program (div ops.weight (add ops.pipeline_seconds_left 1.0)) ops.ram_gb ops.cpus)",
+            "wsjf": "(program (div ops.weight (add ops.pipeline_seconds_left 1.0)) (mul ops.ram_gb 1.0) "
+                    "(mul ops.cpus 1.0))",
             # By priority, then the longest critical path first (keeps a DAG's chain moving).
-            "critical-path": "(program (add (mul ops.priority -100000.0) ops.path_seconds) ops.ram_gb ops.cpus)",
+            "critical-path": "(program (add (mul ops.priority -100000.0) ops.path_seconds) (mul ops.ram_gb 1.0) "
+                             "(mul ops.cpus 1.0))",
         },
         imports=("from policyforge.tasks.pipelines import ranking",),
         epilogue=RANKED_PIPELINES_EPILOGUE,
