@@ -14,18 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from policyforge.search.loop import Evolution, EvolveConfig
-from policyforge.search.runs import selected_best
+from policyforge.search.runs import mean_per_workload, selected_best
 from policyforge.tasks.k8s_gpu.task import default_task_options
-
-
-def per_workload(scores: dict[str, float]) -> dict[str, float]:
-    groups: dict[str, list[float]] = {}
-    for instance, value in scores.items():
-        groups.setdefault(instance.split("/")[0], []).append(value)
-    return {w: float(np.mean(v)) for w, v in groups.items()}
 
 
 def main() -> int:
@@ -50,7 +41,7 @@ def main() -> int:
     if best is None or best.test_scores is None:
         print("no valid candidate was found")
         return 1
-    ours, fgd, bestfit = (per_workload(x) for x in (best.test_scores, baselines["fgd"].test_scores,
+    ours, fgd, bestfit = (mean_per_workload(x) for x in (best.test_scores, baselines["fgd"].test_scores,
                                                       baselines["bestfit"].test_scores))
     print(f"search: {store.count_samples()} samples in {wall / 60:.1f} min (including baselines, validation and test)")
     print(f"selected candidate {best.id} ({best.proposer}): train {best.score:.3f}, validation {best.validation_score:.3f}")

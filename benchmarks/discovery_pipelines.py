@@ -18,14 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from policyforge.search.loop import Evolution, EvolveConfig
-from policyforge.search.runs import selected_best
-
-
-def per_scenario(scores: dict[str, float]) -> dict[str, float]:
-    groups: dict[str, list[float]] = {}
-    for instance, value in scores.items():
-        groups.setdefault(instance.split("/")[0], []).append(value)
-    return {name: float(np.mean(values)) for name, values in groups.items()}
+from policyforge.search.runs import mean_per_workload, selected_best
 
 
 def main() -> int:
@@ -49,8 +42,8 @@ def main() -> int:
     if best is None or best.test_scores is None:
         print("no valid candidate was found")
         return 1
-    baselines = {c.name: per_scenario(c.test_scores or {}) for c in store.all("proposer = 'baseline'")}
-    ours = per_scenario(best.test_scores)
+    baselines = {c.name: mean_per_workload(c.test_scores or {}) for c in store.all("proposer = 'baseline'")}
+    ours = mean_per_workload(best.test_scores)
     names = sorted(baselines)
     print(f"search: {store.count_samples()} samples in {wall / 60:.1f} min (including baselines, validation and test)")
     print(f"selected candidate {best.id} ({best.proposer}): train {best.score:.3f}, validation {best.validation_score:.3f}")

@@ -42,7 +42,7 @@ import numpy as np
 
 from policyforge.tasks.pipelines.features import BATCH, WEIGHTS, cpu_seconds, useful_cpus
 
-__all__ = ["ReadyOps", "Load", "init", "schedule", "COLUMNS"]
+__all__ = ["ReadyOps", "Load", "init", "schedule", "COLUMNS", "best_fit", "batch_to_suspend"]
 
 MARGIN = 1.25
 """RAM over the memory estimate (estimates are off by about 30%)."""
@@ -104,6 +104,25 @@ def init(state: dict, cluster) -> None:
         "largest": max(p.ram_total_gb for p in cluster.pools),
         "most_cpus": max(p.cpu_total for p in cluster.pools),
     }
+
+
+def best_fit(free_cpu: list[int], free_ram: list[float], ram: float) -> int:
+    """The pool with a free CPU and room for `ram` that is left with the least free RAM (the first on ties);
+    -1 when none fits. Keeps large holes for large operators."""
+    best, leftover = -1, None
+    for i in range(len(free_cpu)):
+        if free_cpu[i] >= 1 and free_ram[i] >= ram and (leftover is None or free_ram[i] - ram < leftover):
+            best, leftover = i, free_ram[i] - ram
+    return best
+
+
+def batch_to_suspend(cluster, free_ram: list[float], needed_ram: float) -> list[int]:
+    """At most one batch container, at an operator boundary, whose suspension leaves `needed_ram` free in
+    its pool (given what is still free there): the preemption for a blocked urgent operator."""
+    for c in cluster.suspendable:
+        if c.priority == BATCH and free_ram[c.pool] + c.ram_gb >= needed_ram:
+            return [c.id]
+    return []
 
 
 def _useful(memo: dict, scaling: str) -> int:
@@ -259,16 +278,13 @@ def schedule(state: dict, results, arrivals, cluster, rank: Callable, ram_gb: Ca
     order = np.argsort(-scores, kind="stable").tolist()
     ids_list, ram_list = ids.tolist(), ram.tolist()
     cpus_list, priority_list = cpu.tolist(), columns["priority"].tolist()
-    ready, pools = mem["ready"], range(len(free_cpu))
+    ready = mem["ready"]
     assignments, blocked, misses = [], None, 0
     for index in order:
         if misses >= PATIENCE or not any(c >= 1 for c in free_cpu):
             break
         ram = ram_list[index]
-        best, leftover = -1, None
-        for i in pools:
-            if free_cpu[i] >= 1 and free_ram[i] >= ram and (leftover is None or free_ram[i] - ram < leftover):
-                best, leftover = i, free_ram[i] - ram
+        best = best_fit(free_cpu, free_ram, ram)
         if best < 0:
             misses += 1
             if blocked is None and priority_list[index] != BATCH:
@@ -280,10 +296,4 @@ def schedule(state: dict, results, arrivals, cluster, rank: Callable, ram_gb: Ca
         free_cpu[best] -= cpus
         free_ram[best] -= ram
         mem["recheck"].add(ready.pop(op_id)[0])
-    suspensions = []
-    if blocked is not None:
-        for c in cluster.suspendable:
-            if c.priority == BATCH and free_ram[c.pool] + c.ram_gb >= blocked:
-                suspensions.append(c.id)
-                break
-    return suspensions, assignments
+    return (batch_to_suspend(cluster, free_ram, blocked) if blocked is not None else []), assignments

@@ -14,6 +14,7 @@
 """
 
 from policyforge.tasks.pipelines.features import BATCH, INTERACTIVE, QUERY, run_seconds, useful_cpus
+from policyforge.tasks.pipelines.ranking import batch_to_suspend, best_fit
 
 MARGIN = 1.25
 """RAM over the memory estimate (estimates are off by about 30%)."""
@@ -71,10 +72,7 @@ def schedule(state, results, arrivals, cluster):
                 op = pipeline.ops[op_id - first]
                 ram = min(max(op.est_memory_gb * MARGIN + EXTRA_GB, ram_next.get(op_id, 0.0)), state["largest"])
                 want = _cpus(state, op.scaling)
-                best, leftover = -1, None
-                for i in range(len(free_cpu)):
-                    if free_cpu[i] >= 1 and free_ram[i] >= ram and (leftover is None or free_ram[i] - ram < leftover):
-                        best, leftover = i, free_ram[i] - ram
+                best = best_fit(free_cpu, free_ram, ram)
                 if best < 0:
                     misses += 1
                     if blocked is None and priority != BATCH:
@@ -85,10 +83,4 @@ def schedule(state, results, arrivals, cluster):
                 free_cpu[best] -= cpus
                 free_ram[best] -= ram
         queues[priority] = keep
-    suspensions = []
-    if blocked is not None:
-        for c in cluster.suspendable:
-            if c.priority == BATCH and free_ram[c.pool] + c.ram_gb >= blocked:
-                suspensions.append(c.id)
-                break
-    return suspensions, assignments
+    return (batch_to_suspend(cluster, free_ram, blocked) if blocked is not None else []), assignments
