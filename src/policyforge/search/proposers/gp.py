@@ -80,8 +80,7 @@ class Point:
 
 
 def points(tree: Node, required: str = VEC) -> list[Point]:
-    """Every position of `tree` in preorder, with what the grammar requires there. A PROGRAM root is not a
-    position: its function trees are, each starting at depth 1."""
+    """Every position of `tree` (one function's tree) in preorder, with what the grammar requires there."""
     out: list[Point] = []
 
     def walk(node: Node, path: tuple[int, ...], req: str, depth: int) -> None:
@@ -91,11 +90,7 @@ def points(tree: Node, required: str = VEC) -> list[Point]:
             for i, (child, want) in enumerate(zip(node.children, wants, strict=True)):
                 walk(child, (*path, i), want, depth + 1)
 
-    if tree.op == PROGRAM:
-        for i, child in enumerate(tree.children):
-            walk(child, (i,), VEC, 1)
-    else:
-        walk(tree, (), required, 1)
+    walk(tree, (), required, 1)
     return out
 
 
@@ -300,7 +295,7 @@ class GPProposer:
         part, label = None, ""
         if self.grammar.multi:
             part = int(rng.integers(len(self.grammar.signatures)))
-            label = f" of {self.grammar.signatures[part][4:].split('(')[0]}"
+            label = f" of {self.grammar.function_names[part]}"
         receiver = trees[first] if part is None else trees[first].children[part]
         if second is not None:
             donor = trees[second] if part is None else trees[second].children[part]

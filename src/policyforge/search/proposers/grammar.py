@@ -185,6 +185,10 @@ class Grammar:
     def multi(self) -> bool:
         return len(self.signatures) > 1
 
+    @property
+    def function_names(self) -> tuple[str, ...]:
+        return tuple(sig.removeprefix("def ").split("(")[0] for sig in self.signatures)
+
     def functions(self, tree: Node) -> tuple[Node, ...]:
         """The tree of each evolved function, in the order of `signatures`."""
         return tree.children if self.multi else (tree,)
