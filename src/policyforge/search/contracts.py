@@ -20,11 +20,13 @@ SPLITS = ("train", "validation", "test")
 
 @dataclass(frozen=True)
 class Instance:
-    """One evaluation case of a task (for k8s-gpu: a workload and a seed). `params` is JSON-able."""
+    """One evaluation case of a task. `params` is JSON-able; `group` names the table row the instance
+    belongs to in verdicts and reports (a workload, trace or scenario), its seeds being the repeats."""
 
     id: str
     split: str
     params: dict[str, Any] = field(default_factory=dict)
+    group: str = ""
 
 
 @dataclass(frozen=True)

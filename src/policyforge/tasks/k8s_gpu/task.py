@@ -75,11 +75,11 @@ class K8sGpuTask:
         return PAPER_BASELINES + ("firstfit",)
 
     def instances(self) -> list[Instance]:
-        out = [Instance(f"{self.workload}/seed{s}", "train", {"workload": self.workload, "seed": s})
-               for s in self.train_seeds]
-        out += [Instance(f"{self.workload}/seed{s}", "validation", {"workload": self.workload, "seed": s})
+        w0 = self.workload
+        out = [Instance(f"{w0}/seed{s}", "train", {"workload": w0, "seed": s}, w0) for s in self.train_seeds]
+        out += [Instance(f"{w0}/seed{s}", "validation", {"workload": w0, "seed": s}, w0)
                 for s in self.validation_seeds]
-        out += [Instance(f"{w}/seed{s}", "test", {"workload": w, "seed": s})
+        out += [Instance(f"{w}/seed{s}", "test", {"workload": w, "seed": s}, w)
                 for w in self.test_workloads for s in self.test_seeds]
         return out
 

@@ -158,8 +158,9 @@ class PipelinesTask:
 
     def _instance(self, label: str, split: str, seed: int) -> Instance:
         if self.params:
-            return Instance(f"{Path(self.params).stem}/seed{seed}", split, {"params": self.params, "seed": seed})
-        return Instance(f"{label}/seed{seed}", split, {"scenario": label, "seed": seed})
+            stem = Path(self.params).stem
+            return Instance(f"{stem}/seed{seed}", split, {"params": self.params, "seed": seed}, stem)
+        return Instance(f"{label}/seed{seed}", split, {"scenario": label, "seed": seed}, label)
 
     def instances(self) -> list[Instance]:
         out = [self._instance(self.scenario, "train", s) for s in self.train_seeds]
