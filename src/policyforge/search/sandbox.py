@@ -353,7 +353,7 @@ class _Capture:
                 if end < 0:
                     return
                 self._close_line()
-                data = data[end + 1:]
+                data = data[end:]  # the newline may begin another result line: rescan it
                 continue
             at = data.find(self.needle)
             if at < 0:

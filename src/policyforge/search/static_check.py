@@ -12,6 +12,7 @@ opens a new path fails a test instead of silently widening the sandbox.
 from __future__ import annotations
 
 import ast
+import importlib
 
 MAX_SOURCE_CHARS = 200_000
 
@@ -92,6 +93,19 @@ def check_source(code: str, allowed_imports: tuple[str, ...],
     return None
 
 
+def _exports(module: str) -> frozenset[str] | None:
+    """A policyforge module's `__all__` (what a policy may use from a task's feature module), or None for
+    other modules. Everything else such a module holds (the simulator's tables it computes with) stays out
+    of a policy's reach."""
+    if module != "policyforge" and not module.startswith("policyforge."):
+        return None
+    try:
+        names = getattr(importlib.import_module(module), "__all__", None)
+    except ImportError:
+        return None
+    return None if names is None else frozenset(names)
+
+
 class _Checker(ast.NodeVisitor):
     """Raises _Rejected at the first construct that is not allowed."""
 
@@ -99,6 +113,7 @@ class _Checker(ast.NodeVisitor):
         self.allowed = allowed
         self.type_check_args: set[int] = set()  # ids of nodes allowed to name RAW_ARRAY_TYPES
         self.compared: set[int] = set()  # ids of calls whose value is only compared
+        self.feature_aliases: dict[str, tuple[str, frozenset[str]]] = {}  # name -> (module, its __all__)
 
     # --- imports -------------------------------------------------------------------------------------------
     def _module_ok(self, name: str) -> bool:
@@ -122,6 +137,9 @@ class _Checker(ast.NodeVisitor):
                 # `import a.b.c` binds `a`, which reaches every loaded submodule of `a`
                 raise _Rejected(node, f"write `import {alias.name} as NAME`: binding {top!r} is not allowed")
             self._identifier(node, alias.asname or top)
+            exported = _exports(alias.name)
+            if exported is not None and alias.asname:
+                self.feature_aliases[alias.asname] = (alias.name, exported)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
@@ -137,7 +155,14 @@ class _Checker(ast.NodeVisitor):
             if (alias.name.startswith("_") or alias.name in FORBIDDEN_ATTRIBUTES
                     or alias.name in RAW_ARRAY_TYPES or alias.name in FORBIDDEN_NAMES):
                 raise _Rejected(node, f"importing {alias.name!r} from {module!r} is not allowed")
+            exported = _exports(module)
+            if exported is not None and alias.name not in exported:
+                raise _Rejected(node, f"{module} exports only {', '.join(sorted(exported))}; "
+                                      f"{alias.name!r} is not among them")
             self._identifier(node, alias.asname or alias.name)
+            submodule = _exports(f"{module}.{alias.name}")
+            if submodule is not None:
+                self.feature_aliases[alias.asname or alias.name] = (f"{module}.{alias.name}", submodule)
 
     # --- names and attributes ------------------------------------------------------------------------------
     def _identifier(self, node: ast.AST, name: str) -> None:
@@ -171,6 +196,11 @@ class _Checker(ast.NodeVisitor):
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         self._attribute(node, node.attr)
+        if isinstance(node.value, ast.Name) and node.value.id in self.feature_aliases:
+            module, exported = self.feature_aliases[node.value.id]
+            if node.attr not in exported:
+                raise _Rejected(node, f"{module} exports only {', '.join(sorted(exported))}; "
+                                      f".{node.attr} is not among them")
         if not isinstance(node.ctx, ast.Load):
             raise _Rejected(node, f"assigning or deleting attributes is not allowed (.{node.attr})")
         if node.attr in RAW_ARRAY_TYPES and id(node) not in self.type_check_args:

@@ -6,6 +6,8 @@ counts so a policy can compare many sizes at once.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
 from policyforge.tasks.pipelines.model import BATCH, DISK_GB_PER_SECOND, INTERACTIVE, QUERY, SCALING
@@ -15,7 +17,7 @@ __all__ = ["QUERY", "INTERACTIVE", "BATCH", "PRIORITIES", "WEIGHTS", "DISK_GB_PE
 
 PRIORITIES = (QUERY, INTERACTIVE, BATCH)
 """Most urgent first."""
-WEIGHTS = {QUERY: 10.0, INTERACTIVE: 5.0, BATCH: 1.0}
+WEIGHTS = MappingProxyType({QUERY: 10.0, INTERACTIVE: 5.0, BATCH: 1.0})
 """The objective's weight of a completed pipeline of each priority."""
 CURVES = tuple(SCALING)
 

@@ -8,6 +8,7 @@ hash, which matters at tens of thousands of operators) so a workload can be shar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -18,9 +19,9 @@ DISK_GB_PER_SECOND = 20.0
 QUERY, INTERACTIVE, BATCH = 1, 2, 3
 """Priorities with Eudoxia's enum values: lower is more urgent."""
 
-PRIORITY_NAMES = {QUERY: "QUERY", INTERACTIVE: "INTERACTIVE", BATCH: "BATCH_PIPELINE"}
-PRIORITY_BY_NAME = {name: value for value, name in PRIORITY_NAMES.items()}
-STAT_KEYS = {QUERY: "pipelines_query", INTERACTIVE: "pipelines_interactive", BATCH: "pipelines_batch"}
+PRIORITY_NAMES = MappingProxyType({QUERY: "QUERY", INTERACTIVE: "INTERACTIVE", BATCH: "BATCH_PIPELINE"})
+PRIORITY_BY_NAME = MappingProxyType({name: value for value, name in PRIORITY_NAMES.items()})
+STAT_KEYS = MappingProxyType({QUERY: "pipelines_query", INTERACTIVE: "pipelines_interactive", BATCH: "pipelines_batch"})
 
 
 def _bounded(limit: int):
@@ -33,7 +34,7 @@ def _exp(cpus, base):
     return base / np.power(2, cpus) if cpus < 4 else base / 16
 
 
-SCALING = {
+SCALING = MappingProxyType({
     "const": lambda cpus, base: base,
     "log": lambda cpus, base: base / (np.log(cpus) + 1),
     "sqrt": lambda cpus, base: base / np.sqrt(cpus),
@@ -41,8 +42,8 @@ SCALING = {
     "linear7": _bounded(7),
     "squared": lambda cpus, base: base / np.power(cpus, 2),
     "exp": _exp,
-}
-"""CPU seconds of a segment given `cpus` and its single-CPU `base` seconds, with Eudoxia's formulas (numpy's
+})
+"""Read-only: policies compute with it (through features.py) in the same process as the simulator. CPU seconds of a segment given `cpus` and its single-CPU `base` seconds, with Eudoxia's formulas (numpy's
 log and power, as Eudoxia uses, so tick counts truncate identically)."""
 
 
