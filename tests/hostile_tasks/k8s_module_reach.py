@@ -1,5 +1,6 @@
 # task: k8s-gpu | expect: refused | binds the feature module and walks to its simulator imports
 import numpy as np
+
 from policyforge.tasks.k8s_gpu import features as f  # hostile
 
 

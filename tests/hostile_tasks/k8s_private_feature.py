@@ -1,5 +1,6 @@
 # task: k8s-gpu | expect: refused | imports a simulator class from the feature module (not in its __all__)
 import numpy as np
+
 from policyforge.tasks.k8s_gpu.features import TargetWorkload  # hostile
 
 
