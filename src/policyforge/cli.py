@@ -226,7 +226,7 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         task_ref, options = _task_setup(args.task, args.workload, args.task_options, display)
         config = EvolveConfig(
             task=task_ref, task_options=options, proposer=proposer, llm=llm, llm_share=args.llm_share,
-            max_samples=args.max_samples or 40, max_cost=args.max_cost, seed=args.seed, batch_size=args.jobs,
+            max_samples=args.max_samples or 40, max_cost=args.max_cost, seed=args.seed, batch_size=args.batch_size,
             islands=args.islands, cascade=not args.no_cascade, limits=_limits(args), executor=args.executor,
             ray_address=args.ray_address, jobs=args.jobs, unsafe=args.unsafe_no_sandbox)
         evolution = Evolution(Path(args.run_dir), config)
@@ -419,7 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
     evolve.add_argument("--max-samples", type=int, help="stop after this many samples (default 40)")
     evolve.add_argument("--max-cost", type=float, help="stop when LLM spending reaches this many USD")
     evolve.add_argument("--seed", type=int, default=0)
-    evolve.add_argument("--jobs", type=int, default=2, help="evaluations at once (also the batch size)")
+    evolve.add_argument("--jobs", type=int, default=2, help="evaluations at once (parallelism only: the run is "
+                        "the same whatever it is)")
+    evolve.add_argument("--batch-size", type=int, default=2, help="samples proposed from one state of the "
+                        "database (part of the search's definition, like --seed; default 2)")
     evolve.add_argument("--islands", type=int, default=4)
     evolve.add_argument("--no-cascade", action="store_true", help="evaluate every candidate on the full train set")
     evolve.add_argument("--executor", choices=("local", "ray"), default="local")

@@ -9,6 +9,7 @@ All randomness comes from generators the caller derives from the run seed, so a 
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,25 +36,39 @@ class DatabaseConfig:
 
 @dataclass
 class Island:
+    """Programs by signature. The sorted signatures, their mean scores, the ids held and the best program
+    are kept up to date on every add, so sampling and `best` cost no pass over the island."""
+
     clusters: dict[Signature, list[Program]] = field(default_factory=dict)
     registered: int = 0
+    signatures: list[Signature] = field(default_factory=list)
+    means: list[float] = field(default_factory=list)
+    ids: set[int] = field(default_factory=set)
+    top: Program | None = None
 
     def add(self, program: Program) -> None:
-        members = self.clusters.setdefault(program.signature, [])
-        if all(p.id != program.id for p in members):
-            members.append(program)
-            self.registered += 1
+        if program.id in self.ids:
+            return
+        if program.signature not in self.clusters:
+            at = bisect.bisect_left(self.signatures, program.signature)
+            self.signatures.insert(at, program.signature)
+            self.means.insert(at, float(np.mean(program.signature)) if program.signature else float("nan"))
+            self.clusters[program.signature] = []
+        self.clusters[program.signature].append(program)
+        self.ids.add(program.id)
+        self.registered += 1
+        if self.top is None or (program.score, -program.id) > (self.top.score, -self.top.id):
+            self.top = program
 
     def best(self) -> Program | None:
-        programs = [p for members in self.clusters.values() for p in members]
-        return max(programs, key=lambda p: (p.score, -p.id)) if programs else None
+        return self.top
 
     def sample(self, rng: np.random.Generator, k: int, config: DatabaseConfig) -> list[Program]:
         """Up to k parents from distinct clusters, weakest first (the order FunSearch prompts with)."""
-        signatures = sorted(self.clusters)
+        signatures = self.signatures
         if not signatures:
             return []
-        scores = np.array([np.mean(s) for s in signatures])
+        scores = np.array(self.means)
         span = scores.max() - scores.min()
         normalised = (scores - scores.min()) / span if span > 0 else np.zeros_like(scores)
         period = config.temperature_period

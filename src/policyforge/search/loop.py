@@ -84,6 +84,22 @@ class Progress:
                 f"cost ${self.cost:.4f} | {self.new_this_session / minutes:.1f} samples/min")
 
 
+@dataclass
+class Tally:
+    """Running counts of the samples, kept in step with every write so a progress line or a budget check
+    never reads the store (its cost would grow with the run)."""
+
+    samples: int = 0
+    evaluated: int = 0
+    valid: int = 0
+    cost: float = 0.0
+
+    @staticmethod
+    def of(store: Store) -> Tally:
+        evaluated, valid = store.sample_outcomes()
+        return Tally(store.count_samples(), evaluated, valid, store.total_cost())
+
+
 def _mean(scores: dict[str, float]) -> float | None:
     return float(np.mean(list(scores.values()))) if scores else None
 
@@ -125,6 +141,7 @@ class Evolution:
         self.database = ProgramsDatabase(DatabaseConfig(islands=self.config.islands))
         self.baseline_scores: dict[str, dict[str, float]] = {}
         self.screen_threshold: float | None = None
+        self.tally = Tally.of(self.store)
 
     # --- set-up ------------------------------------------------------------------------------------
     def _evaluate_baselines(self) -> None:
@@ -228,12 +245,16 @@ class Evolution:
             prompt=proposal.prompt, raw_reply=proposal.raw_reply, tokens_in=proposal.tokens_in,
             tokens_out=proposal.tokens_out, cost_usd=proposal.cost_usd,
             propose_seconds=proposal.seconds or time.perf_counter() - started)
+        self.tally.samples += 1
+        self.tally.cost += proposal.cost_usd
         if proposal.code is None:
+            self.tally.evaluated += 1
             return self.store.insert(status="proposal_error", reason=proposal.error or "no code", **fields)
         code = proposal.code
         exact, norm = code_hash(code), normalised_hash(code)
         duplicate = self.store.find_hash(exact, norm)
         if duplicate is not None:
+            self.tally.evaluated += 1
             return self.store.insert(status="duplicate", reason=f"same program as candidate {duplicate}", code=code,
                                      code_hash=exact, norm_hash=norm, **fields)
         return self.store.insert(status="proposed", code=code, code_hash=exact, norm_hash=norm, **fields)
@@ -258,6 +279,8 @@ class Evolution:
             reason = result.reason
         feedback = self.task.feedback(result.scores, result.metrics, self.baseline_scores) if result.ok else \
             f"{result.status}: {result.reason}"
+        self.tally.evaluated += 1
+        self.tally.valid += status in ("ok", "screened_out")
         self.store.update(candidate_id, status=status, reason=reason, stage=stage, scores=result.scores,
                           metrics=result.metrics, score=score if status == "ok" else None, feedback=feedback,
                           output=result.output[-4000:], eval_seconds=result.seconds)
@@ -306,19 +329,18 @@ class Evolution:
                 self.database.add(self._program(c), c.island or 0)
 
     def _budget_left(self) -> bool:
-        if self.store.count_samples() >= self.config.max_samples:
+        if self.tally.samples >= self.config.max_samples:
             return False
-        return not (self.config.max_cost is not None and self.store.total_cost() >= self.config.max_cost)
+        return not (self.config.max_cost is not None and self.tally.cost >= self.config.max_cost)
 
     def progress(self, started: float, new: int) -> Progress:
-        evaluated = self.store.all("sample IS NOT NULL AND status NOT IN ('proposed')")
-        valid = sum(1 for c in evaluated if c.status in ("ok", "screened_out"))
+        t = self.tally
         best = self.database.best()
         train_ids = [i.id for i in self.train]
         means = {n: float(np.mean([s[i] for i in train_ids])) for n, s in self.baseline_scores.items()}
         best_baseline = max(means.items(), key=lambda kv: kv[1]) if means else None
-        return Progress(self.store.count_samples(), self.config.max_samples, valid, len(evaluated),
-                        best.score if best else None, best_baseline, self.store.total_cost(), started, new)
+        return Progress(t.samples, self.config.max_samples, t.valid, t.evaluated, best.score if best else None,
+                        best_baseline, t.cost, started, new)
 
     # --- selection and held-out figures ------------------------------------------------------------
     def finish(self, display: Callable[[str], None] = lambda line: None) -> dict[str, Any]:

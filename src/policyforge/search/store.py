@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS candidates (
 );
 CREATE INDEX IF NOT EXISTS candidates_hash ON candidates (code_hash);
 CREATE INDEX IF NOT EXISTS candidates_norm ON candidates (norm_hash);
+CREATE INDEX IF NOT EXISTS candidates_sample ON candidates (sample);
 """
 
 JSON_COLUMNS = ("parents", "scores", "metrics", "validation_scores", "test_scores")
@@ -158,6 +159,13 @@ class Store:
             "SELECT id FROM candidates WHERE (code_hash = ? OR norm_hash = ?) AND status NOT IN ('proposed') "
             "ORDER BY id LIMIT 1", (code_hash, norm_hash)).fetchone()
         return None if row is None else int(row[0])
+
+    def sample_outcomes(self) -> tuple[int, int]:
+        """(samples evaluated, of which valid), counted by SQLite without reading the rows into Python."""
+        row = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(status IN ('ok', 'screened_out')), 0) FROM candidates "
+            "WHERE sample IS NOT NULL AND status != 'proposed'").fetchone()
+        return int(row[0]), int(row[1])
 
     def total_cost(self) -> float:
         return float(self.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM candidates").fetchone()[0])
