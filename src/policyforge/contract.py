@@ -15,8 +15,10 @@ own output) can at worst hand back decisions, and decisions are judged by code i
 
 Everything else is optional and has a default here; the engine, the reports and the command line call
 nothing that is not declared in this module. Write your own task by subclassing `Task` (see
-`examples/binpacking_task.py` and docs/write-your-own-task.md) and pass `--task path/to/file.py:ClassName`,
-`--task package.module:ClassName`, or register it under the entry-point group `policyforge.tasks`.
+`examples/binpacking/task.py` and docs/write-your-own-task.md) and pass `--task path/to/file.py:ClassName`,
+`--task package.module:ClassName`, or register it under the entry-point group `policyforge.tasks`. A task
+file's folder is importable wherever the file is loaded (tasks/registry.py), so a feature module beside it is
+imported by its plain name.
 """
 
 from __future__ import annotations
@@ -257,7 +259,9 @@ class Task:
         return ()
 
     def cache_dir(self) -> Path | None:
-        """Where deterministic results (baselines) may be cached across runs (default: none)."""
+        """Where deterministic results (baselines) are cached across runs (default: None, which means
+        `data/cache` under the working directory). Keys cover the options, the policy's code, policyforge's
+        source and the .py files beside the task's module."""
         return None
 
     def read_only_probe(self) -> str | None:

@@ -24,6 +24,7 @@ from policyforge.search.evaluation import (
     required_functions,
     sandbox_paths,
     source_fingerprint,
+    task_fingerprint,
 )
 from policyforge.search.store import Candidate
 
@@ -44,6 +45,8 @@ def task_sections(config: dict[str, Any], best: Candidate | None, out: Path, not
     except (PolicyforgeError, KeyError) as exc:
         notes.append(f"task sections skipped: {exc}")
         return []
+    if type(task).report_sections is Task.report_sections:
+        return []  # the task draws nothing: running its policies for series would be wasted
     instances: list[Instance] = []
     for instance in (i for i in task.instances() if i.split == "test"):
         if instance.group not in {i.group for i in instances} and len(instances) < max_groups:
@@ -70,7 +73,7 @@ def _series(config: dict[str, Any], task: Task, codes: dict[str, str], instances
 
     ref, options = config["task"], task.options()
     limits = Limits(**(config.get("limits") or {}))
-    version = source_fingerprint()  # a changed simulator must not reuse old series
+    version = source_fingerprint() + task_fingerprint(task)  # a changed simulator must not reuse old series
     cache_path = out / CACHE_FILE
     cache = _read_cache(cache_path)
     keys = {label: hashlib.sha256(json.dumps([version, ref, options, code]).encode()).hexdigest()

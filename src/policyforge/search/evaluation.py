@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import sqlite3
+import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
@@ -79,6 +80,19 @@ def source_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def task_fingerprint(task: Task) -> str:
+    """A hash of the Python files beside the module defining the task's class: editing a task that lives
+    outside policyforge (its simulator, its objective) invalidates its cached results too."""
+    module = sys.modules.get(type(task).__module__)
+    origin = getattr(module, "__file__", None)
+    digest = hashlib.sha256()
+    if origin:
+        for path in sorted(Path(origin).resolve().parent.glob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 class ResultCache:
     """Scores of deterministic evaluations (baselines) keyed by task, options, code and instance, so a
     second run does not pay for them again. Kept beside the data, outside the repository."""
@@ -93,8 +107,9 @@ class ResultCache:
             self.db = None
 
     @staticmethod
-    def key(task: str, options: dict[str, Any], code: str, instance: Instance) -> str:
-        blob = json.dumps([source_fingerprint(), task, options, code, instance.id, instance.params], sort_keys=True)
+    def key(task: str, options: dict[str, Any], code: str, instance: Instance, task_source: str = "") -> str:
+        blob = json.dumps([source_fingerprint(), task_source, task, options, code, instance.id, instance.params],
+                          sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def get(self, key: str) -> tuple[float, dict] | None:
@@ -120,6 +135,7 @@ class Evaluator:
         self.allowed_imports = allowed_imports(task)
         self.required_functions = required_functions(task)
         self.data_paths = sandbox_paths(config.task, task)
+        self.task_source = task_fingerprint(task)
         self.executor = make_executor(config.executor, config.jobs, config.ray_address)
         self.orchestrator = ThreadPoolExecutor(max_workers=max(4, 2 * config.jobs), thread_name_prefix="cascade")
         self.cache = ResultCache(Path(task.cache_dir() or Path("data") / "cache") / "evaluations.sqlite")
@@ -128,7 +144,8 @@ class Evaluator:
         return EvalRequest(self.task_name, code, tuple(instances), self.task_options, self.limits, self.data_paths)
 
     def _run(self, code: str, instances: list[Instance], cacheable: bool, split: bool) -> EvalResult:
-        keys = {i.id: ResultCache.key(self.task_name, self.task_options, code, i) for i in instances} if cacheable else {}
+        keys = {i.id: ResultCache.key(self.task_name, self.task_options, code, i, self.task_source)
+                for i in instances} if cacheable else {}
         cached = {i.id: self.cache.get(keys[i.id]) for i in instances} if cacheable else {}
         todo = [i for i in instances if not cached.get(i.id)]
         groups = [[i] for i in todo] if split else ([todo] if todo else [])

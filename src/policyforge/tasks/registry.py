@@ -2,6 +2,11 @@
 or a name registered by an installed package under the entry-point group `policyforge.tasks`.
 
 A task written outside policyforge is found exactly as ours are; ours are simply registered here by name.
+
+A task file's folder is appended to `sys.path` before the file runs, in every process that loads it (the
+command line, the trusted scorer, the sandbox's child), as Python does for a script: the task can import the
+modules beside it, and its policies can import its feature module by its plain name (listed in the spec's
+`allowed_imports`). Appended, so it never shadows an installed module: give those modules distinctive names.
 """
 
 from __future__ import annotations
@@ -84,6 +89,8 @@ def _load_file(path_text: str):
     name = "policyforge_user_task_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
     if name in sys.modules:
         return sys.modules[name]
+    if str(path.parent) not in sys.path:
+        sys.path.append(str(path.parent))  # its own modules and its feature module (see the docstring)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise PolicyforgeError(f"{path}: cannot load as a Python module")

@@ -1,0 +1,264 @@
+"""A task written outside the package (examples/binpacking) is first-class: found by file:Class, module:Class
+or entry point, conformant, evolvable in the sandbox, judged by its trusted half; and the guide's commands
+(docs/write-your-own-task.md) are the ones run here."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from policyforge.contract import Instance
+from policyforge.policy_files import import_policy_file
+from policyforge.search.contracts import EvalRequest, EvalResult
+from policyforge.search.judge import judge
+from policyforge.search.sandbox import sandbox_available
+from policyforge.tasks.conformance import evaluate_trusted
+from policyforge.tasks.registry import get_task, task_class
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "binpacking"
+REF = f"{EXAMPLE / 'task.py'}:OnlineBinPacking"
+GUIDE = ROOT / "docs" / "write-your-own-task.md"
+
+needs_sandbox = pytest.mark.skipif(not sandbox_available() and not os.environ.get("POLICYFORGE_REQUIRE_SANDBOX"),
+                                   reason="bubblewrap not available")
+
+
+def cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "policyforge.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=600)
+
+
+def guide_commands() -> list[str]:
+    """Every `policyforge ...` line of the guide's bash blocks, in order."""
+    blocks = re.findall(r"```bash\n(.*?)```", GUIDE.read_text(), flags=re.S)
+    return [line.strip() for block in blocks for line in block.splitlines() if line.startswith("policyforge ")]
+
+
+def guide_command(prefix: str) -> list[str]:
+    """The guide's one command starting `policyforge PREFIX`, as arguments after `policyforge`."""
+    found = [shlex.split(c)[1:] for c in guide_commands() if c.startswith(f"policyforge {prefix}")]
+    assert len(found) == 1, (prefix, guide_commands())
+    return found[0]
+
+
+# --- the example's own contract ------------------------------------------------------------------------
+
+
+def test_feature_module_exports_exactly_its_all_and_nothing_mutable():
+    task = get_task(REF)  # loading the task file puts its folder on sys.path
+    import binpacking_features as features
+
+    public = {name for name in vars(features) if not name.startswith("_")}
+    assert isinstance(features.__all__, tuple) and public == set(features.__all__)
+    assert {fn.name for fn in task.spec.features} <= public
+    for name in features.__all__:
+        value = getattr(features, name)
+        assert callable(value) or isinstance(value, tuple | int | float | str) or \
+            (isinstance(value, np.ndarray) and not value.flags.writeable), name
+
+
+def test_views_match_the_declaration_and_are_read_only():
+    module = sys.modules[task_class(REF).__module__]
+    packing = module.Packing(100, 10)
+    packing.place(0, 60, 0)
+    packing.place(1, 30, 1)
+    candidates = packing.candidates(45)  # bin 0 has 40 free: only bin 1 and the new bin 2 can take it
+    live = {"item": module.ItemView(45, 100, 2, packing.open_bins), "bins": module.BinsView.of(packing, candidates)}
+    assert candidates.tolist() == [1, 2]
+    for view in task_class(REF).spec.views:
+        obj = live[view.name]
+        for spec in view.fields:
+            value = getattr(obj, spec.name)
+            if spec.shape == "K":
+                assert value.shape == (len(candidates),) and not value.flags.writeable, spec.name
+    assert live["bins"].is_new.tolist() == [0, 1] and live["bins"].free.tolist() == [70, 100]
+
+
+def test_tasks_check_passes_from_the_command_line():
+    args = guide_command("tasks check")
+    assert args == ["tasks", "check", "examples/binpacking/task.py:OnlineBinPacking"]
+    result = cli(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FAIL" not in result.stdout and result.stdout.strip().endswith("conformant")
+    assert "ok   views are read-only" in result.stdout
+
+
+def test_a_task_registered_by_entry_point_is_listed_and_checked(tmp_path):
+    """A dist-info folder on the path is what an installed package leaves behind for importlib.metadata."""
+    site = tmp_path / "site"
+    info = site / "binpacking_demo-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: binpacking-demo\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[policyforge.tasks]\nbinpacking-demo = task:OnlineBinPacking\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(EXAMPLE)])}
+    listed = cli(*guide_command("tasks list"), env=env)
+    names = listed.stdout.split()
+    assert listed.returncode == 0 and names[:2] == ["k8s-gpu", "pipelines"] and "binpacking-demo" in names
+    checked = cli("tasks", "check", "binpacking-demo", env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.strip().splitlines()[-1] == "binpacking-demo: conformant"
+
+
+@pytest.mark.parametrize("command", ["check", "evaluate", "evolve"])
+@pytest.mark.parametrize("ref, message", [
+    ("nosuch.py:X", "task file not found"),
+    ("os:path", "path is not a subclass of policyforge.contract.Task"),
+    ("no_such_module_here:Task", "cannot import no_such_module_here"),
+    ("NOTATASK", "is not a subclass of policyforge.contract.Task"),
+    ("BROKEN", "failed to load: ZeroDivisionError"),
+    ("nosuchname", "unknown task 'nosuchname'"),
+])
+def test_an_unusable_task_reference_is_one_line_and_exit_2(tmp_path, command, ref, message):
+    (tmp_path / "plain.py").write_text("class NotATask:\n    pass\n")
+    (tmp_path / "broken.py").write_text("1 / 0\n")
+    ref = {"NOTATASK": f"{tmp_path / 'plain.py'}:NotATask", "BROKEN": f"{tmp_path / 'broken.py'}:Task"}.get(ref, ref)
+    policy = EXAMPLE / "baselines" / "best_fit.py"
+    args = {"check": ["tasks", "check", ref],
+            "evaluate": ["evaluate", "--task", ref, "--policy", str(policy)],
+            "evolve": ["evolve", "--task", ref, "--run-dir", str(tmp_path / "run")]}[command]
+    result = cli(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("policyforge: error:") and message in lines[0], lines
+    assert not (tmp_path / "run").exists()
+
+
+# --- the trusted half ------------------------------------------------------------------------------------
+
+OPTIONS = {"items": 60}
+
+
+def forged(decisions: dict, instance: Instance) -> EvalResult:
+    request = EvalRequest(REF, "", (instance,), OPTIONS)
+    return judge(request, EvalResult("ok", decisions={instance.id: decisions}))
+
+
+def honest_run() -> tuple[Instance, np.ndarray]:
+    """A train instance and first fit's decisions on it, from the untrusted half run in this process."""
+    task = get_task(REF, **OPTIONS)
+    instance = next(i for i in task.instances() if i.group == "uniform")
+    policy, _ = import_policy_file(EXAMPLE / "baselines" / "first_fit.py", "test_external")
+    return instance, np.asarray(task.run(policy, instance)["bin"])
+
+
+def test_honest_decisions_are_scored():
+    instance, bins = honest_run()
+    result = forged({"bin": bins}, instance)
+    assert result.status == "ok" and 0 < result.scores[instance.id] <= 100
+    assert result.metrics[instance.id]["bins"] == bins.max() + 1
+
+
+@pytest.mark.parametrize("forge, reason", [
+    (lambda b: _set(b, 5, 10_000), "item 5: bin 10000 does not exist"),
+    (lambda b: _set(b, 5, -1), "item 5: bin -1 does not exist"),
+    (lambda b: np.zeros_like(b), "does not fit in bin 0"),
+    (lambda b: b[:-1], "has 59 entries, expected 60"),
+    (lambda b: b.astype(float), "is not a 1-D integer array"),
+    (lambda b: "all in bin 0", "is not a 1-D integer array"),
+])
+def test_forged_decisions_are_invalid_output_with_the_reason(forge, reason):
+    instance, bins = honest_run()
+    result = forged({"bin": forge(bins.copy())}, instance)
+    assert result.status == "invalid_output" and reason in result.reason, result.reason
+    assert result.reason.startswith(instance.id)
+
+
+def test_decisions_without_the_key_or_for_other_instances_are_refused():
+    instance, bins = honest_run()
+    assert "decisions lack 'bin'" in forged({"bins": bins}, instance).reason
+    request = EvalRequest(REF, "", (instance,), OPTIONS)
+    result = judge(request, EvalResult("ok", decisions={"other/seed1": {"bin": bins}}))
+    assert result.status == "invalid_output" and "wrong instances" in result.reason
+
+
+def _set(array: np.ndarray, index: int, value: int) -> np.ndarray:
+    array[index] = value
+    return array
+
+
+# --- the sandbox and the engine ---------------------------------------------------------------------------
+
+
+@needs_sandbox
+@pytest.mark.parametrize("body, status, reason", [
+    ("return np.full(len(bins), np.nan)", "invalid_output", "must return"),
+    ("bins.free[0] = 0\n    return np.zeros(len(bins))", "crashed", "read-only"),
+    ("return remaining(item, bins)[:1]", "invalid_output", "finite numbers"),
+])
+def test_a_bad_policy_fails_in_the_sandbox_with_its_reason(tmp_path, body, status, reason):
+    policy = tmp_path / "bad.py"
+    policy.write_text(f"import numpy as np\nfrom binpacking_features import remaining\n\n\n"
+                      f"def score(item, bins):\n    {body}\n")
+    result = cli("evaluate", "--task", REF, "--policy", str(policy), "--split", "screen", "--json", cwd=tmp_path)
+    data = json.loads(result.stdout)
+    assert result.returncode == 1 and data["status"] == status and reason in data["reason"], data
+
+
+@needs_sandbox
+def test_the_guides_evaluate_command_runs_a_baseline_in_the_sandbox():
+    args = guide_command("evaluate")
+    result = cli(*args, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    task = get_task(REF)
+    test = [i for i in task.instances() if i.split == "test"]
+    assert data["status"] == "ok" and set(data["scores"]) == {i.id for i in test}
+    assert {i.group for i in test} == {"uniform", "small", "bimodal", "weibull"}
+
+
+@needs_sandbox
+def test_the_guides_evolve_run_finishes_and_its_scores_are_the_trusted_ones(tmp_path):
+    args = guide_command("evolve")
+    at = args.index("--run-dir")
+    run = tmp_path / "run"
+    args[at + 1] = str(run)
+    args[args.index("--task") + 1] = REF  # the run starts in tmp_path (its cache goes there too)
+    result = cli(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "samples 6/6" in result.stderr and "best: candidate" in result.stdout
+    with sqlite3.connect(run / "run.sqlite") as db:
+        db.row_factory = sqlite3.Row
+        rows = db.execute("SELECT * FROM candidates").fetchall()
+    samples = [r for r in rows if r["sample"] is not None]
+    assert len(samples) == 6
+    ok = [r for r in samples if r["status"] == "ok"]
+    assert ok and all(r["score"] is not None and json.loads(r["scores"]) for r in ok)
+    baselines = {r["name"]: r for r in rows if r["proposer"] == "baseline"}
+    assert set(baselines) == {"first-fit", "best-fit", "worst-fit"}
+    options = json.loads(args[args.index("--task-options") + 1])
+    task = get_task(REF, **options)
+    train = [i for i in task.instances() if i.split == "train"]
+    for name, path in task.baselines().items():
+        in_process = {i: e.score for i, e in evaluate_trusted(task, path, train).items()}
+        assert json.loads(baselines[name]["scores"]) == in_process, name
+        assert baselines[name]["test_score"] is not None
+    # the GP proposer started from the task's seed trees, so a seed equal to best fit is among the candidates
+    assert max(r["score"] for r in ok) >= baselines["best-fit"]["score"]
+
+
+def test_editing_an_outside_task_invalidates_its_cached_results(tmp_path):
+    """The result cache keys on policyforge's source; an outside task's own files must count too."""
+    from policyforge.search.evaluation import ResultCache, task_fingerprint
+
+    copy = tmp_path / "bp"
+    copy.mkdir()
+    for name in ("task.py", "binpacking_features.py"):
+        (copy / name).write_text((EXAMPLE / name).read_text())
+    ref = f"{copy / 'task.py'}:OnlineBinPacking"
+    before = task_fingerprint(get_task(ref))
+    assert before == task_fingerprint(get_task(ref))
+    (copy / "binpacking_features.py").write_text((EXAMPLE / "binpacking_features.py").read_text() + "\n# edited\n")
+    after = task_fingerprint(get_task(ref))
+    instance = get_task(ref).instances()[0]
+    assert before != after
+    assert ResultCache.key(ref, {}, "code", instance, before) != ResultCache.key(ref, {}, "code", instance, after)
