@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from policyforge.search.loop import Evolution, EvolveConfig
-from policyforge.search.runs import mean_per_workload, selected_best
+from policyforge.search.runs import instance_groups, mean_per_group, selected_best
 from policyforge.tasks.k8s_gpu.task import default_task_options
 
 
@@ -41,7 +41,7 @@ def main() -> int:
     if best is None or best.test_scores is None:
         print("no valid candidate was found")
         return 1
-    ours, fgd, bestfit = (mean_per_workload(x) for x in (best.test_scores, baselines["fgd"].test_scores,
+    ours, fgd, bestfit = (mean_per_group(x, instance_groups(store)) for x in (best.test_scores, baselines["fgd"].test_scores,
                                                       baselines["bestfit"].test_scores))
     print(f"search: {store.count_samples()} samples in {wall / 60:.1f} min (including baselines, validation and test)")
     print(f"selected candidate {best.id} ({best.proposer}): train {best.score:.3f}, validation {best.validation_score:.3f}")

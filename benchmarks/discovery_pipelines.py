@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from policyforge.search.loop import Evolution, EvolveConfig
-from policyforge.search.runs import mean_per_workload, selected_best
+from policyforge.search.runs import instance_groups, mean_per_group, selected_best
 
 
 def main() -> int:
@@ -42,8 +42,8 @@ def main() -> int:
     if best is None or best.test_scores is None:
         print("no valid candidate was found")
         return 1
-    baselines = {c.name: mean_per_workload(c.test_scores or {}) for c in store.all("proposer = 'baseline'")}
-    ours = mean_per_workload(best.test_scores)
+    baselines = {c.name: mean_per_group(c.test_scores or {}, instance_groups(store)) for c in store.all("proposer = 'baseline'")}
+    ours = mean_per_group(best.test_scores, instance_groups(store))
     names = sorted(baselines)
     print(f"search: {store.count_samples()} samples in {wall / 60:.1f} min (including baselines, validation and test)")
     print(f"selected candidate {best.id} ({best.proposer}): train {best.score:.3f}, validation {best.validation_score:.3f}")

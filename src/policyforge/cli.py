@@ -248,27 +248,41 @@ def _report_after_run(run_dir: Path, display) -> None:
 
 
 def _show(run_dir: Path, as_json: bool) -> int:
-    from policyforge.search.runs import open_run, summary
+    from policyforge.search.runs import open_run, run_verdict, summary
+    from policyforge.search.verdict import render_table
 
     store = open_run(run_dir)
     data = summary(store)
     if as_json:
         print(json.dumps(data, indent=1))
         return 0
+
+    def num(value: float | None, width: int) -> str:
+        return f"{'':>{width}}" if value is None else f"{value:>{width}.3f}"
+
     print(f"run {run_dir}: {data['samples']} samples, {data['valid']} valid, cost ${data['cost_usd']:.4f}")
     print("statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(data["statuses"].items())))
-    print(f"\n{'candidate':<12}{'train':>10}{'validation':>12}{'test':>10}")
+    for reason, count in sorted(data["proposal_errors"].items(), key=lambda kv: -kv[1])[:3]:
+        print(f"proposal error ({count}x): {reason}")
+    print(f"\n{'candidate':<30}{'train':>10}{'validation':>12}{'test':>10}")
     for name, entry in sorted(data["baselines"].items(), key=lambda kv: -(kv[1]["score"] or 0)):
-        test = "" if entry["test_score"] is None else f"{entry['test_score']:.3f}"
-        print(f"{name:<12}{entry['score'] or float('nan'):>10.3f}{'':>12}{test:>10}")
+        print(f"{'baseline ' + name:<30}{num(entry['score'], 10)}{num(entry['validation_score'], 12)}"
+              f"{num(entry['test_score'], 10)}")
     for row in data["leaderboard"][:5]:
-        validation = "" if row["validation_score"] is None else f"{row['validation_score']:.3f}"
-        print(f"#{row['id']:<11}{row['score']:>10.3f}{validation:>12}")
+        print(f"{'#' + str(row['id']) + ' ' + row['proposer']:<30}{num(row['score'], 10)}"
+              f"{num(row['validation_score'], 12)}{num(row['test_score'], 10)}")
     best = data["best"]
     if best:
         test = "n/a" if best["test_score"] is None else f"{best['test_score']:.3f}"
-        print(f"\nbest: candidate {best['id']} ({best['proposer']}), test {test}; "
+        print(f"\nselected: candidate {best['id']} ({best['proposer']}), best on validation; test {test}; "
               f"export with: policyforge runs export {run_dir} --best best.py")
+    verdict = run_verdict(store)
+    if verdict is not None:
+        print("\nverdict on held-out test instances (paired differences over seeds, 95% interval):")
+        print("\n".join(render_table(verdict)))
+        print(f"\n{verdict.conclusion}")
+        for note in verdict.notes:
+            print(f"note: {note}")
     return 0
 
 
