@@ -86,14 +86,23 @@ def test_one_seed_per_group_says_the_interval_is_undefined():
 
 
 def test_search_seeds_combine_per_group_against_the_best_baseline():
-    runs = [compare(scores({"easy": [93.0 + d] * 4, "hard": [76.0 + d] * 4}), BASELINES, GROUPS)
-            for d in (0.0, 0.5, 1.0)]
+    runs = [compare(scores({"easy": [91.5 + s + d for s in (0.0, 1.0, 2.0, 3.0)], "hard": [76.0 + d] * 4}),
+                    BASELINES, GROUPS) for d in (0.0, 0.5, 1.0)]
     combined = {row.group: row for row in across_search_seeds(runs)}
     assert list(combined) == ["easy", "hard", "overall"]
     assert combined["easy"].best_baseline == "strong" and combined["easy"].baseline == pytest.approx(91.5)
     assert combined["easy"].difference.mean == pytest.approx(2.0) and combined["easy"].difference.n == 3
     half = 4.303 * 0.5 / math.sqrt(3)
     assert combined["hard"].difference.low == pytest.approx(1.5 - half)
+    assert combined["easy"].claim == "gain"
+
+
+def test_identical_search_seeds_claim_nothing_the_held_out_noise_does_not_support():
+    noisy = scores({"easy": [92.0, 89.0, 94.0, 92.0], "hard": [70.0, 72.0, 71.0, 73.0]})
+    combined = across_search_seeds([compare(noisy, {"strong": BASELINES["strong"]}, GROUPS)] * 3)
+    easy = combined[0]
+    assert easy.difference.above_zero and easy.difference.low == easy.difference.high   # no search variance
+    assert not easy.held_out.above_zero and easy.claim == "none"
 
 
 # --- a run directory's verdict ------------------------------------------------------------------------

@@ -118,6 +118,8 @@ class GroupVerdict:
     baselines: dict[str, float]
     best_baseline: str
     differences: dict[str, Interval]
+    best_paired: tuple[tuple[float, ...], ...] = ()
+    """The per-instance differences to the best baseline, one tuple per group (several for `overall`)."""
 
     @property
     def vs_best(self) -> Interval:
@@ -168,15 +170,17 @@ def compare(candidate: Mapping[str, float], baselines: Mapping[str, Mapping[str,
         means = {b: math.fsum(s[i] for i in ids) / len(ids) for b, s in baselines.items()}
         best = max(means, key=lambda b: (means[b], b))
         diffs = {b: mean_interval([candidate[i] - s[i] for i in ids]) for b, s in baselines.items()}
+        paired = (tuple(candidate[i] - baselines[best][i] for i in ids),)
         rows.append(GroupVerdict(group, len(ids), math.fsum(candidate[i] for i in ids) / len(ids), means, best,
-                                 diffs))
+                                 diffs, paired))
     overall_means = {b: math.fsum(r.baselines[b] for r in rows) / len(rows) for b in baselines}
     overall_best = max(overall_means, key=lambda b: (overall_means[b], b))
     overall_diffs = {b: stratified_interval([[candidate[i] - s[i] for i in ids] for ids in by_group.values()])
                      for b, s in baselines.items()}
     seeds = min(len(ids) for ids in by_group.values())
+    overall_paired = tuple(tuple(candidate[i] - baselines[overall_best][i] for i in ids) for ids in by_group.values())
     overall = GroupVerdict(OVERALL, seeds, math.fsum(r.candidate for r in rows) / len(rows), overall_means,
-                           overall_best, overall_diffs)
+                           overall_best, overall_diffs, overall_paired)
     improved = overall.vs_best.above_zero
     return Verdict(name, rows, overall, improved, _conclusion(name, rows, overall, improved))
 
@@ -211,28 +215,43 @@ def _conclusion(name: str, rows: list[GroupVerdict], overall: GroupVerdict, impr
 
 @dataclass(frozen=True)
 class SeedsSummary:
-    """Several search seeds of the same experiment, per group: each seed's mean difference against the
-    group's best baseline, then their mean and 95% interval across search seeds."""
+    """Several search seeds of the same experiment, for one group: the difference to the group's best
+    baseline across search seeds (each seed's mean difference is one value), and over the held-out seeds
+    (each instance's difference averaged over search seeds). A gain is claimed only when both intervals
+    exclude zero: the search must be repeatable and the held-out difference larger than seed noise."""
 
     group: str
     best_baseline: str
     baseline: float
     candidate: Interval
     difference: Interval
+    held_out: Interval
+
+    @property
+    def claim(self) -> str:
+        """`gain`, `loss` or `none`."""
+        if self.difference.above_zero and self.held_out.above_zero:
+            return "gain"
+        if self.difference.below_zero and self.held_out.below_zero:
+            return "loss"
+        return "none"
 
 
 def across_search_seeds(verdicts: Sequence[Verdict]) -> list[SeedsSummary]:
     """Combine verdicts of independent search seeds on the same held-out instances (groups in the first
     verdict's order, `overall` last). The reference is each group's best baseline, the same in every seed
-    because baselines are deterministic; a search seed is one observation, its per-group mean its value."""
+    because baselines are deterministic."""
     if not verdicts:
         raise ValueError("no verdicts to combine")
     out = []
     for row in [*verdicts[0].groups, verdicts[0].overall]:
         best = row.best_baseline
         found = [next(r for r in [*v.groups, v.overall] if r.group == row.group) for v in verdicts]
+        averaged = [[math.fsum(vals) / len(vals) for vals in zip(*(r.best_paired[g] for r in found), strict=True)]
+                    for g in range(len(row.best_paired))]
         out.append(SeedsSummary(row.group, best, row.baselines[best], mean_interval([r.candidate for r in found]),
-                                mean_interval([r.candidate - r.baselines[best] for r in found])))
+                                mean_interval([r.candidate - r.baselines[best] for r in found]),
+                                stratified_interval(averaged)))
     return out
 
 
