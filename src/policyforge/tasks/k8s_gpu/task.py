@@ -14,7 +14,7 @@ from typing import Any
 from policyforge.errors import PolicyforgeError
 from policyforge.search.contracts import Instance
 from policyforge.tasks.base import PolicySpec
-from policyforge.tasks.k8s_gpu.inputs import BUNDLED_SPECS, Inputs, openb_dir, resolve
+from policyforge.tasks.k8s_gpu.inputs import BUNDLED_SPECS, Inputs, check_workload, openb_dir, resolve
 from policyforge.tasks.k8s_gpu.interface import K8S_GPU_POLICY
 from policyforge.tasks.k8s_gpu.policy import BASELINES, PAPER_BASELINES, baseline_path, load_policy_file
 from policyforge.tasks.k8s_gpu.simulate import run_inflation
@@ -58,6 +58,8 @@ class K8sGpuTask:
         self.test_workloads = tuple(_absolute(w) for w in test_workloads)
         self.train_seeds, self.validation_seeds = tuple(train_seeds), tuple(validation_seeds)
         self.test_seeds, self.tune = tuple(test_seeds), float(tune)
+        for name in dict.fromkeys((self.workload, *self.test_workloads)):
+            check_workload(name, self.data_dir)  # before anything is measured: a bad name fails the start
         overlap = (set(self.train_seeds) | set(self.validation_seeds)) & set(self.test_seeds)
         if overlap and workload in self.test_workloads:
             raise PolicyforgeError(f"k8s-gpu: seeds {sorted(overlap)} are in both test and train/validation")
