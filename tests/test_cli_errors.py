@@ -197,6 +197,7 @@ def test_replay_that_never_makes_a_pod_wait_is_flagged():
     contended = cli("simulate", "--workload", TINY, "--mode", "replay", "--policy", "bestfit,random", "--seeds", "1",
                     "--json")
     assert contended.returncode == 0 and "warning" not in contended.stderr
+    assert "simulating: 2/2 runs" in contended.stderr          # progress, also when stderr is not a terminal
 
 
 def test_replay_cluster_keeps_every_node_type_and_holds_the_peak():

@@ -44,6 +44,8 @@ def test_evolve_then_show_and_export(tmp_path):
     result = evolve(run, 6)
     assert result.returncode == 0, result.stderr
     assert "samples 6/6" in result.stderr and "selected: candidate" in result.stdout
+    for phase in ("baseline fgd: train", "baseline fgd: validation", "baseline fgd: test", "validating the top"):
+        assert phase in result.stderr                      # every long phase reports progress
     shown = json.loads(cli("runs", "show", str(run), "--json").stdout)
     # every baseline of the task is measured on train, validation and test, like a candidate
     from policyforge.tasks.k8s_gpu.policy import BASELINES
