@@ -1,59 +1,41 @@
-"""A first discovery on OpenB: offline GP search on train seeds, selection on validation, held-out figures.
+"""Discovery on OpenB, honestly measured: several offline GP searches, each against every baseline.
 
-Evolves k8s-gpu policies with the genetic-programming proposer on `default` seeds 42-46 (train), selects
-among the best on seeds 52-54 (validation), then prints the winner's allocation at 100% arrived on held-out
-seeds 47-51 of `default` and of four other OpenB workloads, beside FGD and BestFit, with the search's wall
-time and sample count. Target: beat FGD on held-out `default` and on most other workloads, within 60 minutes.
-Run: python benchmarks/discovery_k8s.py [--samples 300] [--run-dir runs/discovery] [--seed 0]
+Each search seed evolves k8s-gpu policies with the genetic-programming proposer on `default` seeds 42-46
+(train), selects among the five best on seeds 52-54 (validation), then measures the winner and all ten
+baselines on held-out seeds 47-51 of `default`, `cpu050`, `gpushare40`, `gpuspec33` and `multigpu50`.
+Prints, per search seed, the verdict (paired differences over the held-out seeds against every baseline,
+95% intervals, the best baseline of each workload), then per workload the evolved policy's difference to
+that workload's best baseline across search seeds, with its 95% interval.
+Run: nice -n 10 python benchmarks/discovery_k8s.py [--samples 300] [--seeds 0,1,2] [--run-root runs/discovery-k8s]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-from policyforge.search.loop import Evolution, EvolveConfig
-from policyforge.search.runs import mean_per_workload, selected_best
-from policyforge.tasks.k8s_gpu.task import default_task_options
+sys.path.insert(0, str(Path(__file__).parent))
+
+from discovery_common import run_seeds  # noqa: E402
+
+from policyforge.search.loop import EvolveConfig  # noqa: E402
+from policyforge.tasks.k8s_gpu.task import default_task_options  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=300)
-    parser.add_argument("--run-dir", default="runs/discovery")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--samples", type=int, default=300, help="samples per search seed")
+    parser.add_argument("--seeds", default="0,1,2", help="search seeds, comma-separated (at least 3 for intervals)")
+    parser.add_argument("--run-root", default="runs/discovery-k8s", help="one run folder per seed inside")
     args = parser.parse_args()
-    started = time.perf_counter()
-    if args.resume:
-        evolution = Evolution(Path(args.run_dir), resume=True, overrides={"max_samples": args.samples})
-    else:
-        config = EvolveConfig(task_options=default_task_options("default"), proposer="gp",
-                              max_samples=args.samples, seed=args.seed, jobs=2, batch_size=2, validate_top=5)
-        evolution = Evolution(Path(args.run_dir), config)
-    evolution.run(lambda line: print(line, file=sys.stderr, flush=True))
-    wall = time.perf_counter() - started
-    store = evolution.store
-    best = selected_best(store)
-    baselines = {c.name: c for c in store.all("proposer = 'baseline'")}
-    if best is None or best.test_scores is None:
-        print("no valid candidate was found")
-        return 1
-    ours, fgd, bestfit = (mean_per_workload(x) for x in (best.test_scores, baselines["fgd"].test_scores,
-                                                      baselines["bestfit"].test_scores))
-    print(f"search: {store.count_samples()} samples in {wall / 60:.1f} min (including baselines, validation and test)")
-    print(f"selected candidate {best.id} ({best.proposer}): train {best.score:.3f}, validation {best.validation_score:.3f}")
-    print(f"\n{'workload (seeds 47-51)':<24}{'evolved':>10}{'FGD':>10}{'BestFit':>10}{'vs FGD':>10}")
-    wins = 0
-    for workload in ours:
-        delta = ours[workload] - fgd[workload]
-        wins += delta > 0
-        print(f"{workload:<24}{ours[workload]:>10.2f}{fgd[workload]:>10.2f}{bestfit[workload]:>10.2f}{delta:>+10.2f}")
-    print(f"\nbeats FGD on {wins} of {len(ours)} held-out workloads")
-    print(f"\nthe winning policy:\n{best.code}")
-    return 0
+    options = default_task_options("default")
+
+    def config(seed: int) -> EvolveConfig:
+        return EvolveConfig(task_options=options, proposer="gp", max_samples=args.samples, seed=seed, jobs=2,
+                            batch_size=2, validate_top=5)
+
+    return run_seeds(config, Path(args.run_root), [int(s) for s in args.seeds.split(",")], args.samples)
 
 
 if __name__ == "__main__":

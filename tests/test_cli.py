@@ -69,7 +69,7 @@ def test_replay_mode_json():
      (["--policy", "/tmp/does-not-exist.py"], "policy file not found"),
      (["--workload", "nosuch"], "unknown workload 'nosuch'"),
      (["--workload", "/tmp/none.yaml"], "file not found"),
-     (["--tune", "-1"], "--tune must be positive")],
+     (["--tune", "-1"], "argument --tune: -1 must be > 0")],
 )
 def test_user_mistakes_get_one_line_and_exit_2(args, needle):
     base = {"--workload": TINY, "--seeds": "1"}

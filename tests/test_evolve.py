@@ -43,8 +43,20 @@ def test_evolve_then_show_and_export(tmp_path):
     run = tmp_path / "run"
     result = evolve(run, 6)
     assert result.returncode == 0, result.stderr
-    assert "samples 6/6" in result.stderr and "best: candidate" in result.stdout
+    assert "samples 6/6" in result.stderr and "selected: candidate" in result.stdout
+    for phase in ("baseline fgd: train", "baseline fgd: validation", "baseline fgd: test", "validating the top"):
+        assert phase in result.stderr                      # every long phase reports progress
     shown = json.loads(cli("runs", "show", str(run), "--json").stdout)
+    # every baseline of the task is measured on train, validation and test, like a candidate
+    from policyforge.tasks.k8s_gpu.policy import BASELINES
+
+    assert set(shown["baselines"]) == set(BASELINES)
+    assert all(None not in (b["score"], b["validation_score"], b["test_score"]) for b in shown["baselines"].values())
+    # seed 1 with 6 samples selects an unchanged seed program, below FirstFit on test: said in words
+    verdict = shown["verdict"]
+    assert verdict["improved"] is False and verdict["conclusion"].startswith("no improvement found")
+    assert "no improvement found" in result.stdout and "seed program" in result.stdout
+    assert len(verdict["overall"]["differences"]) == len(BASELINES)
     assert shown["samples"] == 6 and 0 <= shown["valid"] <= 6
     assert {"id", "score", "test_score", "code"} <= set(shown["best"]) and shown["best"]["test_score"] is not None
     assert len(shown["candidates"]) >= 6

@@ -17,6 +17,64 @@ PAPER_ALLOC_AT_100 = {
 """The FGD paper's allocation at 100% arrived on `default`, tune 1.3, seeds 42-51 (mean of its raw rows)."""
 
 
+DESCRIPTION = """policyforge: search over programs for resource-management policies.
+
+Compare scheduling policies in a fast, faithful simulator (simulate), search for better ones with genetic
+programming or an LLM (evolve), and read the verdict: the selected policy against every baseline on
+held-out instances, with 95% confidence intervals (runs show, report)."""
+
+EPILOG = """first steps:
+  policyforge data fetch openb                      get the Alibaba OpenB trace (or --workload openb-synthetic)
+  policyforge simulate --workload default --policy paper --seeds 42-51
+  policyforge evolve --workload auto --run-dir runs/first --max-samples 24
+  policyforge runs show runs/first
+
+'policyforge COMMAND --help' describes each command and its options."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `policyforge: error: ...` and exit 2, without the usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USER_ERROR, f"policyforge {self.prog.split(' ', 1)[-1] if ' ' in self.prog else ''}"
+                  .rstrip() + f": error: {message} (see --help)\n")
+
+
+def _number(kind: type, low: float, inclusive: bool = True, what: str = "") -> object:
+    """An argparse type: `kind` at least (or above) `low`, saying so in the error."""
+
+    def convert(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if value < low or (value == low and not inclusive):
+            bound = f">= {low:g}" if inclusive else f"> {low:g}"
+            raise argparse.ArgumentTypeError(f"{text} must be {bound}{what}")
+        return value
+
+    convert.__name__ = kind.__name__
+    return convert
+
+
+POSITIVE_INT = _number(int, 1)
+NATURAL = _number(int, 0)
+POSITIVE = _number(float, 0, inclusive=False)
+NON_NEGATIVE = _number(float, 0)
+
+
+def _share(text: str) -> float:
+    value = _number(float, 0)(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 1")
+    return value
+
+
+def _capacity(text: str) -> float | str:
+    """`--replay-capacity`: a positive multiple of the trace's peak GPU request, or `full`."""
+    return "full" if text == "full" else _number(float, 0, inclusive=False, what=" (or 'full')")(text)
+
+
 def parse_seeds(text: str) -> list[int]:
     """'42-51', '42,45,50' or '7' into a list of seeds."""
     seeds: list[int] = []
@@ -27,7 +85,7 @@ def parse_seeds(text: str) -> list[int]:
                 lo, hi = part.split("-", 1) if not part.startswith("-") else (part, part)
                 lo_i, hi_i = int(lo), int(hi)
                 if hi_i < lo_i:
-                    raise ValueError
+                    raise argparse.ArgumentTypeError(f"seed range {part!r} is reversed: write {hi_i}-{lo_i}")
                 seeds.extend(range(lo_i, hi_i + 1))
             else:
                 seeds.append(int(part))
@@ -62,35 +120,92 @@ def _labels(policies: list[str]) -> dict[str, str]:
     return {p: (s if stems.count(s) == 1 else p) for p, s in zip(policies, stems, strict=True)}
 
 
+K8S_ONLY = {"workload": "--workload", "nodes": "--nodes", "mode": "--mode", "tune": "--tune", "plot": "--plot",
+            "report": "--report", "jobs": "--jobs", "replay_capacity": "--replay-capacity", "speedup": "--speedup"}
+
+
+def _refuse(args: argparse.Namespace, names: dict[str, str], why: str) -> None:
+    """Options a mode or task would ignore are refused, never silently dropped."""
+    given = [flag for attribute, flag in names.items() if getattr(args, attribute, None) not in (None, False)]
+    if given:
+        raise PolicyforgeError(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect {why}")
+
+
+def _writable_file(path: str, flag: str) -> None:
+    """Before any work: `path` can be created as a file (its folder exists, it is not a folder)."""
+    target = Path(path)
+    if target.is_dir():
+        raise PolicyforgeError(f"{flag} {path}: is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise PolicyforgeError(f"{flag} {path}: folder {target.parent} does not exist")
+
+
+def _writable_folder(path: str, flag: str) -> None:
+    """Before any work: `path` is, or can be created as, a writable folder."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise PolicyforgeError(f"{flag} {path}: a file is in the way; give a folder")
+    existing = next((p for p in [target, *target.parents] if p.exists()), Path("."))
+    import os
+
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PolicyforgeError(f"{flag} {path}: cannot write in {existing} (permission denied)")
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from policyforge.tasks.k8s_gpu.experiment import aggregate, mean_curves, run_all
     from policyforge.tasks.k8s_gpu.inputs import resolve
     from policyforge.tasks.k8s_gpu.policy import load_policy
+    from policyforge.tasks.k8s_gpu.simulate import replay_cluster
 
     if args.task == "pipelines":
         from policyforge.tasks.pipelines.cli import simulate_command
 
+        _refuse(args, K8S_ONLY, "with --task pipelines (it reads --params and --trace)")
         if not args.params:
             raise PolicyforgeError("--task pipelines needs --params FILE.toml")
         return simulate_command(args.params, args.trace, args.policy or [], args.seeds or [], args.json)
+    _refuse(args, {"params": "--params", "trace": "--trace"}, "with --task k8s-gpu (they are pipelines options)")
+    args.mode = args.mode or "inflation"
+    if args.mode == "replay":
+        _refuse(args, {"tune": "--tune", "plot": "--plot"}, "in replay mode (it follows the trace's own "
+                "timeline; --plot draws allocation against inflated load)")
+    else:
+        _refuse(args, {"replay_capacity": "--replay-capacity", "speedup": "--speedup"}, "in inflation mode")
+    args.workload = args.workload or "default"
+    args.tune = 1.3 if args.tune is None else args.tune
     args.seeds = args.seeds or parse_seeds("42-51")
-    if args.tune <= 0 and args.mode == "inflation":
-        raise PolicyforgeError("--tune must be positive in inflation mode")
+    if args.report:
+        _writable_folder(args.report, "--report")
+    if args.plot:
+        _writable_file(args.plot, "--plot")
     inputs = resolve(args.workload, args.nodes)
     policies = _policies(args.policy)
     for policy in policies:
         load_policy(policy)  # fail fast, in this process, with a clear line
     labels = _labels(policies)
+    nodes, speedup = inputs.nodes, 1.0
+    if args.mode == "replay":
+        capacity = 1.0 if args.replay_capacity is None else args.replay_capacity
+        speedup = 2.0 if args.speedup is None else args.speedup
+        if capacity != "full":
+            nodes = replay_cluster(inputs.nodes, inputs.pods, capacity)
+        inputs = type(inputs)(inputs.name, nodes, inputs.pods)
+        args.replay_setup = (capacity, speedup)
     total = len(policies) * len(args.seeds)
     bar = _progress(total)
     try:
         results = run_all(inputs.nodes, inputs.pods, policies, args.seeds, args.mode, args.tune, args.jobs,
-                          progress=bar.update if bar else None)
+                          progress=bar.update if bar else None, speedup=speedup)
     finally:
         if bar:
             bar.close()
     results = {labels[p]: runs for p, runs in results.items()}
     summary = aggregate(results, args.mode)
+    if args.mode == "replay" and all(not row["waited_pods"] for e in summary["policies"].values()
+                                     for row in e["per_seed"]):
+        print("warning: no pod waited in this replay under any policy: the cluster is never contended, so the "
+              "comparison cannot separate policies; lower --replay-capacity or raise --speedup", file=sys.stderr)
     if args.plot:
         if args.mode != "inflation":
             raise PolicyforgeError("--plot draws allocation against arrived load: use --mode inflation")
@@ -119,28 +234,57 @@ def _compare_report(args: argparse.Namespace, inputs, results: dict, summary: di
              ("seeds", f"{args.seeds[0]}..{args.seeds[-1]} ({len(args.seeds)})"), ("mode", args.mode)]
     if args.mode == "inflation":
         setup.append(("tune", f"{args.tune}"))
+    else:
+        capacity, speedup = args.replay_setup
+        setup.append(("replay cluster", "the full node list" if capacity == "full" else
+                      f"every node type, GPUs for {capacity:g}x the trace's peak request"))
+        setup.append(("arrivals", f"{speedup:g}x as fast as recorded"))
     setup.append(("command", "policyforge " + " ".join(sys.argv[1:])))
     paper = PAPER_ALLOC_AT_100 if inputs.name == "default" and args.mode == "inflation" and args.tune == 1.3 else None
     return write_compare_report(args.report, results, summary, args.mode, setup, paper,
                                 f"policyforge simulate: {inputs.name}")
 
 
+class _Lines:
+    """Progress as occasional lines on stderr when it is not a terminal (CI, a log file): every 10%."""
+
+    def __init__(self, total: int, what: str) -> None:
+        self.total, self.done, self.what, self.shown = total, 0, what, 0
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        step = max(1, self.total // 10)
+        if self.done >= self.shown + step or self.done == self.total:
+            self.shown = self.done
+            print(f"{self.what}: {self.done}/{self.total} runs", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
 def _progress(total: int):
+    if total < 2:
+        return None
+    if not sys.stderr.isatty():
+        return _Lines(total, "simulating")
     try:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm is a dependency
-        return None
-    # On stderr, shown only on a terminal and only when the work takes more than two seconds.
-    return tqdm(total=total, desc="simulating", unit="run", delay=2.0, file=sys.stderr, leave=False, disable=None)
+        return _Lines(total, "simulating")
+    # On a terminal: a bar, shown only when the work takes more than two seconds.
+    return tqdm(total=total, desc="simulating", unit="run", delay=2.0, file=sys.stderr, leave=False)
 
 
 def _table(summary: dict, mode: str, paper: bool, inputs, args) -> str:
     head = (f"workload {inputs.name}: {len(inputs.pods)} pods, {len(inputs.nodes)} nodes, "
             f"{inputs.nodes.total_gpus} GPUs; seeds {args.seeds[0]}..{args.seeds[-1]} ({len(args.seeds)}); mode {mode}")
     if mode == "replay":
+        capacity, speedup = getattr(args, "replay_setup", (None, 1.0))
+        head += (f" (replay cluster: {'the full node list' if capacity == 'full' else f'GPUs for {capacity:g}x the trace peak'}"
+                 f", arrivals {speedup:g}x as fast)")
         cols = [("gpu_utilisation", "GPU util %"), ("cpu_utilisation", "CPU util %"),
                 ("memory_utilisation", "mem util %"), ("wait_p50_seconds", "wait p50 s"),
-                ("wait_p99_seconds", "wait p99 s"), ("never_scheduled", "never placed")]
+                ("wait_p99_seconds", "wait p99 s"), ("waited_pods", "pods waited"), ("never_scheduled", "never placed")]
     else:
         head += f", tune {args.tune}"
         cols = [("alloc_at_100", "alloc@100%"), ("alloc_at_130", "alloc@130%"),
@@ -169,8 +313,9 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     target = Path(args.dir) if args.dir else data_dir() / args.dataset
     source = Path(args.from_dir) if args.from_dir else None
     if source is not None and not source.is_dir():
-        print(f"{source}: no such folder; downloading instead", file=sys.stderr)
-        source = None
+        raise PolicyforgeError(f"--from {source}: no such folder (leave --from out to download instead)")
+    if args.link and source is None:
+        raise PolicyforgeError("--link needs --from DIR (it links the files of a local folder)")
     files = fetch(args.dataset, target, source, args.link, args.url, report=lambda m: print(m, file=sys.stderr))
     how = f"linked from {source}" if source and args.link else f"copied from {source}" if source else "downloaded"
     print(f"{args.dataset}: {len(files)} files in {target} ({how}, SHA-256 verified)")
@@ -210,9 +355,25 @@ def cmd_evolve(args: argparse.Namespace) -> int:
     def display(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    def check_sandbox(unsafe: bool) -> None:
+        from policyforge.search.sandbox import sandbox_available
+
+        if not unsafe and not sandbox_available():
+            raise PolicyforgeError("bubblewrap (bwrap) is not installed, so generated code cannot be contained; "
+                                   "install it (apt-get install bubblewrap) or pass --unsafe-no-sandbox")
+
+    from policyforge.search.preflight import check_llm
+
+    # Every check runs before the run folder exists or anything is measured (the task checks its own
+    # options, workload and files when Evolution builds it, still before creating the folder).
     if args.resume:
+        if args.run_dir:
+            raise PolicyforgeError("give either --run-dir DIR (a new run) or --resume DIR, not both")
         overrides = {k: v for k, v in (("max_samples", args.max_samples), ("max_cost", args.max_cost)) if v is not None}
         evolution = Evolution(Path(args.resume), resume=True, overrides=overrides)
+        check_sandbox(evolution.config.unsafe)
+        if evolution.config.proposer in ("llm", "mixed"):
+            check_llm(evolution.config.llm)
         run_dir = Path(args.resume)
     else:
         if not args.run_dir:
@@ -220,9 +381,14 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         proposer = args.proposer or ("llm" if args.model else "gp")
         if proposer in ("llm", "mixed") and not args.model:
             raise PolicyforgeError(f"--proposer {proposer} needs --model (and --base-url for a non-OpenAI server)")
+        if proposer == "gp" and args.model:
+            raise PolicyforgeError("--model has no effect with --proposer gp; use --proposer llm or mixed")
         llm = {} if not args.model else {
             "model": args.model, "base_url": args.base_url, "api_key_env": args.api_key_env, "mode": args.llm_mode,
             "price_in_per_mtok": args.price_in, "price_out_per_mtok": args.price_out}
+        check_sandbox(args.unsafe_no_sandbox)
+        if llm:
+            check_llm(llm)
         task_ref, options = _task_setup(args.task, args.workload, args.task_options, display)
         config = EvolveConfig(
             task=task_ref, task_options=options, proposer=proposer, llm=llm, llm_share=args.llm_share,
@@ -231,12 +397,6 @@ def cmd_evolve(args: argparse.Namespace) -> int:
             ray_address=args.ray_address, jobs=args.jobs, unsafe=args.unsafe_no_sandbox)
         evolution = Evolution(Path(args.run_dir), config)
         run_dir = Path(args.run_dir)
-    if not evolution.config.unsafe:
-        from policyforge.search.sandbox import sandbox_available
-
-        if not sandbox_available():
-            raise PolicyforgeError("bubblewrap (bwrap) is not installed, so generated code cannot be contained; "
-                                   "install it (apt-get install bubblewrap) or pass --unsafe-no-sandbox")
     interrupted = False
     try:
         evolution.run(display)
@@ -247,6 +407,13 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         evolution.evaluator.close()
     code = 130 if interrupted else _show(run_dir, as_json=False)
     _report_after_run(run_dir, display)
+    if not interrupted:
+        from policyforge.search.runs import open_run
+
+        samples = open_run(run_dir).all("sample IS NOT NULL")
+        if samples and all(c.status == "proposal_error" for c in samples):
+            print(f"policyforge: error: every proposal failed, e.g. {samples[-1].reason}", file=sys.stderr)
+            return 1
     return code
 
 
@@ -265,27 +432,41 @@ def _report_after_run(run_dir: Path, display) -> None:
 
 
 def _show(run_dir: Path, as_json: bool) -> int:
-    from policyforge.search.runs import open_run, summary
+    from policyforge.search.runs import open_run, run_verdict, summary
+    from policyforge.search.verdict import render_table
 
     store = open_run(run_dir)
     data = summary(store)
     if as_json:
         print(json.dumps(data, indent=1))
         return 0
+
+    def num(value: float | None, width: int) -> str:
+        return f"{'':>{width}}" if value is None else f"{value:>{width}.3f}"
+
     print(f"run {run_dir}: {data['samples']} samples, {data['valid']} valid, cost ${data['cost_usd']:.4f}")
     print("statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(data["statuses"].items())))
-    print(f"\n{'candidate':<12}{'train':>10}{'validation':>12}{'test':>10}")
+    for reason, count in sorted(data["proposal_errors"].items(), key=lambda kv: -kv[1])[:3]:
+        print(f"proposal error ({count}x): {reason}")
+    print(f"\n{'candidate':<30}{'train':>10}{'validation':>12}{'test':>10}")
     for name, entry in sorted(data["baselines"].items(), key=lambda kv: -(kv[1]["score"] or 0)):
-        test = "" if entry["test_score"] is None else f"{entry['test_score']:.3f}"
-        print(f"{name:<12}{entry['score'] or float('nan'):>10.3f}{'':>12}{test:>10}")
+        print(f"{'baseline ' + name:<30}{num(entry['score'], 10)}{num(entry['validation_score'], 12)}"
+              f"{num(entry['test_score'], 10)}")
     for row in data["leaderboard"][:5]:
-        validation = "" if row["validation_score"] is None else f"{row['validation_score']:.3f}"
-        print(f"#{row['id']:<11}{row['score']:>10.3f}{validation:>12}")
+        print(f"{'#' + str(row['id']) + ' ' + row['proposer']:<30}{num(row['score'], 10)}"
+              f"{num(row['validation_score'], 12)}{num(row['test_score'], 10)}")
     best = data["best"]
     if best:
         test = "n/a" if best["test_score"] is None else f"{best['test_score']:.3f}"
-        print(f"\nbest: candidate {best['id']} ({best['proposer']}), test {test}; "
+        print(f"\nselected: candidate {best['id']} ({best['proposer']}), best on validation; test {test}; "
               f"export with: policyforge runs export {run_dir} --best best.py")
+    verdict = run_verdict(store)
+    if verdict is not None:
+        print("\nverdict on held-out test instances (paired differences over seeds, 95% interval):")
+        print("\n".join(render_table(verdict)))
+        print(f"\n{verdict.conclusion}")
+        for note in verdict.notes:
+            print(f"note: {note}")
     return 0
 
 
@@ -311,11 +492,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     from policyforge.tasks.registry import get_task
 
-    path = Path(args.policy)
-    if not path.is_file():
-        raise PolicyforgeError(f"{path}: policy file not found")
     ref, options = _task_setup(args.task, args.workload, args.task_options)
     task = get_task(ref, **options)
+    path = Path(args.policy)
+    if not path.is_file():
+        baselines = task.baselines()
+        if args.policy not in baselines:
+            raise PolicyforgeError(f"{args.policy}: neither a policy file nor a {task.name or ref} baseline "
+                                   f"({', '.join(baselines)})")
+        path = baselines[args.policy]
     instances = task.screen_instances() if args.split == "screen" else [i for i in task.instances() if i.split == args.split]
     request = EvalRequest(ref, path.read_text(encoding="utf-8"), tuple(instances), task.options(),
                           Limits(**_limits(args)), sandbox_paths(ref, task))
@@ -335,8 +520,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from policyforge.report.run_report import write_run_report
+    from policyforge.search.runs import open_run
 
-    report = write_run_report(Path(args.run_dir), Path(args.out) if args.out else None)
+    open_run(args.run_dir).close()  # one line if it is not a run directory
+    if args.out:
+        _writable_folder(args.out, "--out")
+    try:
+        report = write_run_report(Path(args.run_dir), Path(args.out) if args.out else None)
+    except OSError as exc:
+        raise PolicyforgeError(f"{exc.filename or args.out or args.run_dir}: cannot write the report "
+                               f"({exc.strerror or exc})") from None
     for line in report.notes:
         print(f"note: {line}", file=sys.stderr)
     print(f"report: {report.index}")
@@ -368,123 +561,155 @@ def cmd_tasks_check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="policyforge", description=__doc__.splitlines()[0] if __doc__ else None)
-    commands = parser.add_subparsers(dest="command", required=True)
+    from policyforge import __version__
+    from policyforge.tasks.registry import task_names
+
+    names = task_names()
+    task_help = (f"a task: {', '.join(names)} (default {names[0]}), path/to/file.py:ClassName or "
+                 "package.module:ClassName")
+    parser = Parser(prog="policyforge", description=DESCRIPTION, epilog=EPILOG,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"policyforge {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sim = commands.add_parser("simulate", help="compare scheduling policies on a cluster and workload",
                               description="Run policies over seeds on a workload and compare them side by side.")
-    sim.add_argument("--workload", default="default",
+    sim.add_argument("--workload", default=None,
                      help="OpenB workload name (default, cpu050, gpushare40, ...), a pod-list .csv, a cluster spec "
-                          ".yaml, or openb-synthetic (bundled, no download)")
+                          ".yaml, or openb-synthetic (bundled, no download); default: default")
     sim.add_argument("--policy", action="append",
                      help="baseline name or policy .py file; repeat or comma-separate; 'paper' = the FGD paper's six "
                           "(default), 'all' = every baseline")
-    sim.add_argument("--task", choices=("k8s-gpu", "pipelines"), default="k8s-gpu")
+    sim.add_argument("--task", choices=("k8s-gpu", "pipelines"), default="k8s-gpu",
+                     help="k8s-gpu (default): GPU cluster scheduling; pipelines: Eudoxia's data-pipeline runtime")
     sim.add_argument("--params", metavar="FILE.toml", help="pipelines: Eudoxia parameter file")
     sim.add_argument("--trace", metavar="FILE.csv", help="pipelines: Eudoxia trace (default: generate from --params)")
     sim.add_argument("--seeds", type=parse_seeds, default=None,
                      help="e.g. 42-51 or 1,2,3 (k8s-gpu default 42-51; pipelines default: the file's random_seed)")
-    sim.add_argument("--tune", type=float, default=1.3, help="inflate arrivals to this multiple of GPU capacity (default 1.3)")
-    sim.add_argument("--mode", choices=("inflation", "replay"), default="inflation",
-                     help="inflation: the FGD paper's arrivals-only experiment; replay: the trace's own timeline")
+    sim.add_argument("--tune", type=POSITIVE, default=None,
+                     help="inflation: inflate arrivals to this multiple of GPU capacity (default 1.3)")
+    sim.add_argument("--mode", choices=("inflation", "replay"), default=None,
+                     help="inflation (default): the FGD paper's arrivals-only experiment; replay: the trace's own "
+                          "timeline on a contended cluster (see --replay-capacity, --speedup)")
+    sim.add_argument("--replay-capacity", type=_capacity, default=None, metavar="C|full",
+                     help="replay: a proportional sample of the node list (every node type kept) with GPUs for C "
+                          "times the trace's peak concurrent GPU request (default 1); 'full' = every node")
+    sim.add_argument("--speedup", type=POSITIVE, default=None,
+                     help="replay: arrivals this many times as fast, durations kept (default 2)")
     sim.add_argument("--nodes", help="node-list .csv (default: the paper's 1,213-node GPU cluster)")
-    sim.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    sim.add_argument("--jobs", type=POSITIVE_INT, default=None, help="worker processes (default: all cores)")
     sim.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    sim.add_argument("--plot", metavar="FILE.png", help="draw allocation against arrived load")
+    sim.add_argument("--plot", metavar="FILE.png", help="inflation: draw allocation against arrived load")
     sim.add_argument("--report", metavar="DIR", help="write an HTML report (tables, per-seed rows, plots) to DIR")
     sim.set_defaults(func=cmd_simulate)
 
-    data = commands.add_parser("data", help="get trace data into the project's data/ folder")
-    data_commands = data.add_subparsers(dest="data_command", required=True)
+    data = commands.add_parser("data", help="get trace data into the project's data/ folder",
+                               description="Get trace data into the project's data/ folder (git-ignored).")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
     fetch = data_commands.add_parser("fetch", help="download (SHA-256 verified) or copy/link a dataset",
                                      description="Put a dataset into data/NAME/: downloaded from its public "
                                                  "source, or taken from a local folder with --from.")
-    fetch.add_argument("dataset", choices=("openb",))
-    fetch.add_argument("--from", dest="from_dir", metavar="DIR", help="take the files from this local folder when it exists")
+    fetch.add_argument("dataset", choices=("openb",), help="openb: the Alibaba GPU cluster trace (26 CSV files)")
+    fetch.add_argument("--from", dest="from_dir", metavar="DIR", help="take the files from this local folder")
     fetch.add_argument("--link", action="store_true", help="with --from: symlink instead of copying")
     fetch.add_argument("--dir", help="target folder (default: data/NAME)")
     fetch.add_argument("--url", help=argparse.SUPPRESS)
     fetch.set_defaults(func=cmd_data_fetch)
 
     evolve = commands.add_parser("evolve", help="search for a better policy (genetic programming or an LLM)",
-                                 description="Evolve policies for a task; every candidate is kept in RUN_DIR/run.sqlite.")
-    evolve.add_argument("--task", help="a task name (see `policyforge tasks list`; default: the first), path/to/file.py:ClassName or "
-                        "package.module:ClassName")
+                                 description="Evolve policies for a task; every candidate is kept in "
+                                             "RUN_DIR/run.sqlite. Ends with the verdict: the policy selected on "
+                                             "validation against every baseline on held-out test instances.")
+    evolve.add_argument("--task", help=task_help)
     evolve.add_argument("--workload", help="the task's workload, as the task reads it (k8s-gpu: an OpenB name, a "
                         "cluster spec .yaml, openb-synthetic, or auto, the default; pipelines: a scenario or .toml)")
     evolve.add_argument("--task-options", metavar="JSON", help="further task options as a JSON object")
     evolve.add_argument("--proposer", choices=("gp", "llm", "mixed"), help="default: llm when --model is given, else gp")
     evolve.add_argument("--run-dir", help="directory of a new run")
     evolve.add_argument("--resume", metavar="RUN_DIR", help="continue a run after a crash or stop")
-    evolve.add_argument("--max-samples", type=int, help="stop after this many samples (default 40)")
-    evolve.add_argument("--max-cost", type=float, help="stop when LLM spending reaches this many USD")
-    evolve.add_argument("--seed", type=int, default=0)
-    evolve.add_argument("--jobs", type=int, default=2, help="evaluations at once (parallelism only: the run is "
-                        "the same whatever it is)")
-    evolve.add_argument("--batch-size", type=int, default=2, help="samples proposed from one state of the "
-                        "database (part of the search's definition, like --seed; default 2)")
-    evolve.add_argument("--islands", type=int, default=4)
+    evolve.add_argument("--max-samples", type=POSITIVE_INT, help="stop after this many samples (default 40)")
+    evolve.add_argument("--max-cost", type=POSITIVE, help="stop when LLM spending reaches this many USD")
+    evolve.add_argument("--seed", type=NATURAL, default=0, help="the run's seed: same seed, same run (default 0)")
+    evolve.add_argument("--jobs", type=POSITIVE_INT, default=2, help="evaluations at once (parallelism only: the "
+                        "run is the same whatever it is)")
+    evolve.add_argument("--batch-size", type=POSITIVE_INT, default=2, help="samples proposed from one state of "
+                        "the database (part of the search's definition, like --seed; default 2)")
+    evolve.add_argument("--islands", type=POSITIVE_INT, default=4,
+                        help="independent sub-populations of the programs database (default 4)")
     evolve.add_argument("--no-cascade", action="store_true", help="evaluate every candidate on the full train set")
-    evolve.add_argument("--executor", choices=("local", "ray"), default="local")
+    evolve.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="where evaluations run: local processes (default) or a Ray cluster")
     evolve.add_argument("--ray-address", help="an existing Ray cluster (default: start a local one)")
     evolve.add_argument("--model", help="LLM model name (OpenAI-compatible chat completions)")
-    evolve.add_argument("--base-url", help="e.g. http://localhost:11434/v1 for Ollama")
+    evolve.add_argument("--base-url", help="e.g. http://localhost:11434/v1 for Ollama (default: OpenAI's API)")
     evolve.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
-    evolve.add_argument("--llm-mode", choices=("full", "diff"), default="diff")
-    evolve.add_argument("--llm-share", type=float, default=0.5, help="with --proposer mixed: share of LLM samples")
-    evolve.add_argument("--price-in", type=float, default=0.0, help="USD per million prompt tokens")
-    evolve.add_argument("--price-out", type=float, default=0.0, help="USD per million completion tokens")
-    evolve.add_argument("--wall-limit", type=float, default=300.0, help="seconds per sandboxed evaluation")
-    evolve.add_argument("--memory-limit", type=int, default=2048, help="MB per sandboxed evaluation")
+    evolve.add_argument("--llm-mode", choices=("full", "diff"), default="diff",
+                        help="full: the LLM writes whole modules; diff (default): SEARCH/REPLACE edits of a parent")
+    evolve.add_argument("--llm-share", type=_share, default=0.5, help="with --proposer mixed: share of LLM samples")
+    evolve.add_argument("--price-in", type=NON_NEGATIVE, default=0.0, help="USD per million prompt tokens")
+    evolve.add_argument("--price-out", type=NON_NEGATIVE, default=0.0, help="USD per million completion tokens")
+    evolve.add_argument("--wall-limit", type=POSITIVE, default=300.0, help="seconds per sandboxed evaluation")
+    evolve.add_argument("--memory-limit", type=POSITIVE_INT, default=2048, help="MB per sandboxed evaluation")
     evolve.add_argument("--unsafe-no-sandbox", action="store_true",
                         help="run generated code without bubblewrap (only rlimits); never for untrusted proposers")
     evolve.set_defaults(func=cmd_evolve)
 
-    runs = commands.add_parser("runs", help="inspect or export a run")
-    runs_commands = runs.add_subparsers(dest="runs_command", required=True)
-    show = runs_commands.add_parser("show", help="leaderboard, baselines and the selected best")
-    show.add_argument("run_dir")
-    show.add_argument("--json", action="store_true")
+    runs = commands.add_parser("runs", help="inspect or export a run", description="Inspect or export a run.")
+    runs_commands = runs.add_subparsers(dest="runs_command", required=True, metavar="SUBCOMMAND")
+    show = runs_commands.add_parser("show", help="leaderboard, baselines, the selected best and the verdict",
+                                    description="Leaderboard, every baseline (train, validation, test), the "
+                                                "selected candidate and the verdict on held-out test instances.")
+    show.add_argument("run_dir", help="a run directory (holds run.sqlite)")
+    show.add_argument("--json", action="store_true", help="print one JSON object (verdict included)")
     show.set_defaults(func=cmd_runs_show)
-    export = runs_commands.add_parser("export", help="write the selected best policy to a file")
-    export.add_argument("run_dir")
-    export.add_argument("--best", required=True, metavar="OUT.py")
+    export = runs_commands.add_parser("export", help="write the selected best policy to a file",
+                                      description="Write the selected policy, a readable Python module, to a file.")
+    export.add_argument("run_dir", help="a run directory (holds run.sqlite)")
+    export.add_argument("--best", required=True, metavar="OUT.py", help="the file to write")
     export.set_defaults(func=cmd_runs_export)
 
-    report = commands.add_parser("report", help="write a run's HTML report (plots, leaderboard, lineage)",
+    report = commands.add_parser("report", help="write a run's HTML report (verdict, plots, leaderboard, lineage)",
                                  description="Write RUN_DIR's report: index.html with PNG images beside it, "
                                              "self-contained, opens from disk.")
-    report.add_argument("run_dir")
+    report.add_argument("run_dir", help="a run directory (holds run.sqlite)")
     report.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/report)")
     report.set_defaults(func=cmd_report)
 
     serve = commands.add_parser("serve", help="serve a run's report on localhost, regenerated while it runs",
                                 description="Serve RUN_DIR's report at http://127.0.0.1:PORT/; the page "
                                             "regenerates when the run's database changes and reloads itself.")
-    serve.add_argument("run_dir")
-    serve.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0 = any free)")
+    serve.add_argument("run_dir", help="a run directory (holds run.sqlite)")
+    serve.add_argument("--port", type=NATURAL, default=8765, help="port on 127.0.0.1 (default 8765; 0 = any free)")
     serve.add_argument("--out", metavar="DIR", help="report folder (default: RUN_DIR/report)")
-    serve.add_argument("--interval", type=float, default=10.0,
+    serve.add_argument("--interval", type=POSITIVE, default=10.0,
                        help="regenerate at most every this many seconds (default 10)")
     serve.set_defaults(func=cmd_serve)
 
-    evaluate = commands.add_parser("evaluate", help="evaluate one policy file exactly as the engine does")
-    evaluate.add_argument("--task", help="a task name (see `policyforge tasks list`; default: the first), path/to/file.py:ClassName or "
-                        "package.module:ClassName")
-    evaluate.add_argument("--workload", help="the task's workload, as for evolve")
+    evaluate = commands.add_parser("evaluate", help="evaluate one policy exactly as the engine does",
+                                   description="Evaluate one policy file, or a baseline by name, on a split of a "
+                                               "task's instances, in the sandbox, exactly as `evolve` does. Exit 0 "
+                                               "when it scored, 1 when it was rejected, timed out or crashed.")
+    evaluate.add_argument("--task", help=task_help)
+    evaluate.add_argument("--workload", help="the task's workload (as for evolve; default: its default)")
     evaluate.add_argument("--task-options", metavar="JSON", help="further task options as a JSON object")
-    evaluate.add_argument("--policy", required=True)
-    evaluate.add_argument("--split", choices=("screen", "train", "validation", "test"), default="train")
-    evaluate.add_argument("--json", action="store_true")
-    evaluate.add_argument("--wall-limit", type=float, default=300.0)
-    evaluate.add_argument("--memory-limit", type=int, default=2048)
-    evaluate.add_argument("--unsafe-no-sandbox", action="store_true")
+    evaluate.add_argument("--policy", required=True, help="a policy .py file, or a baseline name of the task")
+    evaluate.add_argument("--split", choices=("screen", "train", "validation", "test"), default="train",
+                          help="which instances: screen (the cascade's first), train (default), validation, test")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object: status, scores, metrics")
+    evaluate.add_argument("--wall-limit", type=POSITIVE, default=300.0, help="seconds for the evaluation")
+    evaluate.add_argument("--memory-limit", type=POSITIVE_INT, default=2048, help="MB for the evaluation")
+    evaluate.add_argument("--unsafe-no-sandbox", action="store_true",
+                          help="run without bubblewrap (only rlimits); only for code you trust")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    tasks = commands.add_parser("tasks", help="list tasks or check one's conformance")
-    tasks_commands = tasks.add_subparsers(dest="tasks_command", required=True)
-    tasks_commands.add_parser("list").set_defaults(func=cmd_tasks_list)
-    check = tasks_commands.add_parser("check", help="same seed same numbers, read-only views, baselines load and score")
+    tasks = commands.add_parser("tasks", help="list tasks or check one's conformance",
+                                description="List the tasks, or check one's conformance.")
+    tasks_commands = tasks.add_subparsers(dest="tasks_command", required=True, metavar="SUBCOMMAND")
+    tasks_commands.add_parser("list", help="the task names", description="Print the task names.") \
+        .set_defaults(func=cmd_tasks_list)
+    check = tasks_commands.add_parser("check", help="same seed same numbers, read-only views, baselines load and score",
+                                      description="Check a task's conformance: determinism, read-only views, "
+                                                  "baselines run, their decisions cross the wire and score.")
     check.add_argument("name", help="a task name, path/to/file.py:ClassName or package.module:ClassName")
     check.add_argument("--workload", help="the task's workload, as for evolve (default: the task's own)")
     check.set_defaults(func=cmd_tasks_check)
@@ -502,6 +727,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except PolicyforgeError as exc:
         print(f"policyforge: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # a path the user gave that cannot be read or written: name it, in one line
+        where = exc.filename if exc.filename is not None else ""
+        print(f"policyforge: error: {where}{': ' if where else ''}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("policyforge: interrupted", file=sys.stderr)

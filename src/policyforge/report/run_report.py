@@ -16,8 +16,9 @@ from policyforge.report import html as h
 from policyforge.report.lineage import ancestors, main_line, similarity, unified_diff
 from policyforge.report.run_plots import STATUS_GROUPS, cost_plot, progress_plot, status_plot
 from policyforge.report.task_sections import task_sections
-from policyforge.search.runs import open_run, selected_best
+from policyforge.search.runs import open_run, run_verdict, selected_best
 from policyforge.search.store import Candidate
+from policyforge.search.verdict import Verdict, label
 
 
 @dataclass
@@ -28,6 +29,7 @@ class RunData:
     config: dict[str, Any]
     candidates: list[Candidate]
     best: Candidate | None
+    verdict: Verdict | None = None
 
     @property
     def by_id(self) -> dict[int, Candidate]:
@@ -51,7 +53,8 @@ class RunReport:
 def load(run_dir: Path) -> RunData:
     store = open_run(run_dir)
     try:
-        return RunData(run_dir, store.config().get("config", {}), store.all(), selected_best(store))
+        return RunData(run_dir, store.config().get("config", {}), store.all(), selected_best(store),
+                       run_verdict(store))
     finally:
         store.close()
 
@@ -68,6 +71,7 @@ def write_run_report(run_dir: str | Path, out_dir: str | Path | None = None) -> 
     notes: list[str] = []
     sections = [
         h.Section("summary", "Summary", _summary(data)),
+        h.Section("verdict", "Verdict on held-out test instances", _verdict(data)),
         h.Section("progress", "Progress", _progress(data, out)),
         h.Section("outcomes", "Candidate outcomes", _outcomes(data, out)),
         *_task_sections(data, out, notes),
@@ -113,6 +117,35 @@ def _summary(data: RunData) -> str:
                       f"train {h.num(best.score)}, validation {h.num(best.validation_score) or 'n/a'}, "
                       f"test {h.num(best.test_score) or 'not measured yet'}"))
     return h.key_values(pairs)
+
+
+def _verdict(data: RunData) -> str:
+    """The selected candidate against every baseline per held-out group: paired differences over the
+    group's seeds with 95% intervals, the best baseline of each group, and the conclusion in words."""
+    verdict = data.verdict
+    if verdict is None:
+        return "<p>Not available yet: the selected candidate and the baselines are measured on the held-out " \
+               "test instances when the search ends.</p>"
+    names = sorted(verdict.overall.baselines, key=lambda b: -verdict.overall.baselines[b])
+    rows = []
+    for r in [*verdict.groups, verdict.overall] if len(verdict.groups) > 1 else verdict.groups:
+        diff = r.vs_best
+        rows.append([h.esc(label(r.group)), h.num(r.seeds), h.num(r.candidate, 2),
+                     *[h.num(r.baselines[n], 2) for n in names], h.esc(r.best_baseline), h.esc(diff.text())])
+    cls = "improved" if verdict.improved else "not-improved"
+    parts = [f'<p class="verdict {cls}"><strong>{h.esc(verdict.conclusion)}</strong></p>']
+    parts += [h.note(n) for n in verdict.notes]
+    parts.append(h.table(["held-out group", "seeds", "selected", *names, "best baseline",
+                          "selected − best (95% CI)"], rows, numeric=range(1, 3 + len(names))))
+    detail = []
+    for r in [*verdict.groups, verdict.overall] if len(verdict.groups) > 1 else verdict.groups:
+        detail += [[h.esc(label(r.group)), h.esc(n), h.esc(r.differences[n].text())] for n in names]
+    parts.append("<details><summary>selected − each baseline, per group (95% CI)</summary>"
+                 + h.table(["held-out group", "baseline", "difference (95% CI)"], detail) + "</details>")
+    parts.append("<p>Differences are paired: the selected candidate and each baseline run on the same held-out "
+                 "instances, and a group's seeds are its repeats (Student t). The overall row weights every "
+                 "group equally. A gain is claimed only when its interval excludes zero.</p>")
+    return "".join(parts)
 
 
 def _progress(data: RunData, out: Path) -> str:

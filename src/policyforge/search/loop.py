@@ -80,7 +80,7 @@ class Progress:
             name, value = self.best_baseline
             vs = f" vs {name} {value:.3f} ({self.best - value:+.3f})"
         minutes = max(time.time() - self.started, 1e-9) / 60
-        return (f"samples {self.samples}/{self.max_samples} | valid {valid} | best {best}{vs} | "
+        return (f"samples {self.samples}/{self.max_samples} | valid {valid} | best train {best}{vs} | "
                 f"cost ${self.cost:.4f} | {self.new_this_session / minutes:.1f} samples/min")
 
 
@@ -125,32 +125,40 @@ class Evolution:
                 raise PolicyforgeError(f"{self.run_dir}: a run already exists here; use --resume {self.run_dir}")
             if config is None:
                 raise PolicyforgeError("a new run needs a configuration")
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.store = Store(db_path)
             self.config = config
-        self.store.set_config({"config": self.config.to_json()})
+        # Everything that can refuse the configuration (task, options, files, proposers) runs before the run
+        # folder exists, so a failed start leaves nothing behind that neither a new run nor --resume can use.
         self.task = get_task(self.config.task, **self.config.task_options)
         self.instances = self.task.instances()
         self.train = [i for i in self.instances if i.split == "train"]
         self.validation = [i for i in self.instances if i.split == "validation"]
         self.test = [i for i in self.instances if i.split == "test"]
         self.screen = self.task.screen_instances() if self.config.cascade else []
-        self.evaluator = Evaluator(self.config, self.task)
         factory = proposer_factory or default_proposers
         self.proposers = factory(self.config, self.task)
+        if not resume:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.store = Store(db_path)
+        # `groups` names each instance's table row (Instance.group), so verdicts never parse instance ids.
+        self.store.set_config({"config": self.config.to_json(),
+                               "groups": {i.id: i.group or i.id for i in self.instances}})
+        self.evaluator = Evaluator(self.config, self.task)
         self.database = ProgramsDatabase(DatabaseConfig(islands=self.config.islands))
         self.baseline_scores: dict[str, dict[str, float]] = {}
         self.screen_threshold: float | None = None
         self.tally = Tally.of(self.store)
 
     # --- set-up ------------------------------------------------------------------------------------
-    def _evaluate_baselines(self) -> None:
-        """Baselines are evaluated once per run through the same sandbox as candidates, then seed the islands."""
+    def _evaluate_baselines(self, display: Callable[[str], None] = lambda line: None) -> None:
+        """Every baseline of the task is evaluated once per run through the same sandbox as candidates
+        (cached across runs), then seeds the islands; later it is measured on validation and test too."""
         done = {c.name: c for c in self.store.all("proposer = 'baseline' AND status = 'ok'")}
         paths = self.task.baselines()
         missing = [n for n in paths if n not in done]
+        if missing:
+            display(f"measuring {len(missing)} baseline(s) on {len(self.train)} train instance(s)")
         futures = {n: self.evaluator.submit(paths[n].read_text(), self.train, cacheable=True) for n in missing}
-        for name in missing:
+        for position, name in enumerate(missing, start=1):
             result = futures[name].result()
             code = paths[name].read_text()
             self.store.insert(proposer="baseline", name=name, code=code, code_hash=code_hash(code),
@@ -159,6 +167,7 @@ class Evolution:
                               score=_mean(result.scores) if result.ok else None, eval_seconds=result.seconds)
             if not result.ok:
                 raise PolicyforgeError(f"baseline {name} failed in the sandbox: {result.status}: {result.reason}")
+            display(f"  baseline {name}: train {_mean(result.scores):.3f} ({position}/{len(missing)})")
         for c in self.store.all("proposer = 'baseline' AND status = 'ok'"):
             self.baseline_scores[c.name] = c.scores
             self.database.seed(self._program(c))
@@ -295,7 +304,7 @@ class Evolution:
         """The generate-evaluate loop alone (resuming whatever the store holds)."""
         started = time.time()
         new = 0
-        self._evaluate_baselines()
+        self._evaluate_baselines(display)
         self._replay()
         pending = [c.id for c in self.store.all("status = 'proposed' AND sample IS NOT NULL")]
         if pending:
@@ -344,34 +353,53 @@ class Evolution:
 
     # --- selection and held-out figures ------------------------------------------------------------
     def finish(self, display: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
-        """Select on validation among the best by train score, then measure the winner on test."""
+        """Select on validation among the best by train score, measure the winner and every baseline on
+        validation and test, and return the verdict (selected candidate against every baseline)."""
+        from policyforge.search.runs import run_verdict
+
         contenders = sorted(self.store.all("status = 'ok' AND proposer != 'baseline' AND score IS NOT NULL"),
                             key=lambda c: (-c.score, c.id))[: self.config.validate_top]
-        for c in contenders:
-            if c.validation_scores is None and self.validation:
-                result = self.evaluator.submit(c.code or "", self.validation).result()
-                self.store.update(c.id, validation_scores=result.scores if result.ok else {},
-                                  validation_score=_mean(result.scores) if result.ok else None)
+        todo = [c for c in contenders if c.validation_scores is None and self.validation]
+        if todo:
+            display(f"validating the top {len(todo)} candidate(s) on {len(self.validation)} validation instance(s)")
+        futures = [(c, self.evaluator.submit(c.code or "", self.validation, split=True)) for c in todo]
+        for position, (c, future) in enumerate(futures, start=1):
+            result = future.result()
+            self.store.update(c.id, validation_scores=result.scores if result.ok else {},
+                              validation_score=_mean(result.scores) if result.ok else None)
+            shown = f"{_mean(result.scores):.3f}" if result.ok else f"{result.status}: {result.reason}"
+            display(f"  candidate {c.id}: validation {shown} ({position}/{len(todo)})")
+        self._baselines_on("validation", self.validation, display)
         best = selected_best(self.store)
         if best is not None and best.test_scores is None and self.test:
-            display(f"measuring candidate {best.id} on {len(self.test)} held-out test instances")
+            display(f"measuring the selected candidate {best.id} on {len(self.test)} held-out test instance(s)")
             result = self.evaluator.submit(best.code or "", self.test, split=True).result()
             self.store.update(best.id, test_scores=result.scores if result.ok else {},
                               test_score=_mean(result.scores) if result.ok else None)
-        self._baselines_on_test(display)
-        return {"best": best.id if best else None}
+        self._baselines_on("test", self.test, display)
+        verdict = run_verdict(self.store)
+        return {"best": best.id if best else None, "verdict": verdict.to_json() if verdict else None}
 
     def _baselines_on_test(self, display: Callable[[str], None]) -> None:
-        """Held-out figures of the reference baselines, for comparison (cached across runs)."""
-        missing = [c for c in self.store.all("proposer = 'baseline' AND status = 'ok'") if c.test_scores is None]
-        if not missing or not self.test:
+        """Held-out figures of every baseline, for the verdict (cached across runs)."""
+        self._baselines_on("test", self.test, display)
+
+    def _baselines_on(self, split: str, instances: list[Instance], display: Callable[[str], None]) -> None:
+        """Every baseline's scores on `split`, stored like a candidate's (cached across runs)."""
+        column = f"{split}_scores"
+        missing = [c for c in self.store.all("proposer = 'baseline' AND status = 'ok'")
+                   if getattr(c, column) is None]
+        if not missing or not instances:
             return
-        display(f"measuring {len(missing)} baseline(s) on the held-out test instances (cached for later runs)")
-        futures = [(c, self.evaluator.submit(c.code or "", self.test, cacheable=True)) for c in missing]
-        for c, future in futures:
+        display(f"measuring {len(missing)} baseline(s) on {len(instances)} {split} instance(s) "
+                "(cached for later runs)")
+        futures = [(c, self.evaluator.submit(c.code or "", instances, cacheable=True)) for c in missing]
+        for position, (c, future) in enumerate(futures, start=1):
             result = future.result()
-            self.store.update(c.id, test_scores=result.scores if result.ok else {},
-                              test_score=_mean(result.scores) if result.ok else None)
+            self.store.update(c.id, **{column: result.scores if result.ok else {},
+                                       f"{split}_score": _mean(result.scores) if result.ok else None})
+            shown = f"{_mean(result.scores):.3f}" if result.ok else f"{result.status}: {result.reason}"
+            display(f"  baseline {c.name}: {split} {shown} ({position}/{len(missing)})")
 
 
 def interface_text(task: Task) -> str:

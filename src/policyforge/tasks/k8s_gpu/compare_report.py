@@ -17,10 +17,10 @@ LABELS = {
     "alloc_at_100": "alloc@100%", "alloc_at_130": "alloc@130%", "frag_ratio_at_100": "frag ratio@100%",
     "frag_amount_at_100": "frag amount@100%", "failed_pods": "failed pods", "gpu_utilisation": "GPU util %",
     "cpu_utilisation": "CPU util %", "memory_utilisation": "mem util %", "wait_p50_seconds": "wait p50 s",
-    "wait_p99_seconds": "wait p99 s", "never_scheduled": "never placed", "seconds": "wall s", "pods": "pods",
+    "wait_p99_seconds": "wait p99 s", "waited_pods": "pods waited", "never_scheduled": "never placed", "seconds": "wall s", "pods": "pods",
 }
 INFLATION_COLUMNS = ("alloc_at_100", "alloc_at_130", "frag_ratio_at_100", "frag_amount_at_100", "failed_pods", "seconds")
-REPLAY_COLUMNS = ("gpu_utilisation", "cpu_utilisation", "memory_utilisation", "wait_p50_seconds", "wait_p99_seconds",
+REPLAY_COLUMNS = ("gpu_utilisation", "cpu_utilisation", "memory_utilisation", "wait_p50_seconds", "wait_p99_seconds", "waited_pods",
                   "never_scheduled", "seconds")
 
 

@@ -20,7 +20,7 @@ from policyforge.tasks.k8s_gpu.trace import NodeTable, PodTable
 INFLATION_FIELDS = ("alloc_at_100", "alloc_at_130", "frag_ratio_at_100", "frag_amount_at_100", "failed_pods",
                     "seconds")
 REPLAY_FIELDS = ("gpu_utilisation", "cpu_utilisation", "memory_utilisation", "wait_p50_seconds",
-                 "wait_p99_seconds", "never_scheduled", "seconds")
+                 "wait_p99_seconds", "never_scheduled", "waited_pods", "seconds")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Job:
     seed: int
     mode: str
     tune: float
+    speedup: float = 1.0
 
 
 _WORKER_INPUTS: tuple[NodeTable, PodTable] | None = None
@@ -43,15 +44,16 @@ def _run(job: Job) -> InflationResult | ReplayResult:
     nodes, pods = _WORKER_INPUTS
     policy = load_policy(job.policy)
     if job.mode == "replay":
-        return run_replay(nodes, pods, policy, job.seed)
+        return run_replay(nodes, pods, policy, job.seed, speedup=job.speedup)
     return run_inflation(nodes, pods, policy, job.seed, job.tune)
 
 
 def run_all(nodes: NodeTable, pods: PodTable, policies: list[str], seeds: list[int], mode: str = "inflation",
             tune: float = 1.3, jobs: int | None = None,
-            progress: Callable[[int], None] | None = None) -> dict[str, list]:
-    """Results per policy name, in seed order. Policies are loaded by name or path in each worker."""
-    work = [Job(p, s, mode, tune) for p in policies for s in seeds]
+            progress: Callable[[int], None] | None = None, speedup: float = 1.0) -> dict[str, list]:
+    """Results per policy name, in seed order. Policies are loaded by name or path in each worker;
+    `speedup` compresses replay arrivals (see simulate.run_replay)."""
+    work = [Job(p, s, mode, tune, speedup) for p in policies for s in seeds]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(work)))
     results: dict[Job, InflationResult | ReplayResult] = {}
     if workers == 1:
@@ -66,7 +68,7 @@ def run_all(nodes: NodeTable, pods: PodTable, policies: list[str], seeds: list[i
                 results[job] = result
                 if progress:
                     progress(1)
-    return {p: [results[Job(p, s, mode, tune)] for s in seeds] for p in policies}
+    return {p: [results[Job(p, s, mode, tune, speedup)] for s in seeds] for p in policies}
 
 
 def aggregate(results: dict[str, list], mode: str = "inflation") -> dict:

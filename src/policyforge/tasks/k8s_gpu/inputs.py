@@ -47,6 +47,29 @@ def _missing(path: Path) -> PolicyforgeError:
         f"{path}: not found; run `policyforge data fetch openb` first, or use --workload openb-synthetic")
 
 
+def check_workload(workload: str, data_root: str | Path | None = None) -> None:
+    """Refuse a workload `resolve` would refuse, without loading a trace: names, files and specs are
+    checked before a run folder is created or anything is measured."""
+    spec = BUNDLED_SPECS.get(workload)
+    if spec is None and workload.endswith((".yaml", ".yml")):
+        spec = Path(workload)
+    if spec is not None:
+        load_spec(spec)  # small; its own one-line error names the file and entry
+        return
+    if workload in OPENB_WORKLOADS:
+        needed = [openb_dir(data_root) / f"openb_pod_list_{workload}.csv", openb_dir(data_root) / DEFAULT_NODES]
+    elif workload.endswith(".csv") or Path(workload).exists():
+        needed = [Path(workload), openb_dir(data_root) / DEFAULT_NODES]
+        if not Path(workload).is_file():
+            raise PolicyforgeError(f"{workload}: pod-list file not found")
+    else:
+        raise PolicyforgeError(f"unknown workload {workload!r}: give an OpenB name ({', '.join(OPENB_WORKLOADS[:4])}, ...), "
+                               "a pod-list .csv, a cluster spec .yaml, or openb-synthetic")
+    for path in needed:
+        if not path.exists():
+            raise _missing(path)
+
+
 def resolve(workload: str, nodes: str | None = None, data_root: str | Path | None = None) -> Inputs:
     """The cluster and pods for a `--workload` / `--nodes` pair; `data_root` overrides the data folder."""
     spec = BUNDLED_SPECS.get(workload)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -135,6 +135,7 @@ class ReplayResult:
             "wait_p50_seconds": float(np.percentile(waits, 50)) if len(waits) else 0.0,
             "wait_p99_seconds": float(np.percentile(waits, 99)) if len(waits) else 0.0,
             "never_scheduled": self.never_scheduled,
+            "waited_pods": int((waits > 0).sum()),
             "pods": len(waits) + self.never_scheduled,
             "seconds": round(self.seconds, 3),
         }
@@ -221,18 +222,58 @@ def replay_inflation(nodes: NodeTable, pods: PodTable, name: str, seed: int, tun
                            time.perf_counter() - started, np.asarray(node, np.int32), np.asarray(gpu_mask, np.uint64))
 
 
+def peak_gpu_request(pods: PodTable) -> float:
+    """The most GPUs the trace's pods hold at once, replayed as recorded (departures before arrivals)."""
+    if not pods.has_times or not len(pods):
+        return 0.0
+    gpus = np.where(pods.num_gpu == 1, pods.gpu_milli, 1000 * pods.num_gpu).astype(float) / 1000
+    times = np.concatenate([pods.creation_time, pods.deletion_time])
+    deltas = np.concatenate([gpus, -gpus])
+    order = np.lexsort((deltas, times))
+    return float(np.cumsum(deltas[order]).max())
+
+
+def replay_cluster(nodes: NodeTable, pods: PodTable, capacity: float) -> NodeTable:
+    """A proportional sample of `nodes` whose GPUs hold `capacity` times the trace's peak concurrent request.
+
+    Every node type (GPU model, GPU count, CPU, memory) keeps at least one node, so every pod that fits the
+    full cluster fits this one; each type keeps the same share of its nodes (its first ones in list order),
+    the smallest share that reaches the target. OpenB's `default` peaks at 66 GPUs on a 6,212-GPU cluster,
+    so its replay cluster at capacity 1 is 16 nodes and 71 GPUs."""
+    keys = list(zip(nodes.gpu_model.tolist(), nodes.gpu_count.tolist(), nodes.cpu_milli.tolist(),
+                    nodes.memory_mib.tolist(), strict=True))
+    types: dict[tuple, list[int]] = {}
+    for i, key in enumerate(keys):
+        types.setdefault(key, []).append(i)
+    target = capacity * peak_gpu_request(pods)
+    keep: list[int] = list(range(len(nodes)))
+    for step in range(0, 1001):
+        share = step / 1000
+        chosen = [i for members in types.values() for i in members[: max(1, round(share * len(members)))]]
+        if nodes.gpu_count[chosen].sum() >= target:
+            keep = sorted(chosen)
+            break
+    return replace(nodes, names=tuple(nodes.names[i] for i in keep), cpu_milli=nodes.cpu_milli[keep],
+                   memory_mib=nodes.memory_mib[keep], gpu_count=nodes.gpu_count[keep],
+                   gpu_model=nodes.gpu_model[keep])
+
+
 def run_replay(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int,
-               workload: TargetWorkload | None = None) -> ReplayResult:
-    """Replay creation and deletion times; unschedulable pods wait and are retried when a node frees up."""
+               workload: TargetWorkload | None = None, speedup: float = 1.0) -> ReplayResult:
+    """Replay creation and deletion times; unschedulable pods wait and are retried when a node frees up.
+    `speedup` divides the time between arrivals, durations kept, to raise contention (see `replay_cluster`)."""
     if not pods.has_times:
         raise PolicyforgeError(f"{pods.source}: replay needs creation_time and deletion_time columns")
+    if speedup <= 0:
+        raise PolicyforgeError("replay speed-up must be positive")
     started = time.perf_counter()
     streams = Streams.of(seed)
     state = ClusterState(nodes)
     workload = workload if workload is not None else target_workload(pods)
     scheduler = Scheduler(state, policy, workload, streams.tie_break, streams.policy)
     requests = pod_requests(pods)
-    created = pods.creation_time
+    first = float(pods.creation_time.min()) if len(pods) else 0.0
+    created = first + (pods.creation_time - first) / speedup
     duration = pods.deletion_time - pods.creation_time
     # Events (time, kind, order, pod): kind 0 = departure first, so freed resources serve arrivals at that time.
     events: list[tuple[float, int, int, int]] = [(float(created[i]), 1, i, i) for i in range(len(pods))]

@@ -23,7 +23,7 @@ from policyforge.contract import (
     versus_best_baseline,
 )
 from policyforge.errors import PolicyforgeError
-from policyforge.tasks.k8s_gpu.inputs import BUNDLED_SPECS, Inputs, openb_dir, resolve
+from policyforge.tasks.k8s_gpu.inputs import BUNDLED_SPECS, Inputs, check_workload, openb_dir, resolve
 from policyforge.tasks.k8s_gpu.interface import K8S_GPU_GP_TABLE, K8S_GPU_POLICY
 from policyforge.tasks.k8s_gpu.policy import BASELINES, baseline_path, policy_of_module
 from policyforge.tasks.k8s_gpu.simulate import InflationResult, replay_inflation, run_inflation
@@ -71,6 +71,8 @@ class K8sGpuTask(Task):
         self.test_workloads = tuple(_absolute(w) for w in test_workloads)
         self.train_seeds, self.validation_seeds = tuple(train_seeds), tuple(validation_seeds)
         self.test_seeds, self.tune = tuple(test_seeds), float(tune)
+        for name in dict.fromkeys((self.workload, *self.test_workloads)):
+            check_workload(name, self.data_dir)  # before anything is measured: a bad name fails the start
         overlap = (set(self.train_seeds) | set(self.validation_seeds)) & set(self.test_seeds)
         if overlap and workload in self.test_workloads:
             raise PolicyforgeError(f"k8s-gpu: seeds {sorted(overlap)} are in both test and train/validation")
