@@ -206,3 +206,47 @@ def test_a_feature_module_exports_only_its_all() -> None:
     via_module = ("from policyforge.tasks.pipelines import features as f\n\ndef rank(ops, load):\n"
                   "    return ops.weight * len(f.SCALING)\n")
     assert "exports only" in check_source(via_module, allowed, ("rank",))
+
+
+# --- simulate runs a user's policy file in the sandbox --------------------------------------------------
+def _cli(*args: str):
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "policyforge.cli", *args], capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_simulate_runs_a_policy_file_in_the_sandbox_with_the_same_numbers(tmp_path: Path, bwrap: None) -> None:
+    import json
+
+    from policyforge.tasks.k8s_gpu.policy import baseline_path
+
+    mine = tmp_path / "mine.py"
+    mine.write_text(baseline_path("bestfit").read_text())
+    out = _cli("simulate", "--workload", TINY, "--policy", f"bestfit,{mine}", "--seeds", "1-2", "--json")
+    assert out.returncode == 0, out.stderr
+    policies = json.loads(out.stdout)["policies"]
+    assert policies["mine"]["alloc_at_100"] == policies["bestfit"]["alloc_at_100"]
+    assert [r["alloc_at_100"] for r in policies["mine"]["per_seed"]] == \
+        [r["alloc_at_100"] for r in policies["bestfit"]["per_seed"]]
+    hostile = tmp_path / "hostile.py"
+    hostile.write_text("import os\n\n\ndef score(pod, nodes, cluster):\n    return [len(os.environ)] * len(nodes)\n")
+    refused = _cli("simulate", "--workload", TINY, "--policy", str(hostile), "--seeds", "1")
+    assert refused.returncode == 2 and "rejected" in refused.stderr and "'os'" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_simulate_pipelines_policy_file_in_the_sandbox(tmp_path: Path, bwrap: None) -> None:
+    import json
+
+    from policyforge.tasks.pipelines.policy import baseline_path
+
+    params = tmp_path / "p.toml"
+    params.write_text("duration = 60\nticks_per_second = 100\nnum_pools = 2\nscheduler_algo = 'priority'\n")
+    mine = tmp_path / "mine.py"
+    mine.write_text(baseline_path("priority").read_text())
+    out = _cli("simulate", "--task", "pipelines", "--params", str(params), "--policy", f"priority,{mine}", "--json")
+    assert out.returncode == 0, out.stderr
+    policies = json.loads(out.stdout)["policies"]
+    same = ("throughput", "assignments", "suspensions", "failures", "score")
+    assert {k: policies["mine"][k] for k in same} == {k: policies["priority"][k] for k in same}

@@ -7,14 +7,19 @@ import json
 import sys
 from pathlib import Path
 
+from policyforge.cliutil import (
+    NATURAL,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    number,
+    parse_seeds,
+    writable_folder,
+)
 from policyforge.errors import PolicyforgeError
 
 EXIT_USER_ERROR = 2
 
-PAPER_ALLOC_AT_100 = {
-    "random": 86.30, "dotprod": 90.62, "clustering": 91.65, "packing": 91.78, "bestfit": 92.86, "fgd": 95.23,
-}
-"""The FGD paper's allocation at 100% arrived on `default`, tune 1.3, seeds 42-51 (mean of its raw rows)."""
 
 
 DESCRIPTION = """policyforge: search over programs for resource-management policies.
@@ -40,270 +45,18 @@ class Parser(argparse.ArgumentParser):
                   .rstrip() + f": error: {message} (see --help)\n")
 
 
-def _number(kind: type, low: float, inclusive: bool = True, what: str = "") -> object:
-    """An argparse type: `kind` at least (or above) `low`, saying so in the error."""
-
-    def convert(text: str) -> float | int:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
-        if value < low or (value == low and not inclusive):
-            bound = f">= {low:g}" if inclusive else f"> {low:g}"
-            raise argparse.ArgumentTypeError(f"{text} must be {bound}{what}")
-        return value
-
-    convert.__name__ = kind.__name__
-    return convert
-
-
-POSITIVE_INT = _number(int, 1)
-NATURAL = _number(int, 0)
-POSITIVE = _number(float, 0, inclusive=False)
-NON_NEGATIVE = _number(float, 0)
-
-
 def _share(text: str) -> float:
-    value = _number(float, 0)(text)
+    value = number(float, 0)(text)
     if value > 1:
         raise argparse.ArgumentTypeError(f"{text} must be between 0 and 1")
     return value
 
 
-def _capacity(text: str) -> float | str:
-    """`--replay-capacity`: a positive multiple of the trace's peak GPU request, or `full`."""
-    return "full" if text == "full" else _number(float, 0, inclusive=False, what=" (or 'full')")(text)
-
-
-def parse_seeds(text: str) -> list[int]:
-    """'42-51', '42,45,50' or '7' into a list of seeds."""
-    seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part[1:]:
-                lo, hi = part.split("-", 1) if not part.startswith("-") else (part, part)
-                lo_i, hi_i = int(lo), int(hi)
-                if hi_i < lo_i:
-                    raise argparse.ArgumentTypeError(f"seed range {part!r} is reversed: write {hi_i}-{lo_i}")
-                seeds.extend(range(lo_i, hi_i + 1))
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad seed list {text!r}: use e.g. 42-51 or 1,2,3") from None
-    if not seeds or any(s < 0 for s in seeds):
-        raise argparse.ArgumentTypeError(f"bad seed list {text!r}: seeds are non-negative integers")
-    return seeds
-
-
-def _policies(values: list[str] | None) -> list[str]:
-    from policyforge.tasks.k8s_gpu.policy import BASELINES, PAPER_BASELINES
-
-    names: list[str] = []
-    for value in values or ["paper"]:
-        for item in value.split(","):
-            item = item.strip()
-            if item == "paper":
-                names.extend(PAPER_BASELINES)
-            elif item == "all":
-                names.extend(BASELINES)
-            elif item:
-                names.append(item)
-    return list(dict.fromkeys(names))
-
-
-def _labels(policies: list[str]) -> dict[str, str]:
-    """Display name per policy argument: the baseline name, or the file's stem (its path if stems clash)."""
-    from policyforge.tasks.k8s_gpu.policy import BASELINES
-
-    stems = [p if p in BASELINES else Path(p).stem for p in policies]
-    return {p: (s if stems.count(s) == 1 else p) for p, s in zip(policies, stems, strict=True)}
-
-
-K8S_ONLY = {"workload": "--workload", "nodes": "--nodes", "mode": "--mode", "tune": "--tune", "plot": "--plot",
-            "report": "--report", "jobs": "--jobs", "replay_capacity": "--replay-capacity", "speedup": "--speedup"}
-
-
-def _refuse(args: argparse.Namespace, names: dict[str, str], why: str) -> None:
-    """Options a mode or task would ignore are refused, never silently dropped."""
-    given = [flag for attribute, flag in names.items() if getattr(args, attribute, None) not in (None, False)]
-    if given:
-        raise PolicyforgeError(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect {why}")
-
-
-def _writable_file(path: str, flag: str) -> None:
-    """Before any work: `path` can be created as a file (its folder exists, it is not a folder)."""
-    target = Path(path)
-    if target.is_dir():
-        raise PolicyforgeError(f"{flag} {path}: is a folder; give a file name")
-    if not target.parent.is_dir():
-        raise PolicyforgeError(f"{flag} {path}: folder {target.parent} does not exist")
-
-
-def _writable_folder(path: str, flag: str) -> None:
-    """Before any work: `path` is, or can be created as, a writable folder."""
-    target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise PolicyforgeError(f"{flag} {path}: a file is in the way; give a folder")
-    existing = next((p for p in [target, *target.parents] if p.exists()), Path("."))
-    import os
-
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise PolicyforgeError(f"{flag} {path}: cannot write in {existing} (permission denied)")
-
-
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from policyforge.tasks.k8s_gpu.experiment import aggregate, mean_curves, run_all
-    from policyforge.tasks.k8s_gpu.inputs import resolve
-    from policyforge.tasks.k8s_gpu.policy import load_policy
-    from policyforge.tasks.k8s_gpu.simulate import replay_cluster
+    """The task's own simulate command (its options were added to the parser by the task)."""
+    from policyforge.tasks.registry import task_class
 
-    if args.task == "pipelines":
-        from policyforge.tasks.pipelines.cli import simulate_command
-
-        _refuse(args, K8S_ONLY, "with --task pipelines (it reads --params and --trace)")
-        if not args.params:
-            raise PolicyforgeError("--task pipelines needs --params FILE.toml")
-        return simulate_command(args.params, args.trace, args.policy or [], args.seeds or [], args.json)
-    _refuse(args, {"params": "--params", "trace": "--trace"}, "with --task k8s-gpu (they are pipelines options)")
-    args.mode = args.mode or "inflation"
-    if args.mode == "replay":
-        _refuse(args, {"tune": "--tune", "plot": "--plot"}, "in replay mode (it follows the trace's own "
-                "timeline; --plot draws allocation against inflated load)")
-    else:
-        _refuse(args, {"replay_capacity": "--replay-capacity", "speedup": "--speedup"}, "in inflation mode")
-    args.workload = args.workload or "default"
-    args.tune = 1.3 if args.tune is None else args.tune
-    args.seeds = args.seeds or parse_seeds("42-51")
-    if args.report:
-        _writable_folder(args.report, "--report")
-    if args.plot:
-        _writable_file(args.plot, "--plot")
-    inputs = resolve(args.workload, args.nodes)
-    policies = _policies(args.policy)
-    for policy in policies:
-        load_policy(policy)  # fail fast, in this process, with a clear line
-    labels = _labels(policies)
-    nodes, speedup = inputs.nodes, 1.0
-    if args.mode == "replay":
-        capacity = 1.0 if args.replay_capacity is None else args.replay_capacity
-        speedup = 2.0 if args.speedup is None else args.speedup
-        if capacity != "full":
-            nodes = replay_cluster(inputs.nodes, inputs.pods, capacity)
-        inputs = type(inputs)(inputs.name, nodes, inputs.pods)
-        args.replay_setup = (capacity, speedup)
-    total = len(policies) * len(args.seeds)
-    bar = _progress(total)
-    try:
-        results = run_all(inputs.nodes, inputs.pods, policies, args.seeds, args.mode, args.tune, args.jobs,
-                          progress=bar.update if bar else None, speedup=speedup)
-    finally:
-        if bar:
-            bar.close()
-    results = {labels[p]: runs for p, runs in results.items()}
-    summary = aggregate(results, args.mode)
-    if args.mode == "replay" and all(not row["waited_pods"] for e in summary["policies"].values()
-                                     for row in e["per_seed"]):
-        print("warning: no pod waited in this replay under any policy: the cluster is never contended, so the "
-              "comparison cannot separate policies; lower --replay-capacity or raise --speedup", file=sys.stderr)
-    if args.plot:
-        if args.mode != "inflation":
-            raise PolicyforgeError("--plot draws allocation against arrived load: use --mode inflation")
-        from policyforge.tasks.k8s_gpu.plots import allocation_plot
-
-        allocation_plot(mean_curves(results), args.plot,
-                        f"{inputs.name}: GPU allocation, mean of {len(args.seeds)} seed(s), tune {args.tune}")
-    report = _compare_report(args, inputs, results, summary) if args.report else None
-    if args.json:
-        print(json.dumps(summary, indent=1, sort_keys=False))
-    else:
-        paper = inputs.name == "default" and args.mode == "inflation" and args.tune == 1.3
-        print(_table(summary, args.mode, paper, inputs, args))
-        if args.plot:
-            print(f"plot: {args.plot}")
-    if report:
-        print(f"report: {report}", file=sys.stderr if args.json else sys.stdout)
-    return 0
-
-
-def _compare_report(args: argparse.Namespace, inputs, results: dict, summary: dict) -> Path:
-    from policyforge.tasks.k8s_gpu.compare_report import write_compare_report
-
-    setup = [("workload", inputs.name), ("pods", f"{len(inputs.pods):,}"),
-             ("nodes", f"{len(inputs.nodes):,} ({inputs.nodes.total_gpus:,} GPUs)"),
-             ("seeds", f"{args.seeds[0]}..{args.seeds[-1]} ({len(args.seeds)})"), ("mode", args.mode)]
-    if args.mode == "inflation":
-        setup.append(("tune", f"{args.tune}"))
-    else:
-        capacity, speedup = args.replay_setup
-        setup.append(("replay cluster", "the full node list" if capacity == "full" else
-                      f"every node type, GPUs for {capacity:g}x the trace's peak request"))
-        setup.append(("arrivals", f"{speedup:g}x as fast as recorded"))
-    setup.append(("command", "policyforge " + " ".join(sys.argv[1:])))
-    paper = PAPER_ALLOC_AT_100 if inputs.name == "default" and args.mode == "inflation" and args.tune == 1.3 else None
-    return write_compare_report(args.report, results, summary, args.mode, setup, paper,
-                                f"policyforge simulate: {inputs.name}")
-
-
-class _Lines:
-    """Progress as occasional lines on stderr when it is not a terminal (CI, a log file): every 10%."""
-
-    def __init__(self, total: int, what: str) -> None:
-        self.total, self.done, self.what, self.shown = total, 0, what, 0
-
-    def update(self, n: int = 1) -> None:
-        self.done += n
-        step = max(1, self.total // 10)
-        if self.done >= self.shown + step or self.done == self.total:
-            self.shown = self.done
-            print(f"{self.what}: {self.done}/{self.total} runs", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int):
-    if total < 2:
-        return None
-    if not sys.stderr.isatty():
-        return _Lines(total, "simulating")
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return _Lines(total, "simulating")
-    # On a terminal: a bar, shown only when the work takes more than two seconds.
-    return tqdm(total=total, desc="simulating", unit="run", delay=2.0, file=sys.stderr, leave=False)
-
-
-def _table(summary: dict, mode: str, paper: bool, inputs, args) -> str:
-    head = (f"workload {inputs.name}: {len(inputs.pods)} pods, {len(inputs.nodes)} nodes, "
-            f"{inputs.nodes.total_gpus} GPUs; seeds {args.seeds[0]}..{args.seeds[-1]} ({len(args.seeds)}); mode {mode}")
-    if mode == "replay":
-        capacity, speedup = getattr(args, "replay_setup", (None, 1.0))
-        head += (f" (replay cluster: {'the full node list' if capacity == 'full' else f'GPUs for {capacity:g}x the trace peak'}"
-                 f", arrivals {speedup:g}x as fast)")
-        cols = [("gpu_utilisation", "GPU util %"), ("cpu_utilisation", "CPU util %"),
-                ("memory_utilisation", "mem util %"), ("wait_p50_seconds", "wait p50 s"),
-                ("wait_p99_seconds", "wait p99 s"), ("waited_pods", "pods waited"), ("never_scheduled", "never placed")]
-    else:
-        head += f", tune {args.tune}"
-        cols = [("alloc_at_100", "alloc@100%"), ("alloc_at_130", "alloc@130%"),
-                ("frag_ratio_at_100", "frag ratio@100%"), ("failed_pods", "failed pods")]
-    lines = [head, ""]
-    header = f"{'policy':<22}" + "".join(f"{title:>20}" for _, title in cols) + f"{'wall s':>10}"
-    if paper:
-        header += f"{'paper alloc@100%':>18}"
-    lines += [header, "-" * len(header)]
-    for name, entry in summary["policies"].items():
-        row = f"{name:<22}"
-        for key, _ in cols:
-            mean, std = entry[key], entry[key + "_std"]
-            row += f"{'n/a':>20}" if mean is None else f"{mean:>12.2f} ± {std:<5.2f}"
-        row += f"{entry['seconds']:>10.2f}"
-        if paper:
-            row += f"{PAPER_ALLOC_AT_100[name]:>18.2f}" if name in PAPER_ALLOC_AT_100 else f"{'':>18}"
-        lines.append(row)
-    return "\n".join(lines)
+    return task_class(args.task).simulate(args)
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
@@ -524,7 +277,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     open_run(args.run_dir).close()  # one line if it is not a run directory
     if args.out:
-        _writable_folder(args.out, "--out")
+        writable_folder(args.out, "--out")
     try:
         report = write_run_report(Path(args.run_dir), Path(args.out) if args.out else None)
     except OSError as exc:
@@ -560,11 +313,13 @@ def cmd_tasks_check(args: argparse.Namespace) -> int:
     return 0 if not failures else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(simulate_task: str | None = None) -> argparse.ArgumentParser:
+    """The parser; `simulate_task` is the task whose own options `simulate` takes (default: the first)."""
     from policyforge import __version__
-    from policyforge.tasks.registry import task_names
+    from policyforge.tasks.registry import task_class, task_names
 
     names = task_names()
+    simulate_task = simulate_task or names[0]
     task_help = (f"a task: {', '.join(names)} (default {names[0]}), path/to/file.py:ClassName or "
                  "package.module:ClassName")
     parser = Parser(prog="policyforge", description=DESCRIPTION, epilog=EPILOG,
@@ -572,35 +327,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"policyforge {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sim = commands.add_parser("simulate", help="compare scheduling policies on a cluster and workload",
-                              description="Run policies over seeds on a workload and compare them side by side.")
-    sim.add_argument("--workload", default=None,
-                     help="OpenB workload name (default, cpu050, gpushare40, ...), a pod-list .csv, a cluster spec "
-                          ".yaml, or openb-synthetic (bundled, no download); default: default")
+    sim = commands.add_parser("simulate", help="compare policies in a task's simulator",
+                              description="Run policies over seeds in a task's simulator and compare them side by "
+                                          "side. The options after --task are the task's own (see "
+                                          "`policyforge simulate --task NAME --help`). A policy file runs in the "
+                                          "sandbox, like any candidate, unless --unsafe-local-policy is given.")
+    sim.add_argument("--task", default=simulate_task, help=task_help)
     sim.add_argument("--policy", action="append",
-                     help="baseline name or policy .py file; repeat or comma-separate; 'paper' = the FGD paper's six "
-                          "(default), 'all' = every baseline")
-    sim.add_argument("--task", choices=("k8s-gpu", "pipelines"), default="k8s-gpu",
-                     help="k8s-gpu (default): GPU cluster scheduling; pipelines: Eudoxia's data-pipeline runtime")
-    sim.add_argument("--params", metavar="FILE.toml", help="pipelines: Eudoxia parameter file")
-    sim.add_argument("--trace", metavar="FILE.csv", help="pipelines: Eudoxia trace (default: generate from --params)")
-    sim.add_argument("--seeds", type=parse_seeds, default=None,
-                     help="e.g. 42-51 or 1,2,3 (k8s-gpu default 42-51; pipelines default: the file's random_seed)")
-    sim.add_argument("--tune", type=POSITIVE, default=None,
-                     help="inflation: inflate arrivals to this multiple of GPU capacity (default 1.3)")
-    sim.add_argument("--mode", choices=("inflation", "replay"), default=None,
-                     help="inflation (default): the FGD paper's arrivals-only experiment; replay: the trace's own "
-                          "timeline on a contended cluster (see --replay-capacity, --speedup)")
-    sim.add_argument("--replay-capacity", type=_capacity, default=None, metavar="C|full",
-                     help="replay: a proportional sample of the node list (every node type kept) with GPUs for C "
-                          "times the trace's peak concurrent GPU request (default 1); 'full' = every node")
-    sim.add_argument("--speedup", type=POSITIVE, default=None,
-                     help="replay: arrivals this many times as fast, durations kept (default 2)")
-    sim.add_argument("--nodes", help="node-list .csv (default: the paper's 1,213-node GPU cluster)")
+                     help="baseline name or policy .py file; repeat or comma-separate (task defaults apply; "
+                          "k8s-gpu: 'paper' = the FGD paper's six, 'all' = every baseline)")
+    sim.add_argument("--seeds", type=parse_seeds, default=None, help="e.g. 42-51 or 1,2,3 (default: the task's)")
     sim.add_argument("--jobs", type=POSITIVE_INT, default=None, help="worker processes (default: all cores)")
     sim.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    sim.add_argument("--plot", metavar="FILE.png", help="inflation: draw allocation against arrived load")
-    sim.add_argument("--report", metavar="DIR", help="write an HTML report (tables, per-seed rows, plots) to DIR")
+    sim.add_argument("--unsafe-local-policy", action="store_true",
+                     help="run a policy FILE in this process instead of the sandbox (only for code you trust)")
+    task_class(simulate_task).add_simulate_arguments(sim)
     sim.set_defaults(func=cmd_simulate)
 
     data = commands.add_parser("data", help="get trace data into the project's data/ folder",
@@ -713,11 +454,32 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("name", help="a task name, path/to/file.py:ClassName or package.module:ClassName")
     check.add_argument("--workload", help="the task's workload, as for evolve (default: the task's own)")
     check.set_defaults(func=cmd_tasks_check)
+
+    for name in names:  # subcommands a task brings (e.g. a bound only its simulator can compute)
+        for command in task_class(name).commands():
+            sub = commands.add_parser(command.name, help=command.help, description=command.help)
+            command.add_arguments(sub)
+            sub.set_defaults(func=command.run)
     return parser
 
 
+def _simulate_task(argv: list[str]) -> str | None:
+    """The `--task` of a `simulate` command line, found before the full parser is built (the task adds its
+    own options to it)."""
+    if "simulate" not in argv[:1]:
+        return None
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--task")
+    return pre.parse_known_args(argv[1:])[0].task
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        parser = build_parser(_simulate_task(argv))
+    except PolicyforgeError as exc:  # an unknown or broken task named by simulate --task
+        print(f"policyforge: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
     args = parser.parse_args(argv)
     if getattr(args, "task", "") is None:
         from policyforge.tasks.registry import task_names

@@ -45,8 +45,8 @@ def _absolute(workload: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def _inputs(workload: str, data_dir: str | None) -> Inputs:
-    return resolve(workload, data_root=data_dir)
+def _inputs(workload: str, data_dir: str | None, nodes: str | None = None) -> Inputs:
+    return resolve(workload, nodes, data_root=data_dir)
 
 
 class K8sGpuTask(Task):
@@ -63,8 +63,10 @@ class K8sGpuTask(Task):
                  validation_seeds: list[int] | tuple[int, ...] = (52, 53, 54),
                  test_seeds: list[int] | tuple[int, ...] = (47, 48, 49, 50, 51),
                  test_workloads: list[str] | tuple[str, ...] | None = None, tune: float = 1.3,
-                 data_dir: str | None = None) -> None:
+                 data_dir: str | None = None, nodes: str | None = None) -> None:
         self.data_dir = str(Path(data_dir).resolve()) if data_dir else str(Path(openb_dir().parent).resolve())
+        self.nodes = str(Path(nodes).resolve()) if nodes else None
+        """A node-list .csv replacing the workload's cluster (as `simulate --nodes`)."""
         self.workload = _absolute(workload)
         if test_workloads is None:
             test_workloads = DEFAULT_TEST_WORKLOADS if workload == "default" else (workload,)
@@ -80,16 +82,30 @@ class K8sGpuTask(Task):
     def options(self) -> dict[str, Any]:
         return {"workload": self.workload, "train_seeds": list(self.train_seeds),
                 "validation_seeds": list(self.validation_seeds), "test_seeds": list(self.test_seeds),
-                "test_workloads": list(self.test_workloads), "tune": self.tune, "data_dir": self.data_dir}
+                "test_workloads": list(self.test_workloads), "tune": self.tune, "data_dir": self.data_dir,
+                **({"nodes": self.nodes} if self.nodes else {})}
 
     def baselines(self) -> dict[str, Path]:
         return {name: baseline_path(name) for name in BASELINES}
 
     def data_paths(self) -> tuple[str, ...]:
-        return (self.data_dir,)
+        files = [w for w in (self.workload, *self.test_workloads, self.nodes or "") if Path(w).is_absolute()]
+        return (self.data_dir, *files)
 
     def cache_dir(self) -> Path:
         return Path(self.data_dir) / "cache"
+
+    @classmethod
+    def add_simulate_arguments(cls, parser) -> None:
+        from policyforge.tasks.k8s_gpu.cli import add_simulate_arguments
+
+        add_simulate_arguments(parser)
+
+    @classmethod
+    def simulate(cls, args) -> int:
+        from policyforge.tasks.k8s_gpu.cli import simulate_command
+
+        return simulate_command(args)
 
     @classmethod
     def options_from_cli(cls, workload: str | None, report=print) -> dict[str, Any]:
@@ -108,14 +124,14 @@ class K8sGpuTask(Task):
         return [i for i in self.instances() if i.split == "train"][:1]
 
     def run(self, policy: ModuleType, instance: Instance) -> Decisions:
-        inputs = _inputs(str(instance.params["workload"]), self.data_dir)
+        inputs = _inputs(str(instance.params["workload"]), self.data_dir, self.nodes)
         result = run_inflation(inputs.nodes, inputs.pods, policy_of_module(policy, "candidate"),
                                int(instance.params["seed"]), self.tune, fragmentation=False)
         return result.decisions()
 
     def replay(self, instance: Instance, decisions: Decisions) -> InflationResult:
         """The trusted run the decisions describe (PolicyError at the first illegal one)."""
-        inputs = _inputs(str(instance.params["workload"]), self.data_dir)
+        inputs = _inputs(str(instance.params["workload"]), self.data_dir, self.nodes)
         node = as_int_array(decisions, "node")
         mask = as_int_array(decisions, "gpu_mask", len(node))
         return replay_inflation(inputs.nodes, inputs.pods, "candidate", int(instance.params["seed"]), self.tune,

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from policyforge.errors import PolicyError
 from policyforge.tasks.pipelines.engine import simulate
 from policyforge.tasks.pipelines.policy import BASELINES, load_policy
 from policyforge.tasks.pipelines.workloads import inputs
@@ -33,16 +34,31 @@ def _names(policies: list[str], default: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def run_one(params_path: str, trace: str | None, policy_name: str, seed: int | None) -> dict:
-    """One simulation: Eudoxia's statistics plus score, rejections and wall time."""
+def run_one(params_path: str, trace: str | None, policy_name: str, seed: int | None, unsafe: bool = False) -> dict:
+    """One simulation: Eudoxia's statistics plus score, rejections and wall time. A policy FILE runs in the
+    sandbox and its decisions are replayed here, unless `unsafe` (the user vouches for their own code)."""
     params, workload, config = inputs(params_path, trace, seed)
-    policy = load_policy(policy_name)
     started = time.perf_counter()
-    record = simulate(workload, config, policy, params.random_seed, params.estimate_sigma, params.noise_seed)
+    if policy_name in BASELINES or unsafe:
+        record = simulate(workload, config, load_policy(policy_name), params.random_seed, params.estimate_sigma,
+                          params.noise_seed)
+    else:
+        record = _sandboxed(params_path, trace, Path(policy_name), params.random_seed)
     out = record.eudoxia_stats()
     out.update(score=record.score(), rejected=record.rejections, rejection_reasons=record.reasons[:5],
                seed=params.random_seed, seconds=time.perf_counter() - started)
     return out
+
+
+def _sandboxed(params_path: str, trace: str | None, path: Path, seed: int):
+    """The run of a policy file: its decisions from the sandbox, replayed by the trusted engine."""
+    from policyforge.search.sandboxed import decisions_in_sandbox
+    from policyforge.tasks.pipelines.task import PipelinesTask
+
+    task = PipelinesTask(params=params_path, trace=trace, train_seeds=(), validation_seeds=(), test_seeds=(seed,))
+    (instance,) = [i for i in task.instances() if i.split == "test"]
+    decisions = decisions_in_sandbox(task.name, task, path, [instance])
+    return task.replay(instance, decisions[instance.id])
 
 
 def _mean(runs: list) -> object:
@@ -54,16 +70,20 @@ def _mean(runs: list) -> object:
     return sum(runs) / len(runs)
 
 
-def simulate_command(params: str, trace: str | None, policies: list[str], seeds: list[int], as_json: bool) -> int:
+def simulate_command(params: str, trace: str | None, policies: list[str], seeds: list[int], as_json: bool,
+                     unsafe: bool = False) -> int:
     """Run every (policy, seed); an empty `seeds` means the file's random_seed. Returns the exit code."""
     first_params, _, _ = inputs(params, trace, seeds[0] if seeds else None)
     names = _names(policies, first_params.scheduler_algo)
     for name in names:
-        load_policy(name)  # fail fast with a clear line
+        if name in BASELINES or unsafe:
+            load_policy(name)  # fail fast with a clear line (baselines, or files the user vouched for)
+        elif not Path(name).is_file():
+            raise PolicyError(f"unknown policy {name!r}: give a baseline name ({', '.join(BASELINES)}) or a .py file")
     labels = {n: (n if n in BASELINES else Path(n).stem) for n in names}
     results: dict[str, dict] = {}
     for name in names:
-        runs = [run_one(params, trace, name, seed) for seed in (seeds or [None])]
+        runs = [run_one(params, trace, name, seed, unsafe) for seed in (seeds or [None])]
         entry = dict(runs[0]) if len(runs) == 1 else _mean(runs)
         if len(runs) > 1:
             entry["per_seed"] = runs

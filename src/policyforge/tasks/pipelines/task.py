@@ -34,7 +34,7 @@ from policyforge.tasks.pipelines.interface import (
 from policyforge.tasks.pipelines.model import STAT_KEYS, Workload
 from policyforge.tasks.pipelines.policy import BASELINES, baseline_path, policy_of_module
 from policyforge.tasks.pipelines.scenarios import SCENARIOS, scenario
-from policyforge.tasks.pipelines.workloads import params_workload
+from policyforge.tasks.pipelines.workloads import inputs, params_workload
 
 PROBE = '''
 TRUE_NEEDS = ("memory_gb", "storage_read_gb", "baseline_cpu_seconds", "segments", "peak_memory_gb", "io_seconds",
@@ -83,14 +83,17 @@ def _workload(name: str, seed: int) -> tuple[Workload, ClusterConfig, float]:
     return generate(s, seed), config, s.estimate_sigma
 
 
-def instance_inputs(params: dict[str, Any]) -> tuple[Workload, ClusterConfig, float, int]:
-    """(workload, cluster, estimate sigma, seed) of an instance's parameters."""
+def instance_inputs(params: dict[str, Any]) -> tuple[Workload, ClusterConfig, float, int, int | None]:
+    """(workload, cluster, estimate sigma, seed, estimate-noise seed) of an instance's parameters."""
     seed = int(params["seed"])
     if "params" in params:
+        if params.get("trace"):
+            sim, workload, config = inputs(str(params["params"]), str(params["trace"]), seed)
+            return workload, config, sim.estimate_sigma, seed, sim.noise_seed
         workload, config, sigma = params_workload(str(params["params"]), seed)
-        return workload, config, sigma, seed
+        return workload, config, sigma, seed, None
     workload, config, sigma = _workload(str(params["scenario"]), seed)
-    return workload, config, sigma, seed
+    return workload, config, sigma, seed, None
 
 
 def run_metrics(record) -> dict[str, float]:
@@ -142,9 +145,12 @@ class PipelinesTask(Task):
                  validation_seeds: list[int] | tuple[int, ...] = (101, 102, 103),
                  test_seeds: list[int] | tuple[int, ...] = (201, 202, 203),
                  test_scenarios: list[str] | tuple[str, ...] | None = None, params: str | None = None,
-                 workload: str | None = None) -> None:
+                 workload: str | None = None, trace: str | None = None) -> None:
         scenario, params = _from_workload(workload, scenario, params)
         self.params = str(Path(params).resolve()) if params else None
+        self.trace = str(Path(trace).resolve()) if trace else None
+        if self.trace and not self.params:
+            raise PolicyforgeError("pipelines: a trace needs its parameter file (params=FILE.toml)")
         if self.params:
             params_workload(self.params, 0)  # fail now, with the file's own message, if it is malformed
         elif scenario not in SCENARIOS:
@@ -165,13 +171,28 @@ class PipelinesTask(Task):
     def options(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "train_seeds": list(self.train_seeds),
                 "validation_seeds": list(self.validation_seeds), "test_seeds": list(self.test_seeds),
-                "test_scenarios": list(self.test_scenarios), "params": self.params}
+                "test_scenarios": list(self.test_scenarios), "params": self.params,
+                **({"trace": self.trace} if self.trace else {})}
 
     def baselines(self) -> dict[str, Path]:
         return {name: baseline_path(name) for name in BASELINES}
 
     def data_paths(self) -> tuple[str, ...]:
-        return (self.params,) if self.params else ()
+        return tuple(p for p in (self.params, self.trace) if p)
+
+    @classmethod
+    def add_simulate_arguments(cls, parser) -> None:
+        parser.add_argument("--params", metavar="FILE.toml", help="Eudoxia parameter file (required)")
+        parser.add_argument("--trace", metavar="FILE.csv", help="Eudoxia trace (default: generate from --params)")
+
+    @classmethod
+    def simulate(cls, args) -> int:
+        from policyforge.tasks.pipelines.cli import simulate_command
+
+        if not args.params:
+            raise PolicyforgeError("simulate --task pipelines needs --params FILE.toml")
+        return simulate_command(args.params, args.trace, args.policy or [], args.seeds or [], args.json,
+                                args.unsafe_local_policy)
 
     @classmethod
     def options_from_cli(cls, workload: str | None, report=print) -> dict[str, Any]:
@@ -183,7 +204,8 @@ class PipelinesTask(Task):
     def _instance(self, label: str, split: str, seed: int) -> Instance:
         if self.params:
             stem = Path(self.params).stem
-            return Instance(f"{stem}/seed{seed}", split, {"params": self.params, "seed": seed}, stem)
+            extra = {"trace": self.trace} if self.trace else {}
+            return Instance(f"{stem}/seed{seed}", split, {"params": self.params, "seed": seed, **extra}, stem)
         return Instance(f"{label}/seed{seed}", split, {"scenario": label, "seed": seed}, label)
 
     def instances(self) -> list[Instance]:
@@ -196,15 +218,19 @@ class PipelinesTask(Task):
     def screen_instances(self) -> list[Instance]:
         return [i for i in self.instances() if i.split == "train"][:1]
 
+    def replay(self, instance: Instance, decisions: Decisions):
+        """The trusted run the decisions describe (its RunRecord); PolicyError when they diverge from it."""
+        workload, config, sigma, seed, noise = instance_inputs(instance.params)
+        return simulate(workload, config, ScriptedPolicy(decisions), seed, sigma, noise)
+
     def run(self, policy: ModuleType, instance: Instance) -> Decisions:
-        workload, config, sigma, seed = instance_inputs(instance.params)
+        workload, config, sigma, seed, noise = instance_inputs(instance.params)
         log = DecisionLog()
-        simulate(workload, config, policy_of_module(policy, "candidate"), seed, sigma, log=log)
+        simulate(workload, config, policy_of_module(policy, "candidate"), seed, sigma, noise, log=log)
         return log.columns()
 
     def score(self, instance: Instance, decisions: Decisions) -> Evaluation:
-        workload, config, sigma, seed = instance_inputs(instance.params)
-        record = simulate(workload, config, ScriptedPolicy(decisions), seed, sigma)
+        record = self.replay(instance, decisions)
         metrics = run_metrics(record)
         return Evaluation(metrics["score"], metrics)
 

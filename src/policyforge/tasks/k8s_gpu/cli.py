@@ -1,0 +1,229 @@
+"""`policyforge simulate --task k8s-gpu`: policies x seeds on a cluster and workload, in inflation (the FGD
+paper's experiment) or replay mode, as a table, JSON, a plot or an HTML comparison report.
+
+Baselines run in this process (they are the package's own code); a policy FILE is untrusted like any
+candidate: it runs in the sandbox and its placements are replayed here by the trusted simulator, unless the
+user passes --unsafe-local-policy for their own code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from policyforge.cliutil import POSITIVE, number, progress, writable_file, writable_folder
+from policyforge.errors import PolicyforgeError
+
+PAPER_ALLOC_AT_100 = {
+    "random": 86.30, "dotprod": 90.62, "clustering": 91.65, "packing": 91.78, "bestfit": 92.86, "fgd": 95.23,
+}
+"""The FGD paper's allocation at 100% arrived on `default`, tune 1.3, seeds 42-51 (mean of its raw rows)."""
+
+
+def _capacity(text: str) -> float | str:
+    """`--replay-capacity`: a positive multiple of the trace's peak GPU request, or `full`."""
+    return "full" if text == "full" else number(float, 0, inclusive=False, what=" (or 'full')")(text)
+
+
+def _policies(values: list[str] | None) -> list[str]:
+    from policyforge.tasks.k8s_gpu.policy import BASELINES, PAPER_BASELINES
+
+    names: list[str] = []
+    for value in values or ["paper"]:
+        for item in value.split(","):
+            item = item.strip()
+            if item == "paper":
+                names.extend(PAPER_BASELINES)
+            elif item == "all":
+                names.extend(BASELINES)
+            elif item:
+                names.append(item)
+    return list(dict.fromkeys(names))
+
+
+def _labels(policies: list[str]) -> dict[str, str]:
+    """Display name per policy argument: the baseline name, or the file's stem (its path if stems clash)."""
+    from policyforge.tasks.k8s_gpu.policy import BASELINES
+
+    stems = [p if p in BASELINES else Path(p).stem for p in policies]
+    return {p: (s if stems.count(s) == 1 else p) for p, s in zip(policies, stems, strict=True)}
+
+
+def _refuse(args: argparse.Namespace, names: dict[str, str], why: str) -> None:
+    """Options a mode or task would ignore are refused, never silently dropped."""
+    given = [flag for attribute, flag in names.items() if getattr(args, attribute, None) not in (None, False)]
+    if given:
+        raise PolicyforgeError(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect {why}")
+
+
+def simulate_command(args: argparse.Namespace) -> int:
+    from policyforge.tasks.k8s_gpu.experiment import aggregate, mean_curves, run_all
+    from policyforge.tasks.k8s_gpu.inputs import resolve
+    from policyforge.tasks.k8s_gpu.policy import BASELINES, load_policy
+    from policyforge.tasks.k8s_gpu.simulate import replay_cluster
+
+    args.mode = args.mode or "inflation"
+    if args.mode == "replay":
+        _refuse(args, {"tune": "--tune", "plot": "--plot"}, "in replay mode (it follows the trace's own "
+                "timeline; --plot draws allocation against inflated load)")
+    else:
+        _refuse(args, {"replay_capacity": "--replay-capacity", "speedup": "--speedup"}, "in inflation mode")
+    args.workload = args.workload or "default"
+    args.tune = 1.3 if args.tune is None else args.tune
+    args.seeds = args.seeds or list(range(42, 52))
+    if args.report:
+        writable_folder(args.report, "--report")
+    if args.plot:
+        writable_file(args.plot, "--plot")
+    inputs = resolve(args.workload, args.nodes)
+    policies = _policies(args.policy)
+    files = [p for p in policies if p not in BASELINES]
+    for path in files:
+        if path.endswith(".py") and not Path(path).is_file():
+            raise PolicyforgeError(f"{path}: policy file not found")
+        if not Path(path).is_file():
+            raise PolicyforgeError(f"unknown policy {path!r}: give a baseline name ({', '.join(BASELINES)}) "
+                                   "or a .py file")
+    if files and args.mode == "replay" and not args.unsafe_local_policy:
+        raise PolicyforgeError("replay mode runs a policy file only in this process: pass --unsafe-local-policy "
+                               "if you trust it (inflation mode runs it in the sandbox)")
+    sandboxed = [] if args.unsafe_local_policy else files
+    for path in policies:
+        if path not in sandboxed:
+            load_policy(path)  # fail fast, with a clear line (baselines, or files the user vouched for)
+    labels = _labels(policies)
+    nodes, speedup = inputs.nodes, 1.0
+    if args.mode == "replay":
+        capacity = 1.0 if args.replay_capacity is None else args.replay_capacity
+        speedup = 2.0 if args.speedup is None else args.speedup
+        if capacity != "full":
+            nodes = replay_cluster(inputs.nodes, inputs.pods, capacity)
+        inputs = type(inputs)(inputs.name, nodes, inputs.pods)
+        args.replay_setup = (capacity, speedup)
+    local = [p for p in policies if p not in sandboxed]
+    bar = progress(len(local) * len(args.seeds) + len(sandboxed))
+    try:
+        results = run_all(inputs.nodes, inputs.pods, local, args.seeds, args.mode, args.tune, args.jobs,
+                          progress=bar.update if bar else None, speedup=speedup)
+        for path in sandboxed:
+            results[path] = _sandboxed_runs(Path(path), args)
+            if bar:
+                bar.update(1)
+    finally:
+        if bar:
+            bar.close()
+    results = {labels[p]: results[p] for p in policies}
+    summary = aggregate(results, args.mode)
+    if args.mode == "replay" and all(not row["waited_pods"] for e in summary["policies"].values()
+                                     for row in e["per_seed"]):
+        print("warning: no pod waited in this replay under any policy: the cluster is never contended, so the "
+              "comparison cannot separate policies; lower --replay-capacity or raise --speedup", file=sys.stderr)
+    if args.plot:
+        if args.mode != "inflation":
+            raise PolicyforgeError("--plot draws allocation against arrived load: use --mode inflation")
+        from policyforge.tasks.k8s_gpu.plots import allocation_plot
+
+        allocation_plot(mean_curves(results), args.plot,
+                        f"{inputs.name}: GPU allocation, mean of {len(args.seeds)} seed(s), tune {args.tune}")
+    report = _compare_report(args, inputs, results, summary) if args.report else None
+    if args.json:
+        print(json.dumps(summary, indent=1, sort_keys=False))
+    else:
+        paper = inputs.name == "default" and args.mode == "inflation" and args.tune == 1.3
+        print(_table(summary, args.mode, paper, inputs, args))
+        if args.plot:
+            print(f"plot: {args.plot}")
+    if report:
+        print(f"report: {report}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _sandboxed_runs(path: Path, args: argparse.Namespace) -> list:
+    """A policy file's inflation runs: its placements from the sandbox, replayed by the trusted simulator."""
+    from policyforge.search.sandboxed import decisions_in_sandbox
+    from policyforge.tasks.k8s_gpu.task import K8sGpuTask
+
+    task = K8sGpuTask(workload=args.workload, nodes=args.nodes, tune=args.tune, train_seeds=(), validation_seeds=(),
+                      test_seeds=tuple(args.seeds), test_workloads=[args.workload])
+    instances = [i for i in task.instances() if i.split == "test"]
+    decisions = decisions_in_sandbox(task.name, task, path, instances)
+    runs = []
+    for instance in instances:
+        result = task.replay(instance, decisions[instance.id])
+        result.policy = path.stem
+        runs.append(result)
+    return runs
+
+
+def add_simulate_arguments(sim: argparse.ArgumentParser) -> None:
+    """The k8s-gpu options of `policyforge simulate`."""
+    sim.add_argument("--workload", default=None,
+                     help="OpenB workload name (default, cpu050, gpushare40, ...), a pod-list .csv, a cluster spec "
+                          ".yaml, or openb-synthetic (bundled, no download); default: default")
+    sim.add_argument("--tune", type=POSITIVE, default=None,
+                     help="inflation: inflate arrivals to this multiple of GPU capacity (default 1.3)")
+    sim.add_argument("--mode", choices=("inflation", "replay"), default=None,
+                     help="inflation (default): the FGD paper's arrivals-only experiment; replay: the trace's own "
+                          "timeline on a contended cluster (see --replay-capacity, --speedup)")
+    sim.add_argument("--replay-capacity", type=_capacity, default=None, metavar="C|full",
+                     help="replay: a proportional sample of the node list (every node type kept) with GPUs for C "
+                          "times the trace's peak concurrent GPU request (default 1); 'full' = every node")
+    sim.add_argument("--speedup", type=POSITIVE, default=None,
+                     help="replay: arrivals this many times as fast, durations kept (default 2)")
+    sim.add_argument("--nodes", help="node-list .csv (default: the paper's 1,213-node GPU cluster)")
+    sim.add_argument("--plot", metavar="FILE.png", help="inflation: draw allocation against arrived load")
+    sim.add_argument("--report", metavar="DIR", help="write an HTML report (tables, per-seed rows, plots) to DIR")
+
+
+def _compare_report(args: argparse.Namespace, inputs, results: dict, summary: dict) -> Path:
+    from policyforge.tasks.k8s_gpu.compare_report import write_compare_report
+
+    setup = [("workload", inputs.name), ("pods", f"{len(inputs.pods):,}"),
+             ("nodes", f"{len(inputs.nodes):,} ({inputs.nodes.total_gpus:,} GPUs)"),
+             ("seeds", f"{args.seeds[0]}..{args.seeds[-1]} ({len(args.seeds)})"), ("mode", args.mode)]
+    if args.mode == "inflation":
+        setup.append(("tune", f"{args.tune}"))
+    else:
+        capacity, speedup = args.replay_setup
+        setup.append(("replay cluster", "the full node list" if capacity == "full" else
+                      f"every node type, GPUs for {capacity:g}x the trace's peak request"))
+        setup.append(("arrivals", f"{speedup:g}x as fast as recorded"))
+    setup.append(("command", "policyforge " + " ".join(sys.argv[1:])))
+    paper = PAPER_ALLOC_AT_100 if inputs.name == "default" and args.mode == "inflation" and args.tune == 1.3 else None
+    return write_compare_report(args.report, results, summary, args.mode, setup, paper,
+                                f"policyforge simulate: {inputs.name}")
+
+
+def _table(summary: dict, mode: str, paper: bool, inputs, args) -> str:
+    head = (f"workload {inputs.name}: {len(inputs.pods)} pods, {len(inputs.nodes)} nodes, "
+            f"{inputs.nodes.total_gpus} GPUs; seeds {args.seeds[0]}..{args.seeds[-1]} ({len(args.seeds)}); mode {mode}")
+    if mode == "replay":
+        capacity, speedup = getattr(args, "replay_setup", (None, 1.0))
+        head += (f" (replay cluster: {'the full node list' if capacity == 'full' else f'GPUs for {capacity:g}x the trace peak'}"
+                 f", arrivals {speedup:g}x as fast)")
+        cols = [("gpu_utilisation", "GPU util %"), ("cpu_utilisation", "CPU util %"),
+                ("memory_utilisation", "mem util %"), ("wait_p50_seconds", "wait p50 s"),
+                ("wait_p99_seconds", "wait p99 s"), ("waited_pods", "pods waited"), ("never_scheduled", "never placed")]
+    else:
+        head += f", tune {args.tune}"
+        cols = [("alloc_at_100", "alloc@100%"), ("alloc_at_130", "alloc@130%"),
+                ("frag_ratio_at_100", "frag ratio@100%"), ("failed_pods", "failed pods")]
+    lines = [head, ""]
+    header = f"{'policy':<22}" + "".join(f"{title:>20}" for _, title in cols) + f"{'wall s':>10}"
+    if paper:
+        header += f"{'paper alloc@100%':>18}"
+    lines += [header, "-" * len(header)]
+    for name, entry in summary["policies"].items():
+        row = f"{name:<22}"
+        for key, _ in cols:
+            mean, std = entry[key], entry[key + "_std"]
+            row += f"{'n/a':>20}" if mean is None else f"{mean:>12.2f} ± {std:<5.2f}"
+        row += f"{entry['seconds']:>10.2f}"
+        if paper:
+            row += f"{PAPER_ALLOC_AT_100[name]:>18.2f}" if name in PAPER_ALLOC_AT_100 else f"{'':>18}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
