@@ -60,8 +60,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
-    from policyforge.fetch import fetch
-    from policyforge.tasks.k8s_gpu.inputs import data_dir
+    from policyforge.fetch import data_dir, fetch
 
     target = Path(args.dir) if args.dir else data_dir() / args.dataset
     source = Path(args.from_dir) if args.from_dir else None
@@ -334,8 +333,8 @@ def build_parser(simulate_task: str | None = None) -> argparse.ArgumentParser:
                                           "sandbox, like any candidate, unless --unsafe-local-policy is given.")
     sim.add_argument("--task", default=simulate_task, help=task_help)
     sim.add_argument("--policy", action="append",
-                     help="baseline name or policy .py file; repeat or comma-separate (task defaults apply; "
-                          "k8s-gpu: 'paper' = the FGD paper's six, 'all' = every baseline)")
+                     help="baseline name or policy .py file; repeat or comma-separate (default and groups of "
+                          "baselines such as 'all': the task's)")
     sim.add_argument("--seeds", type=parse_seeds, default=None, help="e.g. 42-51 or 1,2,3 (default: the task's)")
     sim.add_argument("--jobs", type=POSITIVE_INT, default=None, help="worker processes (default: all cores)")
     sim.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -362,8 +361,8 @@ def build_parser(simulate_task: str | None = None) -> argparse.ArgumentParser:
                                              "RUN_DIR/run.sqlite. Ends with the verdict: the policy selected on "
                                              "validation against every baseline on held-out test instances.")
     evolve.add_argument("--task", help=task_help)
-    evolve.add_argument("--workload", help="the task's workload, as the task reads it (k8s-gpu: an OpenB name, a "
-                        "cluster spec .yaml, openb-synthetic, or auto, the default; pipelines: a scenario or .toml)")
+    evolve.add_argument("--workload", help="the task's workload, as the task reads it (see `policyforge tasks "
+                        "list` and the task's docs; default: the task's own)")
     evolve.add_argument("--task-options", metavar="JSON", help="further task options as a JSON object")
     evolve.add_argument("--proposer", choices=("gp", "llm", "mixed"), help="default: llm when --model is given, else gp")
     evolve.add_argument("--run-dir", help="directory of a new run")

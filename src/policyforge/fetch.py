@@ -25,6 +25,11 @@ SOURCES = {
 }
 
 
+def data_dir() -> Path:
+    """Where fetched datasets live: $POLICYFORGE_DATA, else ./data beside the project."""
+    return Path(os.environ.get("POLICYFORGE_DATA", "data"))
+
+
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

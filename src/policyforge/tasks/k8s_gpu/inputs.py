@@ -7,11 +7,11 @@ download. `--nodes` takes a node-list CSV; by default the paper's 1,213-node GPU
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from policyforge.errors import PolicyforgeError
+from policyforge.fetch import data_dir
 from policyforge.tasks.k8s_gpu.synthetic import load_spec
 from policyforge.tasks.k8s_gpu.trace import NodeTable, PodTable, load_nodes, load_pods
 
@@ -24,11 +24,6 @@ OPENB_WORKLOADS = (
     "multigpu20", "multigpu30", "multigpu40", "multigpu50",
 )
 DEFAULT_NODES = "openb_node_list_gpu_node.csv"
-
-
-def data_dir() -> Path:
-    """Where fetched traces live: $POLICYFORGE_DATA, else ./data beside the project."""
-    return Path(os.environ.get("POLICYFORGE_DATA", "data"))
 
 
 def openb_dir(root: str | Path | None = None) -> Path:
