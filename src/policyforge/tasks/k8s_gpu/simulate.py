@@ -177,14 +177,39 @@ def run_inflation(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int, t
                            time.perf_counter() - started, node, gpu_mask)
 
 
-def _setup(nodes: NodeTable, pods: PodTable, tune: float, streams: Streams, workload: TargetWorkload | None):
+def _setup(nodes: NodeTable, pods: PodTable, tune: float, streams: Streams, workload: TargetWorkload | None,
+           seed: int | None = None):
+    """A fresh cluster, the target workload and the arrival sequence; with `seed`, the (immutable) workload
+    and sequence are remembered per inputs, as the trusted replay meets the same instances again and again."""
     state = ClusterState(nodes)
     if state.total_gpu_milli == 0:
         raise PolicyforgeError(f"{nodes.source}: the cluster has no GPUs, so GPU allocation is undefined")
     if state.max_gpus > 64:
         raise PolicyforgeError(f"{nodes.source}: nodes with more than 64 GPUs are not supported")
+    key = (id(nodes), id(pods), tune, seed)
+    known = _SEQUENCES.get(key) if seed is not None and workload is None else None
+    if known is not None and known[0] is pods:
+        return state, known[1], known[2]
     workload = workload if workload is not None else target_workload(pods)
-    return state, workload, pod_requests(inflate(pods, state.total_gpu_milli, tune, streams.workload))
+    sequence = pod_requests(inflate(pods, state.total_gpu_milli, tune, streams.workload))
+    if seed is not None:
+        if len(_SEQUENCES) >= 16:
+            _SEQUENCES.pop(next(iter(_SEQUENCES)))
+        _SEQUENCES[key] = (pods, workload, sequence)
+    return state, workload, sequence
+
+
+_SEQUENCES: dict[tuple, tuple] = {}
+"""(nodes, pods, tune, seed) -> (pods, target workload, arrival sequence): at most 16, oldest dropped."""
+_GPU_SETS: dict[int, tuple[int, ...]] = {}
+"""GPU bit mask -> the GPU indices it names."""
+
+
+def _gpus_of(mask: int) -> tuple[int, ...]:
+    gpus = _GPU_SETS.get(mask)
+    if gpus is None:
+        gpus = _GPU_SETS[mask] = tuple(g for g in range(64) if mask >> g & 1)
+    return gpus
 
 
 def replay_inflation(nodes: NodeTable, pods: PodTable, name: str, seed: int, tune: float, node: np.ndarray,
@@ -193,7 +218,7 @@ def replay_inflation(nodes: NodeTable, pods: PodTable, name: str, seed: int, tun
     policy. Every binding is validated by the cluster state; a pod left unplaced must fit no node (the
     mechanism never lets a policy refuse a feasible pod). PolicyError names the first illegal decision."""
     started = time.perf_counter()
-    state, workload, sequence = _setup(nodes, pods, tune, Streams.of(seed), workload)
+    state, workload, sequence = _setup(nodes, pods, tune, Streams.of(seed), workload, seed)
     n = len(sequence)
     if len(node) != n or len(gpu_mask) != n:
         raise PolicyError(f"decisions for {len(node)} pods, but {n} arrive")
@@ -210,7 +235,7 @@ def replay_inflation(nodes: NodeTable, pods: PodTable, name: str, seed: int, tun
                 raise PolicyError(f"pod {i} left unplaced, but node {int(fits[0])} can host it")
             failed[i] = True
         else:
-            gpus = tuple(g for g in range(64) if mask >> g & 1)
+            gpus = _gpus_of(mask)
             try:
                 state.bind(target, request, gpus)
             except PlacementError as exc:
