@@ -379,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = data_commands.add_parser("fetch", help="download (SHA-256 verified) or copy/link a dataset",
                                      description="Put a dataset into data/NAME/: downloaded from its public "
                                                  "source, or taken from a local folder with --from.")
-    fetch.add_argument("dataset", choices=("openb",))
+    fetch.add_argument("dataset", choices=("openb", "cache"))
     fetch.add_argument("--from", dest="from_dir", metavar="DIR", help="take the files from this local folder when it exists")
     fetch.add_argument("--link", action="store_true", help="with --from: symlink instead of copying")
     fetch.add_argument("--dir", help="target folder (default: data/NAME)")
