@@ -12,6 +12,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,21 @@ class Trace:
         first_index = np.flatnonzero(np.diff(np.r_[-1, np.maximum.accumulate(self.ids)]) > 0)
         first[self.ids[first_index]] = True
         return int(self.size[first_index].sum())
+
+    @cached_property
+    def id_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted distinct object ids, their dense numbers): maps ids back to dense numbers by search."""
+        dense_to_id = np.empty(self.n_objects, np.uint64)
+        dense_to_id[self.ids] = self.obj_id
+        order = np.argsort(dense_to_id)
+        return dense_to_id[order], order.astype(np.int64)
+
+    def dense(self, obj_ids: np.ndarray) -> np.ndarray:
+        """Dense numbers of `obj_ids`; -1 for an id not in this trace."""
+        sorted_ids, numbers = self.id_index
+        obj_ids = np.asarray(obj_ids, dtype=np.uint64)
+        where = np.minimum(np.searchsorted(sorted_ids, obj_ids), len(sorted_ids) - 1)
+        return np.where(sorted_ids[where] == obj_ids, numbers[where], -1).astype(np.int64)
 
     @property
     def wss_objects(self) -> int:
