@@ -67,6 +67,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from policyforge.tasks.k8s_gpu.inputs import resolve
     from policyforge.tasks.k8s_gpu.policy import load_policy
 
+    if args.task == "cache":
+        from policyforge.tasks.cache.cli import simulate_command as cache_simulate
+
+        return cache_simulate(args)
     if args.task == "pipelines":
         from policyforge.tasks.pipelines.cli import simulate_command
 
@@ -348,6 +352,8 @@ def cmd_tasks_check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from policyforge.tasks.cache.cli import add_simulate_arguments as add_cache_simulate_arguments
+
     parser = argparse.ArgumentParser(prog="policyforge", description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -359,19 +365,21 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--policy", action="append",
                      help="baseline name or policy .py file; repeat or comma-separate; 'paper' = the FGD paper's six "
                           "(default), 'all' = every baseline")
-    sim.add_argument("--task", choices=("k8s-gpu", "pipelines"), default="k8s-gpu")
+    sim.add_argument("--task", choices=("k8s-gpu", "pipelines", "cache"), default="k8s-gpu")
     sim.add_argument("--params", metavar="FILE.toml", help="pipelines: Eudoxia parameter file")
     sim.add_argument("--trace", metavar="FILE.csv", help="pipelines: Eudoxia trace (default: generate from --params)")
     sim.add_argument("--seeds", type=parse_seeds, default=None,
                      help="e.g. 42-51 or 1,2,3 (k8s-gpu default 42-51; pipelines default: the file's random_seed)")
     sim.add_argument("--tune", type=float, default=1.3, help="inflate arrivals to this multiple of GPU capacity (default 1.3)")
-    sim.add_argument("--mode", choices=("inflation", "replay"), default="inflation",
-                     help="inflation: the FGD paper's arrivals-only experiment; replay: the trace's own timeline")
+    sim.add_argument("--mode", choices=("inflation", "replay", "bytes", "objects"), default="inflation",
+                     help="inflation: the FGD paper's arrivals-only experiment; replay: the trace's own timeline; "
+                          "cache: bytes (default) or objects")
     sim.add_argument("--nodes", help="node-list .csv (default: the paper's 1,213-node GPU cluster)")
     sim.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     sim.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     sim.add_argument("--plot", metavar="FILE.png", help="draw allocation against arrived load")
     sim.add_argument("--report", metavar="DIR", help="write an HTML report (tables, per-seed rows, plots) to DIR")
+    add_cache_simulate_arguments(sim)
     sim.set_defaults(func=cmd_simulate)
 
     data = commands.add_parser("data", help="get trace data into the project's data/ folder")
