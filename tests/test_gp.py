@@ -10,11 +10,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from policyforge.contract import FieldSpec, FunctionSpec, GPTable, PolicySpec, ViewSpec
 from policyforge.search.contracts import ParentInfo
 from policyforge.search.proposers.gp import GPProposer, points, tree_size
 from policyforge.search.proposers.grammar import (
     Node,
-    TaskTable,
     build_grammar,
     parse_sexpr,
     render,
@@ -22,15 +22,14 @@ from policyforge.search.proposers.grammar import (
     tree_depth,
 )
 from policyforge.search.proposers.grammar import tree_size as node_size
-from policyforge.tasks.base import FieldSpec, FunctionSpec, PolicySpec, ViewSpec
 from policyforge.tasks.k8s_gpu.cluster import ClusterState, PodRequest
-from policyforge.tasks.k8s_gpu.interface import K8S_GPU_POLICY
+from policyforge.tasks.k8s_gpu.interface import K8S_GPU_GP_TABLE, K8S_GPU_POLICY
 from policyforge.tasks.k8s_gpu.policy import baseline_path, load_policy, load_policy_file
 from policyforge.tasks.k8s_gpu.trace import ALL_MODELS_MASK
 from policyforge.tasks.k8s_gpu.views import ClusterView, NodesView, PodView
 from policyforge.tasks.k8s_gpu.workload import target_workload
 
-GP = GPProposer(K8S_GPU_POLICY)
+GP = GPProposer(K8S_GPU_POLICY, table=K8S_GPU_GP_TABLE)
 PODS = [
     PodRequest(4000, 8192, 1, 500, ALL_MODELS_MASK),  # shares one GPU
     PodRequest(8000, 16384, 1, 1000, ALL_MODELS_MASK),  # one whole GPU
@@ -105,7 +104,7 @@ def test_every_proposal_over_many_seeds_is_a_valid_policy(cases, tmp_path):
 
 
 def test_tight_limits_are_hard_limits(cases):
-    small = GPProposer(K8S_GPU_POLICY, max_size=9, max_depth=4)
+    small = GPProposer(K8S_GPU_POLICY, table=K8S_GPU_GP_TABLE, max_size=9, max_depth=4)
     population = [small.propose([], {}, s).code for s in range(5)]
     for seed in range(120):
         picks = [population[-1], population[seed % len(population)]]
@@ -118,13 +117,13 @@ def test_same_parents_and_seed_give_the_same_code():
     parents = [parent(c, i) for i, c in enumerate(GP.seed_programs())]
     for seed in range(20):
         assert GP.propose(parents, {}, seed).code == GP.propose(parents, {}, seed).code
-    assert GP.propose([], {}, 7).code == GPProposer(K8S_GPU_POLICY).propose([], {}, 7).code
+    assert GP.propose([], {}, 7).code == GPProposer(K8S_GPU_POLICY, table=K8S_GPU_GP_TABLE).propose([], {}, 7).code
     assert len({GP.propose(parents, {}, s).code for s in range(20)}) > 10
 
 
 def only(**weights) -> GPProposer:
     zero = {"p_crossover": 0.0, "p_subtree": 0.0, "p_point": 0.0, "p_constant": 0.0}
-    return GPProposer(K8S_GPU_POLICY, **{**zero, **weights})
+    return GPProposer(K8S_GPU_POLICY, table=K8S_GPU_GP_TABLE, **{**zero, **weights})
 
 
 def shape(node: Node) -> Node:
@@ -210,7 +209,7 @@ def test_another_spec_gives_another_grammar():
                                          FieldSpec("slots", "K x S", "int", "", "per slot"))),),
         features=(FunctionSpec("load", "load(machines)", "K floats", "recent load"),),
     )
-    grammar = build_grammar(spec, TaskTable(vector_view="machines", scalar_view="job"))
+    grammar = build_grammar(spec, GPTable(vector_view="machines", scalar_view="job"))
     assert set(grammar.terminals) == {"machines.free", "job.size", "load"}
     tree = parse_sexpr("(sub machines.free (mul job.size load))")
     code = render(grammar, tree)

@@ -364,18 +364,20 @@ def test_baselines_pass_the_sandbox_static_check():
 
 
 def test_task_conformance_and_scores():
-    from policyforge.tasks.conformance import check_task
+    from policyforge.tasks.conformance import check_task, evaluate_trusted
     from policyforge.tasks.registry import get_task
 
     assert check_task("pipelines") == []
     task = get_task("pipelines")
     splits = {i.split for i in task.instances()}
     assert splits == {"train", "validation", "test"}
-    scores, metrics = task.evaluate(baseline_path("sized"), task.screen_instances())
+    evaluations = evaluate_trusted(task, baseline_path("sized"), task.screen_instances())
+    scores = {i: e.score for i, e in evaluations.items()}
+    metrics = {i: e.metrics for i, e in evaluations.items()}
     (instance,) = scores
     assert scores[instance] > 0 and metrics[instance]["query_completed"] > 0
     assert all(math.isfinite(v) for v in metrics[instance].values())
-    naive, _ = task.evaluate(baseline_path("naive"), task.screen_instances())
+    naive = {i: e.score for i, e in evaluate_trusted(task, baseline_path("naive"), task.screen_instances()).items()}
     assert scores[instance] > naive[instance]  # the stronger baseline is stronger
     assert "baselines: naive" in task.feedback(scores, metrics, {"naive": naive})
 

@@ -15,36 +15,33 @@ from policyforge.search.static_check import check_source
 from policyforge.tasks.pipelines import ranking
 from policyforge.tasks.pipelines.engine import ClusterConfig, simulate
 from policyforge.tasks.pipelines.generator import generate
-from policyforge.tasks.pipelines.interface import PIPELINES_RANK_POLICY
+from policyforge.tasks.pipelines.interface import PIPELINES_RANK_GP_TABLE, PIPELINES_RANK_POLICY
 from policyforge.tasks.pipelines.model import BATCH, QUERY, Operator, Pipeline, Segment, Workload
 from policyforge.tasks.pipelines.policy import baseline_path, load_policy_file
 from policyforge.tasks.pipelines.scenarios import SCENARIOS
 
 TEMPLATE = """
-from policyforge.tasks.pipelines import ranking
 import numpy as np
 
 seen = []
 
 def rank(ops, load):
     {body}
-
-def init(state, cluster):
-    ranking.init(state, cluster)
-
-def schedule(state, results, arrivals, cluster):
-    return ranking.schedule(state, results, arrivals, cluster, rank)
 """
 
 
 def ranked(tmp_path: Path, body: str, name: str = "ranked.py", sizes: str = ""):
-    """A policy of `rank` with this body; `sizes` adds VALUE functions and passes them to the mechanism."""
+    """A policy of `rank` with this body; `sizes` adds VALUE functions. The task runs the mechanism."""
     path = tmp_path / name
     text = TEMPLATE.format(body=textwrap.indent(textwrap.dedent(body), "    ").strip())
-    if sizes:
-        text = text.replace("cluster, rank)", "cluster, rank, ram_gb=ram_gb, cpus=cpus)") + textwrap.dedent(sizes)
-    path.write_text(text)
+    path.write_text(text + textwrap.dedent(sizes))
     return load_policy_file(path)
+
+
+def rank_globals(policy) -> dict:
+    """The policy module's namespace, reached through the `rank` the mechanism closes over."""
+    cells = [c.cell_contents for c in policy.schedule.__closure__]
+    return next(f for f in cells if callable(f) and f.__name__ == "rank").__globals__
 
 
 def busy_cluster() -> ClusterConfig:
@@ -56,10 +53,10 @@ def test_declared_columns_are_what_rank_receives(tmp_path):
     assert tuple(f.name for f in ops_view.fields) == ("id", *ranking.COLUMNS)
     assert tuple(f.name for f in PIPELINES_RANK_POLICY.view("load").fields) == ranking.Load.__slots__
     policy = ranked(tmp_path, """
-        seen.append((ops, load, {name: np.array(getattr(ops, name)) for name in ranking.COLUMNS}))
-        return -ops.priority""")
+        seen.append((ops, load, {name: np.array(getattr(ops, name)) for name in COLUMNS}))
+        return -ops.priority""", sizes=f"\nCOLUMNS = {ranking.COLUMNS!r}\n")
     simulate(generate(SCENARIOS["mixed"], 1), busy_cluster(), policy, 1)
-    calls = policy.schedule.__globals__["seen"]
+    calls = rank_globals(policy)["seen"]
     assert len(calls) > 10
     for ops, load, columns in calls:
         assert len(ops) == load.ready > 0 and load.pipelines >= 1
@@ -108,12 +105,12 @@ def test_hopeless_operator_is_given_up_not_retried_forever(tmp_path):
     assert record.eudoxia_stats()["pipelines_query"]["completion_count"] == 1
 
 
-def test_without_init_the_mechanism_sets_itself_up(tmp_path):
-    path = tmp_path / "no_init.py"
-    path.write_text(TEMPLATE.format(body="return -ops.priority").replace("    ranking.init(state, cluster)", "    pass"))
-    wl, config = generate(SCENARIOS["mixed"], 1), busy_cluster()
-    with_init = simulate(wl, config, ranked(tmp_path, "return -ops.priority"), 1).eudoxia_stats()
-    assert simulate(wl, config, load_policy_file(path), 1).eudoxia_stats() == with_init
+def test_the_mechanism_is_the_tasks_not_the_policys(tmp_path):
+    """A rank policy never sees the mechanism: it cannot import it, and the task wires it in."""
+    code = "from policyforge.tasks.pipelines import ranking\n\ndef rank(ops, load):\n    return ops.priority\n"
+    assert "not allowed" in check_source(code, PIPELINES_RANK_POLICY.allowed_imports, ("rank",))
+    policy = ranked(tmp_path, "return -ops.priority")
+    assert policy.init is ranking.init
 
 
 def test_value_functions_size_containers_within_the_mechanisms_bounds(tmp_path):
@@ -165,7 +162,7 @@ def test_a_rank_of_the_wrong_shape_is_a_clear_error(tmp_path):
 def test_gp_evolves_whole_programs_that_run_and_pass_the_sandbox_check(tmp_path):
     """Rank, RAM and CPU trees evolve together: every offspring over many seeds is a valid, limited program
     with all three functions; a sample of them runs without a rejected decision."""
-    gp = GPProposer(PIPELINES_RANK_POLICY)
+    gp = GPProposer(PIPELINES_RANK_POLICY, table=PIPELINES_RANK_GP_TABLE)
     assert "ops.pipeline_seconds_left" in gp.grammar.terminals and "ops.id" not in gp.grammar.terminals
     seeds = gp.seed_programs()
     assert len(seeds) == 3
@@ -178,14 +175,15 @@ def test_gp_evolves_whole_programs_that_run_and_pass_the_sandbox_check(tmp_path)
         kinds.add(proposal.prompt.split(" of ")[0].split(" ->")[0])
         tree = gp.parse(proposal.code)
         assert tree is not None and gp.within_limits(tree) and len(tree.children) == 3
-        for name in ("def rank(ops, load):", "def ram_gb(ops, load):", "def cpus(ops, load):", "def schedule("):
+        for name in ("def rank(ops, load):", "def ram_gb(ops, load):", "def cpus(ops, load):"):
             assert name in proposal.code
+        assert "def schedule(" not in proposal.code and "ranking" not in proposal.code
         population = (population + [proposal.code])[-20:]
         if seed % 30 == 0:
             codes.append(proposal.code)
     assert {"gp: crossover", "gp: subtree mutation", "gp: point mutation"} <= kinds
     for i, code in enumerate(codes):
-        assert check_source(code, PIPELINES_RANK_POLICY.allowed_imports, ("schedule",)) is None
+        assert check_source(code, PIPELINES_RANK_POLICY.allowed_imports, ("rank",)) is None
         path = tmp_path / f"gp{i}.py"
         path.write_text(code)
         record = simulate(wl, config, load_policy_file(path), 4)

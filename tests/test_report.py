@@ -115,7 +115,7 @@ def test_report_command_writes_a_self_contained_page(run_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"report: {out / 'index.html'}"
     page = (out / "index.html").read_text()
-    for name in ("progress.png", "statuses.png", "alloc_test1.png", "alloc_test2.png"):
+    for name in ("progress.png", "statuses.png", "alloc_test1.png"):
         assert f'src="{name}"' in page and (out / name).read_bytes().startswith(PNG)
     assert not re.search(r"""(src|href)="(https?:)?//""", page)  # nothing outside the folder
     assert sorted(int(i) for i in re.findall(r'data-id="(\d+)"', page)) == sorted(store_ids(run_dir))
@@ -128,7 +128,7 @@ def test_run_report_in_chromium(run_dir, browser, tmp_path):
     assert cli("report", str(run_dir), "--out", str(out)).returncode == 0
     page, problems = open_page(browser, (out / "index.html").as_uri())
     shown = images(page)
-    assert {src for src, _, _ in shown} >= {"progress.png", "statuses.png", "alloc_test1.png", "alloc_test2.png"}
+    assert {src for src, _, _ in shown} >= {"progress.png", "statuses.png", "alloc_test1.png"}
     assert all(complete and width > 0 for _, complete, width in shown), shown
     ids = leaderboard_ids(page)
     assert sorted(ids) == sorted(store_ids(run_dir)) and len(ids) == len(set(ids))
@@ -160,13 +160,13 @@ def test_hostile_candidate_is_shown_as_text_and_its_curve_is_not_simulated(run_d
     store.close()
     result = cli("report", str(run))
     assert result.returncode == 0, result.stderr
-    assert "fails the static check" in result.stderr
+    assert f"best #{evil}: not drawn (rejected: line 1: import of 'os' is not allowed" in result.stderr
     page, problems = open_page(browser, (run / "report" / "index.html").as_uri())
     assert page.evaluate("window.pwned") is None
     assert page.locator("#leaderboard-table tr.best").get_attribute("data-id") == str(evil)
     page.locator(f"#details-{evil} summary").click()
     assert "<script>window.pwned = 1</script>" in page.locator(f"#details-{evil}").inner_text()
-    assert "fails the static check" in page.locator("#curves").inner_text()
+    assert "not drawn (rejected" in page.locator("#task-1").inner_text()
     assert "cost.png" in {src for src, _, _ in images(page)}  # an LLM spent something: its cost is drawn
     assert all(complete and width > 0 for _, complete, width in images(page))
     assert problems == []
@@ -182,9 +182,9 @@ def test_report_of_a_run_that_has_only_just_started(tmp_path):
     store.close()
     report = write_run_report(tmp_path)
     page = report.index.read_text()
-    assert report.notes == ["no valid candidate yet: only the baselines' curves are drawn"]
+    assert report.notes == ["no valid candidate yet: only the baselines are drawn"]
     assert f'data-id="{in_flight}"' in page and "No valid candidate yet." in page
-    for name in ("progress.png", "statuses.png", "alloc_test1.png", "alloc_test2.png"):
+    for name in ("progress.png", "statuses.png", "alloc_test1.png"):
         assert (tmp_path / "report" / name).read_bytes().startswith(PNG)
 
 

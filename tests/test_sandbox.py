@@ -22,7 +22,9 @@ import pytest
 
 from policyforge.search import sandbox
 from policyforge.search.contracts import STATUSES, EvalRequest, EvalResult, Instance, Limits
-from policyforge.search.sandbox import run, sandbox_available
+from policyforge.search.judge import judge
+from policyforge.search.sandbox import sandbox_available
+from policyforge.tasks.k8s_gpu.interface import K8S_GPU_POLICY
 
 HOSTILE = Path(__file__).parent / "hostile"
 CASES = sorted(HOSTILE.glob("*.py"))
@@ -49,6 +51,12 @@ def no_bwrap(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(sandbox, "_unsafe_warned", False)
     yield
     sandbox._bwrap.cache_clear()
+
+
+def run(request: EvalRequest, **options: object) -> EvalResult:
+    """The sandbox then the judge, as the engine runs them (the selftest probes report their own figures)."""
+    options.setdefault("allowed_imports", K8S_GPU_POLICY.allowed_imports)
+    return judge(request, sandbox.run(request, **options))
 
 
 def request(code: str, task: str = "selftest", limits: Limits = LIMITS, **options: object) -> EvalRequest:
@@ -224,8 +232,8 @@ def test_worker_protocol(tmp_path: Path) -> None:
                           env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     lines = proc.stdout.decode().splitlines()
     assert lines[0] == "chatter" and lines[-1].startswith("n0nce ")
-    assert json.loads(lines[-1][len("n0nce "):]) == {"status": "ok", "scores": {"a": 12.0},
-                                                      "metrics": {"a": {"n": 3.0}}}
+    assert json.loads(lines[-1][len("n0nce "):]) == {"status": "ok",
+                                                      "decisions": {"a": {"score": 12.0, "metrics": {"n": 3.0}}}}
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 4096])

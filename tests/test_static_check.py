@@ -11,15 +11,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from policyforge.search import static_check
 from policyforge.search.static_check import (
-    DEFAULT_ALLOWED_IMPORTS,
     FORBIDDEN_ATTRIBUTES,
     FORBIDDEN_NAMES,
     MAX_SOURCE_CHARS,
     RAW_ARRAY_TYPES,
-    check_source,
 )
 from policyforge.tasks.k8s_gpu.interface import K8S_GPU_POLICY
+from policyforge.tasks.pipelines.interface import PIPELINES_POLICY, PIPELINES_RANK_POLICY
+
+DEFAULT_ALLOWED_IMPORTS = K8S_GPU_POLICY.allowed_imports
+"""Most cases below are k8s-gpu policies (`score(pod, nodes, cluster)`)."""
+EVERY_ALLOWED_IMPORT = tuple(dict.fromkeys(
+    K8S_GPU_POLICY.allowed_imports + PIPELINES_POLICY.allowed_imports + PIPELINES_RANK_POLICY.allowed_imports))
+
+
+def check_source(code: str, allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_IMPORTS,
+                 required_functions: tuple[str, ...] = ("score",)) -> str | None:
+    return static_check.check_source(code, allowed_imports, required_functions)
 
 HOSTILE = Path(__file__).parent / "hostile"
 BASELINES = Path(__file__).parent.parent / "src" / "policyforge" / "tasks" / "k8s_gpu" / "policies"
@@ -52,7 +62,7 @@ def test_baselines_pass(path: Path) -> None:
 
 
 def test_default_allow_list_is_the_interface_one() -> None:
-    assert K8S_GPU_POLICY.allowed_imports == DEFAULT_ALLOWED_IMPORTS
+    assert "policyforge.tasks.k8s_gpu.features" in DEFAULT_ALLOWED_IMPORTS
 
 
 @pytest.mark.parametrize("head", [
@@ -164,7 +174,10 @@ def test_reflection_paths() -> None:
 
 def test_reasons_and_limits() -> None:
     assert check_source("def score(pod, nodes, cluster)\n    return 1\n") == "syntax error at line 1: expected ':'"
-    assert check_source("import numpy as np\n") == "no top-level function score(pod, nodes, cluster)"
+    assert check_source("import numpy as np\n") == "no top-level function score (the interface needs: score)"
+    two = static_check.check_source("def rank(ops, load):\n    return ops\n", ("numpy",), (("schedule",), ("rank",)))
+    assert two is None
+    assert "schedule or rank" in static_check.check_source("x = 1\n", ("numpy",), (("schedule",), ("rank",)))
     assert check_source("class A:\n    def score(self):\n        return 1\n") is not None
     assert "too large" in check_source("#" * (MAX_SOURCE_CHARS + 1))
     assert check_source("\0") is not None
@@ -177,7 +190,7 @@ def _reachable_modules() -> dict[str, str]:
     """Every module reachable from the allowed imports through attributes the check lets through; raises
     if one of them leads to an ndarray subclass (whose .mro() yields ndarray, a raw-buffer constructor)."""
     seen: dict[str, str] = {}
-    queue: list[tuple[object, str]] = [(importlib.import_module(m), m) for m in DEFAULT_ALLOWED_IMPORTS]
+    queue: list[tuple[object, str]] = [(importlib.import_module(m), m) for m in EVERY_ALLOWED_IMPORT]
     visited: set[int] = set()
     while queue:
         obj, path = queue.pop()

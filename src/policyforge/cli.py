@@ -98,7 +98,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.plot:
         if args.mode != "inflation":
             raise PolicyforgeError("--plot draws allocation against arrived load: use --mode inflation")
-        from policyforge.report.plots import allocation_plot
+        from policyforge.tasks.k8s_gpu.plots import allocation_plot
 
         allocation_plot(mean_curves(results), args.plot,
                         f"{inputs.name}: GPU allocation, mean of {len(args.seeds)} seed(s), tune {args.tune}")
@@ -116,7 +116,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _compare_report(args: argparse.Namespace, inputs, results: dict, summary: dict) -> Path:
-    from policyforge.report.compare_report import write_compare_report
+    from policyforge.tasks.k8s_gpu.compare_report import write_compare_report
 
     setup = [("workload", inputs.name), ("pods", f"{len(inputs.pods):,}"),
              ("nodes", f"{len(inputs.nodes):,} ({inputs.nodes.total_gpus:,} GPUs)"),
@@ -189,9 +189,27 @@ def _limits(args: argparse.Namespace) -> dict:
     return asdict(Limits(wall_seconds=args.wall_limit, cpu_seconds=args.wall_limit, memory_mb=args.memory_limit))
 
 
+def _task_setup(ref: str, workload: str | None, options_json: str | None, report=None) -> tuple[str, dict]:
+    """(canonical task reference, its options) from `--task`, `--workload` and `--task-options`; the task is
+    built once here so a bad task or option fails before anything starts."""
+    from policyforge.tasks.registry import canonical, get_task, task_class
+
+    ref = canonical(ref)
+    options = task_class(ref).options_from_cli(workload, report or (lambda line: print(line, file=sys.stderr)))
+    if options_json:
+        try:
+            extra = json.loads(options_json)
+        except json.JSONDecodeError as exc:
+            raise PolicyforgeError(f"--task-options: not JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(extra, dict):
+            raise PolicyforgeError("--task-options: give a JSON object, e.g. '{\"tune\": 1.2}'")
+        options.update(extra)
+    get_task(ref, **options)
+    return ref, options
+
+
 def cmd_evolve(args: argparse.Namespace) -> int:
     from policyforge.search.loop import Evolution, EvolveConfig
-    from policyforge.tasks.k8s_gpu.task import default_task_options
 
     def display(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -209,10 +227,9 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         llm = {} if not args.model else {
             "model": args.model, "base_url": args.base_url, "api_key_env": args.api_key_env, "mode": args.llm_mode,
             "price_in_per_mtok": args.price_in, "price_out_per_mtok": args.price_out}
-        options = default_task_options(args.workload, display) if args.task == "k8s-gpu" \
-            else {"workload": args.workload}
+        task_ref, options = _task_setup(args.task, args.workload, args.task_options, display)
         config = EvolveConfig(
-            task=args.task, task_options=options, proposer=proposer, llm=llm, llm_share=args.llm_share,
+            task=task_ref, task_options=options, proposer=proposer, llm=llm, llm_share=args.llm_share,
             max_samples=args.max_samples or 40, max_cost=args.max_cost, seed=args.seed, batch_size=args.jobs,
             islands=args.islands, cascade=not args.no_cascade, limits=_limits(args), executor=args.executor,
             ray_address=args.ray_address, jobs=args.jobs, unsafe=args.unsafe_no_sandbox)
@@ -290,20 +307,23 @@ def cmd_runs_export(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from policyforge.search.contracts import EvalRequest, Limits
-    from policyforge.search.evaluation import required_functions, run_sandboxed
-    from policyforge.tasks.k8s_gpu.task import default_task_options
+    from policyforge.search.evaluation import (
+        allowed_imports,
+        required_functions,
+        run_sandboxed,
+        sandbox_paths,
+    )
     from policyforge.tasks.registry import get_task
 
     path = Path(args.policy)
     if not path.is_file():
         raise PolicyforgeError(f"{path}: policy file not found")
-    options = default_task_options(args.workload) if args.task == "k8s-gpu" else \
-        ({"workload": args.workload} if args.workload != "default" else {})
-    task = get_task(args.task, **options)
+    ref, options = _task_setup(args.task, args.workload, args.task_options)
+    task = get_task(ref, **options)
     instances = task.screen_instances() if args.split == "screen" else [i for i in task.instances() if i.split == args.split]
-    request = EvalRequest(task.name, path.read_text(encoding="utf-8"), tuple(instances), task.options(),
-                          Limits(**_limits(args)))
-    result = run_sandboxed(request, args.unsafe_no_sandbox, tuple(task.spec.allowed_imports), required_functions(task))
+    request = EvalRequest(ref, path.read_text(encoding="utf-8"), tuple(instances), task.options(),
+                          Limits(**_limits(args)), sandbox_paths(ref, task))
+    result = run_sandboxed(request, args.unsafe_no_sandbox, allowed_imports(task), required_functions(task))
     if args.json:
         print(json.dumps({"status": result.status, "reason": result.reason, "scores": result.scores,
                           "score": (sum(result.scores.values()) / len(result.scores)) if result.scores else None,
@@ -396,9 +416,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     evolve = commands.add_parser("evolve", help="search for a better policy (genetic programming or an LLM)",
                                  description="Evolve policies for a task; every candidate is kept in RUN_DIR/run.sqlite.")
-    evolve.add_argument("--task", default="k8s-gpu")
-    evolve.add_argument("--workload", default="default", help="k8s-gpu workload: an OpenB name (default), a cluster "
-                        "spec .yaml, openb-synthetic (no download), or auto (default if fetched, else openb-synthetic)")
+    evolve.add_argument("--task", help="a task name (see `policyforge tasks list`; default: the first), path/to/file.py:ClassName or "
+                        "package.module:ClassName")
+    evolve.add_argument("--workload", help="the task's workload, as the task reads it (k8s-gpu: an OpenB name, a "
+                        "cluster spec .yaml, openb-synthetic, or auto, the default; pipelines: a scenario or .toml)")
+    evolve.add_argument("--task-options", metavar="JSON", help="further task options as a JSON object")
     evolve.add_argument("--proposer", choices=("gp", "llm", "mixed"), help="default: llm when --model is given, else gp")
     evolve.add_argument("--run-dir", help="directory of a new run")
     evolve.add_argument("--resume", metavar="RUN_DIR", help="continue a run after a crash or stop")
@@ -452,8 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     evaluate = commands.add_parser("evaluate", help="evaluate one policy file exactly as the engine does")
-    evaluate.add_argument("--task", default="k8s-gpu")
-    evaluate.add_argument("--workload", default="default")
+    evaluate.add_argument("--task", help="a task name (see `policyforge tasks list`; default: the first), path/to/file.py:ClassName or "
+                        "package.module:ClassName")
+    evaluate.add_argument("--workload", help="the task's workload, as for evolve")
+    evaluate.add_argument("--task-options", metavar="JSON", help="further task options as a JSON object")
     evaluate.add_argument("--policy", required=True)
     evaluate.add_argument("--split", choices=("screen", "train", "validation", "test"), default="train")
     evaluate.add_argument("--json", action="store_true")
@@ -466,8 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
     tasks_commands = tasks.add_subparsers(dest="tasks_command", required=True)
     tasks_commands.add_parser("list").set_defaults(func=cmd_tasks_list)
     check = tasks_commands.add_parser("check", help="same seed same numbers, read-only views, baselines load and score")
-    check.add_argument("name")
-    check.add_argument("--workload", default="openb-synthetic")
+    check.add_argument("name", help="a task name, path/to/file.py:ClassName or package.module:ClassName")
+    check.add_argument("--workload", help="the task's workload, as for evolve (default: the task's own)")
     check.set_defaults(func=cmd_tasks_check)
     return parser
 
@@ -475,6 +499,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "task", "") is None:
+        from policyforge.tasks.registry import task_names
+
+        args.task = task_names()[0]
     try:
         return args.func(args)
     except PolicyforgeError as exc:

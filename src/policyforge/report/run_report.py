@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from policyforge.report import html as h
-from policyforge.report.curves import held_out_curves
 from policyforge.report.lineage import ancestors, main_line, similarity, unified_diff
-from policyforge.report.plots import allocation_plot
 from policyforge.report.run_plots import STATUS_GROUPS, cost_plot, progress_plot, status_plot
+from policyforge.report.task_sections import task_sections
 from policyforge.search.runs import open_run, selected_best
 from policyforge.search.store import Candidate
 
@@ -71,7 +70,7 @@ def write_run_report(run_dir: str | Path, out_dir: str | Path | None = None) -> 
         h.Section("summary", "Summary", _summary(data)),
         h.Section("progress", "Progress", _progress(data, out)),
         h.Section("outcomes", "Candidate outcomes", _outcomes(data, out)),
-        h.Section("curves", "Allocation on test instances", _curves(data, out, notes)),
+        *_task_sections(data, out, notes),
         h.Section("proposers", "Proposers: tokens and cost", _proposers(data, out)),
         h.Section("lineage", "Lineage of the best", _lineage(data)),
         h.Section("leaderboard", f"Leaderboard ({len(data.candidates)} candidates)", _leaderboard(data)),
@@ -93,7 +92,7 @@ def _summary(data: RunData) -> str:
     cost = sum(c.cost_usd for c in data.candidates)
     pairs = [
         ("run directory", h.esc(data.run_dir)),
-        ("workload", h.esc((config.get("task_options") or {}).get("workload", ""))),
+        ("task options", h.esc(", ".join(f"{k}={v}" for k, v in (config.get("task_options") or {}).items()))),
         ("samples", f"{len(samples)} of {h.esc(config.get('max_samples', '?'))}"),
         ("valid (ok + screened out)", f"{valid}" + (f" ({100 * valid / len(samples):.0f}%)" if samples else "")),
         ("statuses", h.esc(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet")),
@@ -136,21 +135,12 @@ def _outcomes(data: RunData, out: Path) -> str:
             + h.table(["outcome", "samples"], rows, numeric=[1]))
 
 
-def _curves(data: RunData, out: Path, notes: list[str]) -> str:
-    curves = held_out_curves(data.config, data.best, out)
-    notes.extend(curves.notes)
-    parts = []
-    for i, panel in enumerate(curves.panels, start=1):
-        name = f"alloc_test{i}.png"
-        allocation_plot(panel.curves, out / name, f"test instance {_short(panel.instance)}: GPU allocation",
-                        highlight=next((k for k in panel.curves if k.startswith("best #")), None))
-        parts.append(h.image(name, f"allocation against arrived load on {panel.instance}"))
-    for stale in range(len(curves.panels) + 1, 4):
-        (out / f"alloc_test{stale}.png").unlink(missing_ok=True)
-    text = "".join(h.note(n) for n in curves.notes)
-    intro = ("<p>GPU allocation against arrived GPU request, simulated afresh for the selected best and the "
-             "reference baselines on the first test instances (held out from the search).</p>")
-    return intro + text + "".join(parts) if parts else intro + (text or h.note("no curves"))
+def _task_sections(data: RunData, out: Path, notes: list[str]) -> list[h.Section]:
+    """The task's own sections (curves and the like), each a section of this page."""
+    found = task_sections(data.config, data.best, out, notes)
+    said = "".join(h.note(n) for n in notes)
+    return [h.Section(f"task-{i}", title, (said if i == 1 else "") + body)
+            for i, (title, body) in enumerate(found, start=1)]
 
 
 def _proposers(data: RunData, out: Path) -> str:

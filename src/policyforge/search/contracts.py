@@ -11,22 +11,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from policyforge.contract import SPLITS, Instance  # noqa: F401 - re-exported for the engine
+
 STATUSES = ("ok", "rejected", "timeout", "crashed", "invalid_output")
 """How an evaluation ended: scored; refused by the static check; killed at a limit; died or raised;
 returned something that is not a valid policy output."""
 
-SPLITS = ("train", "validation", "test")
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One evaluation case of a task. `params` is JSON-able; `group` names the table row the instance
-    belongs to in verdicts and reports (a workload, trace or scenario), its seeds being the repeats."""
-
-    id: str
-    split: str
-    params: dict[str, Any] = field(default_factory=dict)
-    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,13 +31,15 @@ class Limits:
 
 @dataclass(frozen=True)
 class EvalRequest:
-    """What the sandbox runs: a candidate's code on some instances of a task."""
+    """What the sandbox runs: a candidate's code on some instances of a task. `task` is a task reference
+    (see tasks/registry.py); `data_paths` are what the task reads (mounted read-only into the sandbox)."""
 
     task: str
     code: str
     instances: tuple[Instance, ...]
     task_options: dict[str, Any] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    data_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +48,8 @@ class EvalResult:
 
     `scores` maps instance id -> objective (higher is better); `metrics` instance id -> a flat dict of
     named figures; `reason` says why a non-ok status happened; `output` is the captured (capped) output.
+    `decisions` (instance id -> the policy's decisions, as sent by the sandboxed child) is what the trusted
+    scorer turns into `scores`; it is never stored.
     """
 
     status: str
@@ -64,6 +58,7 @@ class EvalResult:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0
     output: str = ""
+    decisions: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:

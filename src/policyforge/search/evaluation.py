@@ -21,22 +21,38 @@ from policyforge.search.contracts import EvalRequest, EvalResult, Instance, Limi
 from policyforge.search.executors import make_executor
 
 if TYPE_CHECKING:
+    from policyforge.contract import Task
     from policyforge.search.loop import EvolveConfig
-    from policyforge.tasks.base import Task
 
 
-def run_sandboxed(request: EvalRequest, unsafe: bool, allowed_imports: tuple[str, ...] | None = None,
-                  required_functions: tuple[str, ...] = ("score",)) -> EvalResult:
-    """What an executor runs: one sandboxed evaluation (importable by name, so Ray can ship it)."""
+def run_sandboxed(request: EvalRequest, unsafe: bool, allowed_imports: tuple[str, ...],
+                  required_functions: tuple[tuple[str, ...], ...]) -> EvalResult:
+    """What an executor runs: the candidate's decisions from the sandbox, then their trusted scores
+    (importable by name, so Ray can ship it; this process never runs candidate code)."""
+    from policyforge.search.judge import judge
     from policyforge.search.sandbox import run
-    from policyforge.search.static_check import DEFAULT_ALLOWED_IMPORTS
 
-    return run(request, allowed_imports=allowed_imports or DEFAULT_ALLOWED_IMPORTS, allow_unsafe=unsafe,
-               required_functions=required_functions)
+    result = run(request, allowed_imports=allowed_imports, allow_unsafe=unsafe,
+                 required_functions=required_functions)
+    return judge(request, result)
 
 
-def required_functions(task: Task) -> tuple[str, ...]:
-    return tuple(f.name for f in task.spec.functions if f.required)
+def required_functions(task: Task) -> tuple[tuple[str, ...], ...]:
+    """Per interface the task accepts, the functions a policy must define."""
+    return tuple(spec.required_functions for spec in (task.spec, *task.interfaces))
+
+
+def allowed_imports(task: Task) -> tuple[str, ...]:
+    """The union of the allow-lists of the task's interfaces."""
+    return tuple(dict.fromkeys(m for spec in (task.spec, *task.interfaces) for m in spec.allowed_imports))
+
+
+def sandbox_paths(ref: str, task: Task) -> tuple[str, ...]:
+    """What the sandboxed child must read: the task's data and, for a task from a file, that file's folder."""
+    from policyforge.tasks.registry import task_file
+
+    own = task_file(ref)
+    return tuple(str(p) for p in task.data_paths()) + ((str(Path(own).parent),) if own else ())
 
 
 def merge(results: list[EvalResult]) -> EvalResult:
@@ -101,15 +117,15 @@ class Evaluator:
         self.task_options = task.options()
         self.limits = Limits(**config.limits)
         self.unsafe = config.unsafe
-        self.allowed_imports = tuple(task.spec.allowed_imports)
+        self.allowed_imports = allowed_imports(task)
         self.required_functions = required_functions(task)
+        self.data_paths = sandbox_paths(config.task, task)
         self.executor = make_executor(config.executor, config.jobs, config.ray_address)
         self.orchestrator = ThreadPoolExecutor(max_workers=max(4, 2 * config.jobs), thread_name_prefix="cascade")
-        data_dir = self.task_options.get("data_dir")
-        self.cache = ResultCache(Path(data_dir or "data") / "cache" / "evaluations.sqlite")
+        self.cache = ResultCache(Path(task.cache_dir() or Path("data") / "cache") / "evaluations.sqlite")
 
     def _request(self, code: str, instances: list[Instance]) -> EvalRequest:
-        return EvalRequest(self.task_name, code, tuple(instances), self.task_options, self.limits)
+        return EvalRequest(self.task_name, code, tuple(instances), self.task_options, self.limits, self.data_paths)
 
     def _run(self, code: str, instances: list[Instance], cacheable: bool, split: bool) -> EvalResult:
         keys = {i.id: ResultCache.key(self.task_name, self.task_options, code, i) for i in instances} if cacheable else {}

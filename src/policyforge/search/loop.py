@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from policyforge.contract import Task
 from policyforge.errors import PolicyforgeError
 from policyforge.search.contracts import EvalResult, Instance, Limits, ParentInfo, Proposal
 from policyforge.search.database import DatabaseConfig, Program, ProgramsDatabase
@@ -25,13 +26,13 @@ from policyforge.search.dedup import code_hash, normalised_hash
 from policyforge.search.evaluation import Evaluator
 from policyforge.search.runs import selected_best
 from policyforge.search.store import Candidate, Store
-from policyforge.tasks.base import Task
 from policyforge.tasks.registry import get_task
 
 
 @dataclass(frozen=True)
 class EvolveConfig:
-    task: str = "k8s-gpu"
+    task: str = ""
+    """A task reference (tasks/registry.py): a name, path/to/file.py:Class or package.module:Class."""
     task_options: dict[str, Any] = field(default_factory=dict)
     proposer: str = "gp"
     llm: dict[str, Any] = field(default_factory=dict)
@@ -129,9 +130,8 @@ class Evolution:
     def _evaluate_baselines(self) -> None:
         """Baselines are evaluated once per run through the same sandbox as candidates, then seed the islands."""
         done = {c.name: c for c in self.store.all("proposer = 'baseline' AND status = 'ok'")}
-        names = list(getattr(self.task, "reference_baselines", lambda: tuple(self.task.baselines()))())
-        missing = [n for n in names if n not in done]
         paths = self.task.baselines()
+        missing = [n for n in paths if n not in done]
         futures = {n: self.evaluator.submit(paths[n].read_text(), self.train, cacheable=True) for n in missing}
         for name in missing:
             result = futures[name].result()
@@ -208,7 +208,7 @@ class Evolution:
         train_ids = [i.id for i in self.train]
         return {
             "task": self.task.name,
-            "interface": self.task.spec.render_markdown(),
+            "interface": interface_text(self.task),
             "objective": self.task.objective(),
             "baselines": {n: {i: s[i] for i in train_ids if i in s} for n, s in self.baseline_scores.items()},
         }
@@ -352,13 +352,21 @@ class Evolution:
                               test_score=_mean(result.scores) if result.ok else None)
 
 
+def interface_text(task: Task) -> str:
+    """The interface documentation a proposer sees: the task's interface, then any alternative ones."""
+    text = task.spec.render_markdown()
+    for other in task.interfaces:
+        text += "\n---\n\nAlternatively, implement this interface instead:\n\n" + other.render_markdown()
+    return text
+
+
 def default_proposers(config: EvolveConfig, task: Task) -> dict[str, Any]:
     """The proposers a configuration asks for, built lazily (the LLM one needs the `llm` extra)."""
     proposers: dict[str, Any] = {}
     if config.proposer in ("gp", "mixed"):
         from policyforge.search.proposers.gp import GPProposer
 
-        proposers["gp"] = GPProposer(getattr(task, "gp_spec", task.spec))
+        proposers["gp"] = GPProposer(task.gp_spec or task.spec, table=task.gp_table)
     if config.proposer in ("llm", "mixed"):
         from policyforge.search.proposers.llm import LLMProposer
 

@@ -9,14 +9,6 @@ from policyforge.errors import PolicyforgeError
 from policyforge.search.store import Candidate, Store
 
 
-def mean_per_workload(scores: dict[str, float]) -> dict[str, float]:
-    """Scores of instances named `workload/seedN`, averaged per workload (in first-seen order)."""
-    groups: dict[str, list[float]] = {}
-    for instance, value in scores.items():
-        groups.setdefault(instance.split("/")[0], []).append(value)
-    return {name: sum(values) / len(values) for name, values in groups.items()}
-
-
 def open_run(run_dir: str | Path) -> Store:
     path = Path(run_dir) / "run.sqlite"
     if not path.exists():

@@ -14,6 +14,9 @@ Three layers, each assuming the one before it failed:
 
 Without bubblewrap `run` refuses unless `allow_unsafe=True` (layers 1-2 only, with a warning). The parent
 never holds more than `Limits.output_bytes` of the child's output plus one bounded result line.
+
+What comes back is only the policy's decisions, and only from a clean exit (status 0, within the limits, one
+result line): scores are computed from them by the trusted judge (judge.py), never by the child.
 """
 
 from __future__ import annotations
@@ -40,13 +43,15 @@ from pathlib import Path
 
 import policyforge
 from policyforge.search.contracts import STATUSES, EvalRequest, EvalResult, Limits
-from policyforge.search.static_check import DEFAULT_ALLOWED_IMPORTS, check_source
+from policyforge.search.static_check import check_source
+from policyforge.wire import WireError, decode
 
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "apt-get install -y bubblewrap"
 READ_CHUNK = 1 << 16
-RESULT_LINE_LIMIT = 8 << 20
+RESULT_LINE_LIMIT = 64 << 20
+"""Decisions of a long run (a million cache evictions) fit; more is refused, not buffered."""
 SCRATCH_BYTES = 32 << 20
 PIDS_LIMIT = 32
 REASON_CHARS = 300
@@ -64,12 +69,15 @@ def sandbox_available() -> bool:
     return _bwrap_problem() is None
 
 
-def run(request: EvalRequest, *, allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_IMPORTS,
-        allow_unsafe: bool = False, tag: str = "", required_functions: tuple[str, ...] = ("score",)) -> EvalResult:
-    """Evaluate `request` in the sandbox; never raises for anything the candidate does.
+def run(request: EvalRequest, *, allowed_imports: tuple[str, ...], allow_unsafe: bool = False, tag: str = "",
+        required_functions: tuple[tuple[str, ...], ...] = (("score",),)) -> EvalResult:
+    """Run `request` in the sandbox and return the policy's decisions (no scores); never raises for anything
+    the candidate does.
 
-    `allowed_imports` is the task's allow-list (PolicySpec.allowed_imports). `tag` (letters, digits, `._-`)
-    appears on the worker's command line, so an operator or a test can find an evaluation's processes.
+    `allowed_imports` is the task's allow-list (PolicySpec.allowed_imports); `required_functions` lists, per
+    interface the task accepts, the functions a policy must define (one interface must be complete). `tag`
+    (letters, digits, `._-`) appears on the worker's command line, so an operator or a test can find an
+    evaluation's processes.
     """
     start = time.monotonic()
 
@@ -98,7 +106,7 @@ def run(request: EvalRequest, *, allowed_imports: tuple[str, ...] = DEFAULT_ALLO
         if problem:
             cmd, env, cwd = _worker_command(tag), _child_env(home=folder), folder
         else:  # bubblewrap provides the scratch folder (a private tmpfs) and the environment
-            cmd, env, cwd = _bwrap_command(tag, request.task_options), {"PATH": _PATH}, None
+            cmd, env, cwd = _bwrap_command(tag, request), {"PATH": _PATH}, None
         cgroup = _make_pids_cgroup()
         if cgroup is not None:  # join it before exec, without a preexec_fn (unsafe with threads)
             join = '{ echo $$ > "$0"; } 2>/dev/null; exec "$@"'
@@ -111,8 +119,8 @@ def run(request: EvalRequest, *, allowed_imports: tuple[str, ...] = DEFAULT_ALLO
             if cgroup is not None:
                 _remove_cgroup(cgroup)
     capture.finish()
-    status, reason, scores, metrics = _classify(outcome, capture, request.limits, bwrap=not problem)
-    return result(status, reason, scores=scores, metrics=metrics, output=capture.text())
+    status, reason, decisions = _classify(outcome, capture, request.limits, bwrap=not problem)
+    return result(status, reason, decisions=decisions, output=capture.text())
 
 
 # --- the child's command line ----------------------------------------------------------------------
@@ -154,9 +162,10 @@ def _bwrap_args(extra_paths: tuple[str, ...] = ()) -> list[str]:
     return args
 
 
-def _bwrap_command(tag: str, task_options: dict) -> list[str]:
+def _bwrap_command(tag: str, request: EvalRequest) -> list[str]:
     setenv = [arg for k, v in _child_env(home="/tmp").items() for arg in ("--setenv", k, v)]
-    return [_bwrap()[0], *_bwrap_args(_option_paths(task_options)), *setenv, "--", *_worker_command(tag)]
+    readable = (*_option_paths(request.task_options), *(p for p in request.data_paths if os.path.exists(p)))
+    return [_bwrap()[0], *_bwrap_args(readable), *setenv, "--", *_worker_command(tag)]
 
 
 @functools.lru_cache(maxsize=1)
@@ -323,6 +332,7 @@ class _Capture:
         self.pending = b""  # a possible start of the needle, not yet known to be output
         self.line: bytearray | None = None  # the result line while it arrives
         self.result: bytes | None = None
+        self.lines = 0  # result lines seen: exactly one is accepted
 
     def _out(self, data: bytes) -> None:
         self.tail += data
@@ -356,8 +366,10 @@ class _Capture:
             data = data[at + len(self.needle):]
 
     def _close_line(self) -> None:
-        if self.line is not None and self.result is None:
-            self.result = bytes(self.line)
+        if self.line is not None:
+            self.lines += 1
+            if self.result is None:
+                self.result = bytes(self.line)
         self.line = None
 
     def finish(self) -> None:
@@ -444,33 +456,43 @@ def _signal(kill: Callable[[int, int], None], pid: int) -> None:
 
 
 def _classify(outcome: _Outcome, capture: _Capture, limits: Limits, bwrap: bool
-              ) -> tuple[str, str, dict[str, float], dict[str, dict[str, float]]]:
-    if capture.result is not None:
-        try:
-            data = json.loads(capture.result)
-            status = data["status"]
-            if status not in STATUSES or status == "rejected":
-                raise ValueError(status)
-            scores = {str(k): float(v) for k, v in data.get("scores", {}).items()}
-            metrics = {str(k): {str(m): float(x) for m, x in v.items()}
-                       for k, v in data.get("metrics", {}).items()}
-            return status, str(data.get("reason", "")), scores, metrics
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return "crashed", "malformed result line from the worker", {}, {}
+              ) -> tuple[str, str, dict[str, object]]:
+    """(status, reason, decisions). A result line counts only after a clean exit within the limits, and only
+    when it is the one result line; anything else the child printed is never believed."""
     if outcome.timed_out:
-        return "timeout", f"exceeded the wall-clock limit of {limits.wall_seconds:g} s", {}, {}
+        return "timeout", f"exceeded the wall-clock limit of {limits.wall_seconds:g} s", {}
     code = outcome.returncode
     sig = -code if code < 0 else (code - 128 if bwrap and code > 128 else 0)
     if sig == signal.SIGXCPU or (sig == signal.SIGKILL and outcome.cpu_seconds >= limits.cpu_seconds - 0.05):
-        return "timeout", f"exceeded the CPU limit of {limits.cpu_seconds:g} s", {}, {}
+        return "timeout", f"exceeded the CPU limit of {limits.cpu_seconds:g} s", {}
     if sig == signal.SIGKILL:
-        return "crashed", f"killed by SIGKILL (likely out of memory; limit {limits.memory_mb} MB)", {}, {}
+        return "crashed", f"killed by SIGKILL (likely out of memory; limit {limits.memory_mb} MB)", {}
     if sig:
-        return "crashed", f"killed by {_signal_name(sig)}", {}, {}
+        return "crashed", f"killed by {_signal_name(sig)}", {}
     last = next((ln for ln in reversed(capture.text().splitlines()) if ln.strip()), "no output")
-    if "MemoryError" in last:
-        return "crashed", f"out of memory (limit {limits.memory_mb} MB): {last}", {}, {}
-    return "crashed", f"exited with code {code} without a result: {last}", {}, {}
+    if code != 0:
+        if "MemoryError" in last:
+            return "crashed", f"out of memory (limit {limits.memory_mb} MB): {last}", {}
+        return "crashed", f"exited with code {code}: {last}", {}
+    if capture.result is None:
+        return "crashed", f"exited without a result: {last}", {}
+    if capture.lines != 1:
+        return "invalid_output", f"{capture.lines} result lines instead of one", {}
+    try:
+        data = json.loads(capture.result)
+        status = data["status"]
+        if status not in STATUSES or status == "rejected":
+            raise ValueError(status)
+        if status != "ok":
+            return status, str(data.get("reason", "")), {}
+        decisions = decode(data["decisions"])
+        if not isinstance(decisions, dict):
+            raise ValueError("decisions")
+        return "ok", "", decisions
+    except WireError as exc:
+        return "invalid_output", f"malformed decisions: {exc}", {}
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return "invalid_output", "malformed result line from the worker", {}
 
 
 def _signal_name(sig: int) -> str:

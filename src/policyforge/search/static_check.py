@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import ast
 
-DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = ("math", "numpy", "policyforge.tasks.k8s_gpu.features")
-"""The k8s-gpu task's allow-list (the same as its PolicySpec.allowed_imports)."""
-
 MAX_SOURCE_CHARS = 200_000
 
 FORBIDDEN_NAMES = frozenset({
@@ -67,10 +64,11 @@ class _Rejected(Exception):
         super().__init__(f"line {line}: {message}" if line else message)
 
 
-def check_source(code: str, allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_IMPORTS,
-                 required_functions: tuple[str, ...] = ("score",)) -> str | None:
-    """None when `code` may run in the sandbox, otherwise a one-line reason. `required_functions` are the
-    top-level functions the task's interface requires (PolicySpec.functions)."""
+def check_source(code: str, allowed_imports: tuple[str, ...],
+                 required_functions: tuple[str, ...] | tuple[tuple[str, ...], ...] = ()) -> str | None:
+    """None when `code` may run in the sandbox, otherwise a one-line reason. `allowed_imports` is the task's
+    allow-list (PolicySpec.allowed_imports); `required_functions` the top-level functions its interface
+    requires, or one such tuple per interface the task accepts (then one of them must be complete)."""
     if len(code) > MAX_SOURCE_CHARS:
         return f"source too large ({len(code)} characters, limit {MAX_SOURCE_CHARS})"
     try:
@@ -86,9 +84,11 @@ def check_source(code: str, allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_I
     except RecursionError:
         return "source too deeply nested"
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-    for name in required_functions:
-        if name not in defined:
-            return f"no top-level function {name}" + ("(pod, nodes, cluster)" if name == "score" else "")
+    options = [required_functions] if all(isinstance(n, str) for n in required_functions) else required_functions
+    missing = [[n for n in names if n not in defined] for names in options]
+    if missing and all(missing):
+        wanted = " or ".join(", ".join(names) for names in options)
+        return f"no top-level function {missing[0][0]} (the interface needs: {wanted})"
     return None
 
 

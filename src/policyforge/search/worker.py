@@ -1,14 +1,17 @@
 """The sandbox's child process: `python -m policyforge.search.worker` (started by `sandbox.run`).
 
 It reads one request as JSON on stdin, lowers its own resource limits before any candidate code exists,
-writes the candidate into its scratch directory (the cwd), evaluates it with the task and prints exactly one
-result line, prefixed by the request's nonce, on stdout. Everything else on stdout/stderr is the candidate's
-captured output. Setting the limits here rather than in a `preexec_fn` keeps `sandbox.run` safe to call from
+writes the candidate into its scratch directory (the cwd), runs the task's UNTRUSTED half (`Task.run`) with it
+on each instance and prints exactly one result line, prefixed by the request's nonce, on stdout: the
+policy's decisions per instance, as data (policyforge/wire.py). It computes no score: everything in this process is
+as untrusted as the candidate, so the parent judges the decisions with the task's trusted half
+(`Task.score`, in search/judge.py). Everything else on stdout/stderr is the candidate's captured output. Setting the limits here rather than in a `preexec_fn` keeps `sandbox.run` safe to call from
 threads, and applies them identically with and without bubblewrap.
 
 Task names starting with "selftest" are built in, so the sandbox can be tested without any real task: the
-plain "selftest" scores a tiny fixed input; the others are OS-level probes that run trusted but hostile code
-(no static check applies to them) to prove the containment itself.
+plain "selftest" runs a tiny fixed input; the others are OS-level probes that run trusted but hostile code
+(no static check applies to them) to prove the containment itself. Their decisions are `{"score", "metrics"}`
+per instance, which the judge's selftest scorer reads back (they test the sandbox, not a judge).
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from policyforge.contract import Instance
 from policyforge.errors import PolicyCrashed, PolicyError
-from policyforge.search.contracts import Instance
+from policyforge.wire import encode
 
 Outcome = tuple[dict[str, float], dict[str, dict[str, float]]]
+"""A selftest's (scores, metrics), sent back as decisions."""
 
 FILE_SIZE_LIMIT = 8 << 20
 """RLIMIT_FSIZE: the candidate file is the only thing the worker writes."""
@@ -175,7 +180,7 @@ BUILTIN_TASKS: dict[str, Callable[[Path, list[Instance], dict[str, Any]], Outcom
 
 
 def evaluate(request: dict[str, Any]) -> dict[str, Any]:
-    """Run the request's evaluation; never raises, returns the result as a JSON-able dict."""
+    """Run the request's untrusted half; never raises, returns {"status", "decisions" | "reason"}."""
     try:
         code_path = Path.cwd() / "candidate.py"
         code_path.write_text(request["code"], encoding="utf-8")
@@ -183,12 +188,14 @@ def evaluate(request: dict[str, Any]) -> dict[str, Any]:
         name, options = request["task"], request["task_options"]
         if name in BUILTIN_TASKS:
             scores, metrics = BUILTIN_TASKS[name](code_path, instances, options)
+            decisions = {i: {"score": v, "metrics": metrics.get(i, {})} for i, v in scores.items()}
         else:
             from policyforge.tasks.registry import get_task
 
-            scores, metrics = get_task(name, **options).evaluate(code_path, instances)
-        return {"status": "ok", "scores": {str(k): float(v) for k, v in scores.items()},
-                "metrics": {str(k): {str(m): float(x) for m, x in v.items()} for k, v in metrics.items()}}
+            task = get_task(name, **options)
+            policy = load_module(code_path)
+            decisions = {inst.id: encode(task.run(policy, inst)) for inst in instances}
+        return {"status": "ok", "decisions": decisions}
     except PolicyCrashed as exc:
         return {"status": "crashed", "reason": str(exc)[:REASON_CHARS]}
     except PolicyError as exc:
@@ -203,7 +210,10 @@ def main() -> int:
     request = json.loads(sys.stdin.buffer.read())
     apply_limits(request["limits"])
     result = evaluate(request)
-    line = json.dumps(result, allow_nan=True).encode()
+    try:
+        line = json.dumps(result, allow_nan=False).encode()
+    except ValueError:  # NaN or infinity among the decisions
+        line = json.dumps({"status": "invalid_output", "reason": "decisions contain NaN or infinite numbers"}).encode()
     sys.stdout.flush()
     sys.stderr.flush()
     out = b"\n" + request["nonce"].encode() + b" " + line + b"\n"

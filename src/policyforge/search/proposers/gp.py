@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from policyforge.contract import GPTable, PolicySpec
 from policyforge.search.contracts import ParentInfo, Proposal
 from policyforge.search.proposers.grammar import (
     BOOL,
@@ -39,7 +40,6 @@ from policyforge.search.proposers.grammar import (
     tree_line,
 )
 from policyforge.search.proposers.grammar import tree_size as node_size
-from policyforge.tasks.base import PolicySpec
 
 ATTEMPTS = 60
 """Offspring tried per proposal before falling back to a fresh random tree."""
@@ -115,11 +115,11 @@ class GPProposer:
 
     def __init__(self, spec: PolicySpec, max_size: int = 40, max_depth: int = 7, parsimony: float = 0.001,
                  p_crossover: float = 0.5, p_subtree: float = 0.3, p_point: float = 0.1,
-                 p_constant: float = 0.1) -> None:
+                 p_constant: float = 0.1, table: GPTable | None = None) -> None:
         if max_size < 3 or max_depth < 2:
             raise ValueError("GP needs max_size >= 3 and max_depth >= 2")
         self.spec = spec
-        self.grammar: Grammar = build_grammar(spec)
+        self.grammar: Grammar = build_grammar(spec, table)
         self.max_size = max_size
         self.max_depth = max_depth
         self.parsimony = parsimony
@@ -154,8 +154,8 @@ class GPProposer:
         return node_size(tree) <= self.max_size and tree_depth(tree) <= self.max_depth
 
     def seed_programs(self) -> list[str]:
-        """Modules expressing the task's baselines in the grammar (for k8s-gpu, in this order: BestFit-like,
-        FGD-like, FGD-like quantised, packing-like), skipping any that the grammar or limits cannot hold."""
+        """Modules expressing the task's baselines in the grammar (its GPTable's seed trees, in order),
+        skipping any that the grammar or limits cannot hold."""
         out = []
         for text in self.grammar.seeds.values():
             tree = parse_sexpr(text)

@@ -3,7 +3,8 @@
 The offline (GP) proposer searches over expressions, not text, so every program it writes is a valid policy
 by construction. The grammar is generated from the task's PolicySpec (per-candidate fields, scalar fields,
 vector features), so another task's spec gives another grammar; the little a spec cannot say (which fields
-are identifiers rather than quantities, useful constants, baseline-like seed trees) lives in TASK_TABLES.
+are identifiers rather than quantities, useful constants, baseline-like seed trees) comes from the task's
+GPTable (policyforge.contract).
 
 Types: `vec` (one float per candidate), `num` (a scalar; usable wherever a `vec` is, by broadcasting),
 `bool` (elementwise comparison) and `sbool` (a scalar bool such as `pod.is_sharing`; usable wherever a
@@ -17,9 +18,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from policyforge.tasks.base import PolicySpec
+from policyforge.contract import GPTable, PolicySpec
 
 VEC, NUM, BOOL, SBOOL = "vec", "num", "bool", "sbool"
 TREE_MARK = "# gp-tree: "
@@ -28,7 +29,7 @@ EPS = 1e-9
 MAX_NESTING = 100
 """Deeper s-expressions are refused rather than recursed into (a hand-edited parent could be anything)."""
 PROGRAM = "program"
-"""The root of a program that evolves several functions at once (`TaskTable.functions`): one child tree per
+"""The root of a program that evolves several functions at once (`GPTable.functions`): one child tree per
 function, in order. Never a variation point; each child is typed and depth-limited as a tree of its own."""
 SCORE_DOC = "One score per candidate, higher is better."
 
@@ -79,86 +80,6 @@ class Terminal:
     local: str
     doc: str
     feature: str | None = None
-
-
-@dataclass(frozen=True)
-class TaskTable:
-    """What a PolicySpec cannot say about GP: the vector and scalar views, fields that are identifiers or
-    codes rather than quantities, constants worth drawing, feature argument overrides, seed trees, and the
-    `imports` and `epilogue` lines that make the evolved function a whole policy (e.g. the mechanism it drives)."""
-
-    vector_view: str = "nodes"
-    scalar_view: str = "pod"
-    exclude: tuple[str, ...] = ()
-    constants: tuple[float, ...] = (0.5, 1.0, 2.0, 10.0, 100.0)
-    feature_args: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    seeds: dict[str, str] = field(default_factory=dict)
-    imports: tuple[str, ...] = ()
-    epilogue: tuple[str, ...] = ()
-    functions: tuple[str, ...] = ()
-    """The spec's functions evolved together, each a tree over the same terminals returning one float per
-    candidate (default: the first required one alone). With several, seeds are `(program t1 t2 ...)`."""
-
-
-RANKED_PIPELINES_EPILOGUE = (
-    "",
-    "",
-    "def init(state, cluster):",
-    "    ranking.init(state, cluster)",
-    "",
-    "",
-    "def schedule(state, results, arrivals, cluster):",
-    '    """The fixed mechanism (best-fit placement, OOM retries, preemption): order from `rank`, sizes from',
-    '    `ram_gb` and `cpus`."""',
-    "    return ranking.schedule(state, results, arrivals, cluster, rank, ram_gb=ram_gb, cpus=cpus)",
-)
-
-
-TASK_TABLES: dict[str, TaskTable] = {
-    "k8s-gpu": TaskTable(
-        exclude=("nodes.index", "nodes.gpu_model", "pod.model_mask"),
-        constants=(0.5, 1.0, 2.0, 10.0, 100.0, 1000.0, 8000.0, 128000.0),
-        seeds={
-            # BestFit without its integer min-max normalisation: least CPU and GPU left over wins.
-            "bestfit-like": "(sub (mul (div (neg (sub nodes.cpu_free pod.cpu_milli)) 128000.0) 0.5) "
-                            "(mul (div (sub nodes.gpu_free_total pod.total_gpu_milli) 8000.0) 0.5))",
-            # FGD without the integer sigmoid: the fragmentation the placement removes.
-            "fgd-like": "(sub fragmentation fragmentation_after)",
-            # The same, quantised to steps of 40 milli as FGD's integer sigmoid is near 0: near-equal
-            # candidates then tie and go to the fixed node order, which is worth ~2 points of allocation.
-            "fgd-quantised": "(floor (div (sub fragmentation fragmentation_after) 40.0))",
-            # GpuPacking's tiers, roughly: used nodes over idle ones, fewer idle GPUs first, and for a
-            # sharing pod a bonus for partly used GPU milli that can take it (less free milli is better).
-            "packing-like": "(add (where (gt nodes.pod_count 0.5) (sub 50.0 nodes.full_free_gpus) "
-                            "(sub 33.0 nodes.full_free_gpus)) (where pod.is_sharing (where (gt (sub "
-                            "nodes.gpu_free_total (mul nodes.full_free_gpus 1000.0)) "
-                            "(sub pod.gpu_milli 0.5)) (sub 50.0 (sub (div nodes.gpu_free_total 100.0) "
-                            "(mul nodes.full_free_gpus 10.0))) 0.0) 0.0))",
-        },
-    ),
-    "pipelines-rank": TaskTable(
-        vector_view="ops",
-        scalar_view="load",
-        exclude=("ops.id",),
-        constants=(0.5, 1.0, 2.0, 3.0, 10.0, 60.0, 100.0, 1000.0),
-        functions=("rank", "ram_gb", "cpus"),
-        # Each seed sizes as the mechanism does (its ops.ram_gb and ops.cpus columns), written as a product
-        # with 1.0 so that constant perturbation can tune the headroom and the CPU share straight away.
-        seeds={
-            # The `sized` baseline's order: by priority, then the pipeline with the least work left first.
-            "sized-like": "(program (neg (add (mul ops.priority 100000.0) ops.pipeline_seconds_left)) "
-                          "(mul ops.ram_gb 1.0) (mul ops.cpus 1.0))",
-            # Weighted shortest remaining work first: the objective's weight per second of work left.
-            "wsjf": "(program (div ops.weight (add ops.pipeline_seconds_left 1.0)) (mul ops.ram_gb 1.0) "
-                    "(mul ops.cpus 1.0))",
-            # By priority, then the longest critical path first (keeps a DAG's chain moving).
-            "critical-path": "(program (add (mul ops.priority -100000.0) ops.path_seconds) (mul ops.ram_gb 1.0) "
-                             "(mul ops.cpus 1.0))",
-        },
-        imports=("from policyforge.tasks.pipelines import ranking",),
-        epilogue=RANKED_PIPELINES_EPILOGUE,
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -257,10 +178,10 @@ def _arguments(signature: str) -> tuple[str, ...]:
     return tuple(a.strip() for a in inside.split(",") if a.strip())
 
 
-def build_grammar(spec: PolicySpec, table: TaskTable | None = None) -> Grammar:
+def build_grammar(spec: PolicySpec, table: GPTable | None = None) -> Grammar:
     """The grammar of `spec`: per-candidate fields (shape K) of the vector view, scalar fields of the scalar
     view, and features returning K values whose arguments the scoring function has."""
-    table = table or TASK_TABLES.get(spec.task, TaskTable())
+    table = table or GPTable()
     score = next(f for f in spec.functions if f.required)
     evolved = [score] if not table.functions else \
         [next(f for f in spec.functions if f.name == name) for name in table.functions]

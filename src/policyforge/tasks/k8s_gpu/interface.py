@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policyforge.tasks.base import FieldSpec, FunctionSpec, PolicySpec, ViewSpec
+from policyforge.contract import FieldSpec, FunctionSpec, GPTable, PolicySpec, ViewSpec
 
 
 def _per_node(rows: str) -> tuple[FieldSpec, ...]:
@@ -93,3 +93,27 @@ K8S_GPU_POLICY = PolicySpec(
         "Names starting with an underscore are private to the simulator.",
     ),
 )
+
+K8S_GPU_GP_TABLE = GPTable(
+    exclude=("nodes.index", "nodes.gpu_model", "pod.model_mask"),
+    constants=(0.5, 1.0, 2.0, 10.0, 100.0, 1000.0, 8000.0, 128000.0),
+    seeds={
+        # BestFit without its integer min-max normalisation: least CPU and GPU left over wins.
+        "bestfit-like": "(sub (mul (div (neg (sub nodes.cpu_free pod.cpu_milli)) 128000.0) 0.5) "
+                        "(mul (div (sub nodes.gpu_free_total pod.total_gpu_milli) 8000.0) 0.5))",
+        # FGD without the integer sigmoid: the fragmentation the placement removes.
+        "fgd-like": "(sub fragmentation fragmentation_after)",
+        # The same, quantised to steps of 40 milli as FGD's integer sigmoid is near 0: near-equal
+        # candidates then tie and go to the fixed node order, which is worth ~2 points of allocation.
+        "fgd-quantised": "(floor (div (sub fragmentation fragmentation_after) 40.0))",
+        # GpuPacking's tiers, roughly: used nodes over idle ones, fewer idle GPUs first, and for a
+        # sharing pod a bonus for partly used GPU milli that can take it (less free milli is better).
+        "packing-like": "(add (where (gt nodes.pod_count 0.5) (sub 50.0 nodes.full_free_gpus) "
+                        "(sub 33.0 nodes.full_free_gpus)) (where pod.is_sharing (where (gt (sub "
+                        "nodes.gpu_free_total (mul nodes.full_free_gpus 1000.0)) "
+                        "(sub pod.gpu_milli 0.5)) (sub 50.0 (sub (div nodes.gpu_free_total 100.0) "
+                        "(mul nodes.full_free_gpus 10.0))) 0.0) 0.0))",
+    },
+)
+"""What the offline (GP) proposer needs beyond the spec: identifier fields, constants, and seed trees that
+express the baselines in the grammar."""

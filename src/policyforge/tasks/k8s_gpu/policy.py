@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from policyforge.errors import PolicyError
 from policyforge.policy_files import import_policy_file, resolve_policy
@@ -55,10 +56,15 @@ def load_policy(name_or_path: str) -> Policy:
 
 def load_policy_file(path: Path, name: str | None = None) -> Policy:
     module, source = import_policy_file(Path(path), "policyforge_policy")
-    score = getattr(module, "score", None)
+    return policy_of_module(module, name or Path(path).stem, Path(path), source)
+
+
+def policy_of_module(module: ModuleType, name: str, path: Path = Path("candidate.py"), source: str = "") -> Policy:
+    """The policy an imported module defines; PolicyError names what is missing."""
+    score = module.__dict__.get("score")
     if not callable(score):
         raise PolicyError(f"{path}: a policy must define score(pod, nodes, cluster)")
-    choose = getattr(module, "choose_gpus", None)
+    choose = module.__dict__.get("choose_gpus")
     if choose is not None and not callable(choose):
         raise PolicyError(f"{path}: choose_gpus must be a function")
-    return Policy(name or Path(path).stem, Path(path), score, choose, source)
+    return Policy(name, Path(path), score, choose, source)

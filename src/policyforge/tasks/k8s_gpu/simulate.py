@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from policyforge.errors import PolicyforgeError
-from policyforge.tasks.k8s_gpu.cluster import ClusterState
+from policyforge.errors import PolicyError, PolicyforgeError
+from policyforge.tasks.k8s_gpu.cluster import ClusterState, PlacementError
 from policyforge.tasks.k8s_gpu.engine import Placement, Scheduler, pod_requests
 from policyforge.tasks.k8s_gpu.metrics import (
     FragmentationRecorder,
@@ -56,6 +56,13 @@ class InflationResult:
     fragmentation_milli: np.ndarray
     failed: np.ndarray
     seconds: float
+    node: np.ndarray | None = None
+    """Per arriving pod, the node it was bound to (-1: failed): with `gpu_mask`, the run's decisions."""
+    gpu_mask: np.ndarray | None = None
+    """Per arriving pod, the GPUs it was bound to as a bit mask (bit g: GPU g of its node)."""
+
+    def decisions(self) -> dict[str, np.ndarray]:
+        return {"node": self.node, "gpu_mask": self.gpu_mask}
 
     @property
     def failed_pods(self) -> int:
@@ -138,21 +145,19 @@ def _number(value: float) -> float | None:
 
 
 def run_inflation(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int, tune: float = 1.3,
-                  workload: TargetWorkload | None = None) -> InflationResult:
-    """The FGD experiment: the tuned arrival sequence, placed one pod at a time, failures final."""
+                  workload: TargetWorkload | None = None, fragmentation: bool = True) -> InflationResult:
+    """The FGD experiment: the tuned arrival sequence, placed one pod at a time, failures final.
+    `fragmentation=False` skips the fragmentation record (the sandboxed half, whose figures nobody reads)."""
     started = time.perf_counter()
     streams = Streams.of(seed)
-    state = ClusterState(nodes)
-    if state.total_gpu_milli == 0:
-        raise PolicyforgeError(f"{nodes.source}: the cluster has no GPUs, so GPU allocation is undefined")
-    workload = workload if workload is not None else target_workload(pods)
-    sequence = pod_requests(inflate(pods, state.total_gpu_milli, tune, streams.workload))
+    state, workload, sequence = _setup(nodes, pods, tune, streams, workload)
     scheduler = Scheduler(state, policy, workload, streams.tie_break, streams.policy)
     n = len(sequence)
-    recorder = FragmentationRecorder(state, workload, n)
-    arrived = np.empty(n, np.int64)
-    allocated = np.empty(n, np.int64)
+    recorder = FragmentationRecorder(state, workload, n) if fragmentation else None
+    arrived, allocated = np.empty(n, np.int64), np.empty(n, np.int64)
     failed = np.zeros(n, bool)
+    node = np.full(n, -1, np.int32)
+    gpu_mask = np.zeros(n, np.uint64)
     arrived_total = allocated_total = 0
     for i, request in enumerate(sequence):
         arrived_total += request.total_gpu_milli
@@ -161,10 +166,59 @@ def run_inflation(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int, t
             failed[i] = True
         else:
             allocated_total += request.total_gpu_milli
-            recorder.record(i, placement.node)
+            node[i] = placement.node
+            gpu_mask[i] = sum(1 << g for g in placement.gpus)
+            if recorder is not None:
+                recorder.record(i, placement.node)
         arrived[i], allocated[i] = arrived_total, allocated_total
-    return InflationResult(policy.name, seed, state.total_gpu_milli, arrived, allocated, recorder.totals(),
-                           failed, time.perf_counter() - started)
+    frag = recorder.totals() if recorder is not None else np.zeros(n)
+    return InflationResult(policy.name, seed, state.total_gpu_milli, arrived, allocated, frag, failed,
+                           time.perf_counter() - started, node, gpu_mask)
+
+
+def _setup(nodes: NodeTable, pods: PodTable, tune: float, streams: Streams, workload: TargetWorkload | None):
+    state = ClusterState(nodes)
+    if state.total_gpu_milli == 0:
+        raise PolicyforgeError(f"{nodes.source}: the cluster has no GPUs, so GPU allocation is undefined")
+    if state.max_gpus > 64:
+        raise PolicyforgeError(f"{nodes.source}: nodes with more than 64 GPUs are not supported")
+    workload = workload if workload is not None else target_workload(pods)
+    return state, workload, pod_requests(inflate(pods, state.total_gpu_milli, tune, streams.workload))
+
+
+def replay_inflation(nodes: NodeTable, pods: PodTable, name: str, seed: int, tune: float, node: np.ndarray,
+                     gpu_mask: np.ndarray, workload: TargetWorkload | None = None) -> InflationResult:
+    """The trusted half: the same arrival sequence as `run_inflation`, with the given decisions instead of a
+    policy. Every binding is validated by the cluster state; a pod left unplaced must fit no node (the
+    mechanism never lets a policy refuse a feasible pod). PolicyError names the first illegal decision."""
+    started = time.perf_counter()
+    state, workload, sequence = _setup(nodes, pods, tune, Streams.of(seed), workload)
+    n = len(sequence)
+    if len(node) != n or len(gpu_mask) != n:
+        raise PolicyError(f"decisions for {len(node)} pods, but {n} arrive")
+    recorder = FragmentationRecorder(state, workload, n)
+    arrived, allocated = np.empty(n, np.int64), np.empty(n, np.int64)
+    failed = np.zeros(n, bool)
+    arrived_total = allocated_total = 0
+    masks = np.asarray(gpu_mask).astype(np.uint64).tolist()
+    for i, (request, target, mask) in enumerate(zip(sequence, np.asarray(node).tolist(), masks, strict=True)):
+        arrived_total += request.total_gpu_milli
+        if target < 0:
+            fits = state.feasible(request)
+            if len(fits):
+                raise PolicyError(f"pod {i} left unplaced, but node {int(fits[0])} can host it")
+            failed[i] = True
+        else:
+            gpus = tuple(g for g in range(64) if mask >> g & 1)
+            try:
+                state.bind(target, request, gpus)
+            except PlacementError as exc:
+                raise PolicyError(f"pod {i}: illegal placement: {exc}") from None
+            allocated_total += request.total_gpu_milli
+            recorder.record(i, target)
+        arrived[i], allocated[i] = arrived_total, allocated_total
+    return InflationResult(name, seed, state.total_gpu_milli, arrived, allocated, recorder.totals(), failed,
+                           time.perf_counter() - started, np.asarray(node, np.int32), np.asarray(gpu_mask, np.uint64))
 
 
 def run_replay(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int,

@@ -9,15 +9,24 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from policyforge.contract import (
+    Decisions,
+    Evaluation,
+    GPTable,
+    Instance,
+    PolicySpec,
+    Task,
+    as_int_array,
+    versus_best_baseline,
+)
 from policyforge.errors import PolicyforgeError
-from policyforge.search.contracts import Instance
-from policyforge.tasks.base import PolicySpec
 from policyforge.tasks.k8s_gpu.inputs import BUNDLED_SPECS, Inputs, openb_dir, resolve
-from policyforge.tasks.k8s_gpu.interface import K8S_GPU_POLICY
-from policyforge.tasks.k8s_gpu.policy import BASELINES, PAPER_BASELINES, baseline_path, load_policy_file
-from policyforge.tasks.k8s_gpu.simulate import run_inflation
+from policyforge.tasks.k8s_gpu.interface import K8S_GPU_GP_TABLE, K8S_GPU_POLICY
+from policyforge.tasks.k8s_gpu.policy import BASELINES, baseline_path, policy_of_module
+from policyforge.tasks.k8s_gpu.simulate import InflationResult, replay_inflation, run_inflation
 
 DEFAULT_TEST_WORKLOADS = ("default", "cpu050", "gpushare40", "gpuspec33", "multigpu50")
 METRICS = ("alloc_at_100", "alloc_at_130", "frag_ratio_at_100", "frag_amount_at_100", "failed_pods")
@@ -40,11 +49,15 @@ def _inputs(workload: str, data_dir: str | None) -> Inputs:
     return resolve(workload, data_root=data_dir)
 
 
-class K8sGpuTask:
-    """k8s-gpu: score feasible nodes for each arriving pod; maximise GPU allocation at 100% arrived."""
+class K8sGpuTask(Task):
+    """k8s-gpu: score feasible nodes for each arriving pod; maximise GPU allocation at 100% arrived.
+
+    Decisions: per arriving pod, the node it was bound to (-1 when it failed) and its GPUs as a bit mask;
+    the trusted half rebuilds the arrival sequence from the seed and binds them on a fresh cluster."""
 
     name = "k8s-gpu"
     spec: PolicySpec = K8S_GPU_POLICY
+    gp_table: GPTable = K8S_GPU_GP_TABLE
 
     def __init__(self, workload: str = "default", train_seeds: list[int] | tuple[int, ...] = (42, 43, 44, 45, 46),
                  validation_seeds: list[int] | tuple[int, ...] = (52, 53, 54),
@@ -70,9 +83,15 @@ class K8sGpuTask:
     def baselines(self) -> dict[str, Path]:
         return {name: baseline_path(name) for name in BASELINES}
 
-    def reference_baselines(self) -> tuple[str, ...]:
-        """The baselines a run evaluates and reports against."""
-        return PAPER_BASELINES + ("firstfit",)
+    def data_paths(self) -> tuple[str, ...]:
+        return (self.data_dir,)
+
+    def cache_dir(self) -> Path:
+        return Path(self.data_dir) / "cache"
+
+    @classmethod
+    def options_from_cli(cls, workload: str | None, report=print) -> dict[str, Any]:
+        return default_task_options(workload or "auto", report)
 
     def instances(self) -> list[Instance]:
         w0 = self.workload
@@ -86,17 +105,35 @@ class K8sGpuTask:
     def screen_instances(self) -> list[Instance]:
         return [i for i in self.instances() if i.split == "train"][:1]
 
-    def evaluate(self, code_path: Path, instances: list[Instance]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-        policy = load_policy_file(Path(code_path), name="candidate")
-        scores: dict[str, float] = {}
-        metrics: dict[str, dict[str, float]] = {}
-        for instance in instances:
-            inputs = _inputs(str(instance.params["workload"]), self.data_dir)
-            result = run_inflation(inputs.nodes, inputs.pods, policy, int(instance.params["seed"]), self.tune)
-            summary = result.summary()
-            scores[instance.id] = float(summary["alloc_at_100"] or 0.0)
-            metrics[instance.id] = {k: float(summary[k]) for k in METRICS if summary.get(k) is not None}
-        return scores, metrics
+    def run(self, policy: ModuleType, instance: Instance) -> Decisions:
+        inputs = _inputs(str(instance.params["workload"]), self.data_dir)
+        result = run_inflation(inputs.nodes, inputs.pods, policy_of_module(policy, "candidate"),
+                               int(instance.params["seed"]), self.tune, fragmentation=False)
+        return result.decisions()
+
+    def replay(self, instance: Instance, decisions: Decisions) -> InflationResult:
+        """The trusted run the decisions describe (PolicyError at the first illegal one)."""
+        inputs = _inputs(str(instance.params["workload"]), self.data_dir)
+        node = as_int_array(decisions, "node")
+        mask = as_int_array(decisions, "gpu_mask", len(node))
+        return replay_inflation(inputs.nodes, inputs.pods, "candidate", int(instance.params["seed"]), self.tune,
+                                node, mask)
+
+    def score(self, instance: Instance, decisions: Decisions) -> Evaluation:
+        summary = self.replay(instance, decisions).summary()
+        return Evaluation(float(summary["alloc_at_100"] or 0.0),
+                          {k: float(summary[k]) for k in METRICS if summary.get(k) is not None})
+
+    def series(self, instance: Instance, decisions: Decisions) -> dict[str, list[float]]:
+        result = self.replay(instance, decisions)
+        return {"allocation": result.allocation_curve().tolist(),
+                "fragmentation_ratio": result.fragmentation_ratio_curve().tolist()}
+
+    def report_sections(self, series: dict[str, dict[str, dict[str, list[float]]]], out: Path
+                        ) -> list[tuple[str, str]]:
+        from policyforge.tasks.k8s_gpu.report import allocation_sections
+
+        return allocation_sections(series, out)
 
     def read_only_probe(self) -> str:
         """A policy that tries to write every view; the conformance check expects each write to fail."""
@@ -132,12 +169,8 @@ class K8sGpuTask:
             refs = ", ".join(f"{b} {s[instance]:.2f}" for b, s in baseline_scores.items() if instance in s)
             lines.append(f"{instance}: alloc@100% {value:.2f} (baselines: {refs}); "
                          f"frag ratio {m.get('frag_ratio_at_100', float('nan')):.1f}%, failed pods {m.get('failed_pods', 0):.0f}")
-        if scores and baseline_scores:
-            mean = sum(scores.values()) / len(scores)
-            best_name, best = max(((b, sum(s.get(i, 0) for i in scores) / len(scores)) for b, s in baseline_scores.items()),
-                                  key=lambda x: x[1])
-            lines.append(f"mean {mean:.3f} vs best baseline {best_name} {best:.3f} ({mean - best:+.3f})")
-        return "\n".join(lines)
+        lines.append(versus_best_baseline(scores, baseline_scores))
+        return "\n".join(line for line in lines if line)
 
 
 def default_task_options(workload: str, report=None) -> dict[str, Any]:

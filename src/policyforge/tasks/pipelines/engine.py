@@ -20,7 +20,7 @@ from itertools import repeat
 
 import numpy as np
 
-from policyforge.errors import PolicyCrashed
+from policyforge.errors import PolicyCrashed, PolicyError
 from policyforge.tasks.pipelines.decisions import parse_decisions
 from policyforge.tasks.pipelines.estimates import noisy, truth
 from policyforge.tasks.pipelines.model import DISK_GB_PER_SECOND, Workload
@@ -165,6 +165,8 @@ class Engine:
         self.record = RunRecord(config.ticks_per_second, config.duration)
         self.random = np.random.default_rng(seed)
         self.policy_state: dict = {}
+        self.log: DecisionLog | None = None
+        """When set, every call's parsed decisions are appended (the sandboxed half's output)."""
 
     # ----- the loop ------------------------------------------------------------------------------------
     def run(self) -> RunRecord:
@@ -240,6 +242,8 @@ class Engine:
         self.call_due = -1
         out = self._guard(self.policy.schedule, self.policy_state, results, new, self._cluster(t))
         suspensions, assignments = parse_decisions(out, self.policy.name)
+        if self.log is not None:
+            self.log.append(t, suspensions, assignments)
         chosen: set[int] = set()
         for cid in suspensions:
             self._suspend(cid, t, chosen)
@@ -426,8 +430,91 @@ class Engine:
             del self.outstanding[pid]
 
 
+class DecisionLog:
+    """Every call's decisions, as flat columns: what crosses from the sandbox to the trusted replay."""
+
+    def __init__(self) -> None:
+        self.ticks: list[int] = []
+        self.n_suspensions: list[int] = []
+        self.suspensions: list[int] = []
+        self.n_assignments: list[int] = []
+        self.pools: list[int] = []
+        self.cpus: list[int] = []
+        self.ram: list[float] = []
+        self.n_ops: list[int] = []
+        self.ops: list[int] = []
+
+    def append(self, tick: int, suspensions: list[int], assignments: list) -> None:
+        self.ticks.append(tick)
+        self.n_suspensions.append(len(suspensions))
+        self.suspensions.extend(suspensions)
+        self.n_assignments.append(len(assignments))
+        for pool, ops, cpu, ram in assignments:
+            self.pools.append(pool)
+            self.cpus.append(cpu)
+            self.ram.append(ram)
+            self.n_ops.append(len(ops))
+            self.ops.extend(ops)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        i64 = np.int64
+        return {"ticks": np.array(self.ticks, i64), "n_suspensions": np.array(self.n_suspensions, i64),
+                "suspensions": np.array(self.suspensions, i64), "n_assignments": np.array(self.n_assignments, i64),
+                "pools": np.array(self.pools, i64), "cpus": np.array(self.cpus, i64),
+                "ram": np.array(self.ram, np.float64), "n_ops": np.array(self.n_ops, i64),
+                "ops": np.array(self.ops, i64)}
+
+
+class ScriptedPolicy:
+    """The trusted replay's stand-in for a policy: on each call it returns the decisions logged for that
+    tick, and refuses when the simulation calls at a tick the log does not (the log was not made by this
+    simulation). Built from untrusted columns, so every count is checked against the arrays' lengths."""
+
+    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+        self.name = "replay"
+        self.init = None
+        c = {k: np.asarray(columns[k]) for k in ("ticks", "n_suspensions", "suspensions", "n_assignments", "pools",
+                                                 "cpus", "ram", "n_ops", "ops")}
+        calls = len(c["ticks"])
+        if len(c["n_suspensions"]) != calls or len(c["n_assignments"]) != calls:
+            raise PolicyError("decision log: per-call counts do not match the number of calls")
+        for count, flat in (("n_suspensions", "suspensions"), ("n_assignments", "pools"), ("n_ops", "ops")):
+            if (c[count] < 0).any() or int(c[count].sum()) != len(c[flat]):
+                raise PolicyError(f"decision log: {count} does not add up to the length of {flat}")
+        n = len(c["pools"])
+        if len(c["cpus"]) != n or len(c["ram"]) != n or len(c["n_ops"]) != n:
+            raise PolicyError("decision log: assignment columns differ in length")
+        self.ticks = c["ticks"].tolist()
+        self.susp_end = np.cumsum(c["n_suspensions"]).tolist()
+        self.assign_end = np.cumsum(c["n_assignments"]).tolist()
+        self.suspensions = c["suspensions"].tolist()
+        self.rows = list(zip(c["pools"].tolist(), c["cpus"].tolist(), c["ram"].astype(float).tolist(), strict=True))
+        ops = c["ops"].tolist()
+        ends = np.cumsum(c["n_ops"]).tolist()
+        self.ops = [tuple(ops[e - k:e]) for e, k in zip(ends, c["n_ops"].tolist(), strict=True)]
+        self.next = 0
+
+    def schedule(self, state, results, arrivals, cluster):
+        k = self.next
+        if k >= len(self.ticks) or self.ticks[k] != cluster.tick:
+            expected = self.ticks[k] if k < len(self.ticks) else "none"
+            raise PolicyError(f"decision log diverges from the simulation: it calls at tick {cluster.tick}, "
+                              f"the log's next call is at tick {expected}")
+        self.next += 1
+        s0 = self.susp_end[k - 1] if k else 0
+        a0 = self.assign_end[k - 1] if k else 0
+        assignments = [(pool, self.ops[j], cpu, ram) for j, (pool, cpu, ram) in
+                       enumerate(self.rows[a0:self.assign_end[k]], start=a0)]
+        return self.suspensions[s0:self.susp_end[k]], assignments
+
+    def finished(self) -> None:
+        if self.next != len(self.ticks):
+            raise PolicyError(f"decision log has {len(self.ticks) - self.next} calls the simulation never made")
+
+
 def simulate(workload: Workload, config: ClusterConfig, policy: Policy, seed: int = 0,
-             estimate_sigma: float = 0.3, estimate_seed: int | None = None) -> RunRecord:
+             estimate_sigma: float = 0.3, estimate_seed: int | None = None,
+             log: DecisionLog | None = None) -> RunRecord:
     """Run `policy` on `workload` and return its record (Eudoxia's statistics and ours).
 
     The cyclic garbage collector is paused for the run: the engine makes no reference cycles, and its
@@ -437,7 +524,12 @@ def simulate(workload: Workload, config: ClusterConfig, policy: Policy, seed: in
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return Engine(workload, config, policy, seed, estimate_sigma, estimate_seed).run()
+        engine = Engine(workload, config, policy, seed, estimate_sigma, estimate_seed)
+        engine.log = log
+        record = engine.run()
+        if isinstance(policy, ScriptedPolicy):
+            policy.finished()
+        return record
     finally:
         if was_enabled:
             gc.enable()

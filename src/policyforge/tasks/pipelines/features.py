@@ -11,7 +11,7 @@ import numpy as np
 from policyforge.tasks.pipelines.model import BATCH, DISK_GB_PER_SECOND, INTERACTIVE, QUERY, SCALING
 
 __all__ = ["QUERY", "INTERACTIVE", "BATCH", "PRIORITIES", "WEIGHTS", "DISK_GB_PER_SECOND", "CURVES",
-           "cpu_seconds", "run_seconds", "useful_cpus", "suspend_seconds"]
+           "cpu_seconds", "run_seconds", "useful_cpus", "suspend_seconds", "best_fit", "batch_to_suspend"]
 
 PRIORITIES = (QUERY, INTERACTIVE, BATCH)
 """Most urgent first."""
@@ -49,3 +49,22 @@ def useful_cpus(scaling: str, max_cpus: int, gain: float = 0.05) -> int:
 def suspend_seconds(ram_gb: float) -> float:
     """How long suspending a container holding `ram_gb` takes (its RAM is written out at 20 GB/s)."""
     return ram_gb / DISK_GB_PER_SECOND
+
+
+def best_fit(free_cpu: list[int], free_ram: list[float], ram: float) -> int:
+    """The pool with a free CPU and room for `ram` that is left with the least free RAM (the first on ties);
+    -1 when none fits. Keeps large holes for large operators."""
+    best, leftover = -1, None
+    for i in range(len(free_cpu)):
+        if free_cpu[i] >= 1 and free_ram[i] >= ram and (leftover is None or free_ram[i] - ram < leftover):
+            best, leftover = i, free_ram[i] - ram
+    return best
+
+
+def batch_to_suspend(cluster, free_ram: list[float], needed_ram: float) -> list[int]:
+    """At most one batch container, at an operator boundary, whose suspension leaves `needed_ram` free in
+    its pool (given what is still free there): the preemption for a blocked urgent operator."""
+    for c in cluster.suspendable:
+        if c.priority == BATCH and free_ram[c.pool] + c.ram_gb >= needed_ram:
+            return [c.id]
+    return []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policyforge.tasks.base import FieldSpec, FunctionSpec, PolicySpec, ViewSpec
+from policyforge.contract import FieldSpec, FunctionSpec, GPTable, PolicySpec, ViewSpec
 
 F = FieldSpec
 
@@ -106,14 +106,9 @@ PIPELINES_POLICY = PolicySpec(
         FunctionSpec("suspend_seconds", "suspend_seconds(ram_gb)", "float", "how long suspending takes"),
         FunctionSpec("QUERY, INTERACTIVE, BATCH, PRIORITIES, WEIGHTS", "constants", "int / tuple / dict",
                      "priority values 1, 2, 3 (most urgent first) and the objective's weights 10, 5, 1"),
-        FunctionSpec("ranking.schedule", "ranking.schedule(state, results, arrivals, cluster, rank)",
-                     "(suspensions, assignments)",
-                     "a complete mechanism (sizing, best-fit placement, OOM retry, preemption) ordered by your "
-                     "`rank(ops, load)`: `from policyforge.tasks.pipelines import ranking`, call ranking.init in "
-                     "init; see the `pipelines-rank` interface for the columns of `ops`"),
     ),
     feature_module="policyforge.tasks.pipelines.features",
-    allowed_imports=("math", "numpy", "policyforge.tasks.pipelines.features", "policyforge.tasks.pipelines.ranking"),
+    allowed_imports=("math", "numpy", "policyforge.tasks.pipelines.features"),
     rules=(
         "Views are read-only snapshots taken when the call starts: your own assignments of this call are not "
         "reflected in them, so track what you hand out (free CPUs and RAM per pool) yourself.",
@@ -130,14 +125,13 @@ PIPELINES_POLICY = PolicySpec(
 PIPELINES_RANK_POLICY = PolicySpec(
     task="pipelines-rank",
     summary=(
-        "The pipelines task through a fixed mechanism (policyforge.tasks.pipelines.ranking): it sizes each ready "
+        "The pipelines task through a fixed mechanism that the task runs: it sizes each ready "
         "operator (RAM: estimate x 1.25 + 0.5 GB, doubled after an OOM; CPUs: what its scaling curve turns into "
         "speed), places operators best-fit in the order you give, retries OOMs and suspends a batch container "
         "for a blocked query or interactive operator. You write `rank(ops, load)`: one number per ready "
         "operator, higher goes first; and, if you want other sizes than the mechanism's, `ram_gb(ops, load)` "
-        "and `cpus(ops, load)`. The module must also define `init` and `schedule` delegating to "
-        "`ranking.init(state, cluster)` and `ranking.schedule(state, results, arrivals, cluster, rank, "
-        "ram_gb=ram_gb, cpus=cpus)` (None for a size left to the mechanism)."
+        "and `cpus(ops, load)`. Define only these functions (no `schedule`): the task runs the mechanism and "
+        "calls them."
     ),
     functions=(
         FunctionSpec("rank", "rank(ops, load)", "one float per ready operator (array of len(ops))",
@@ -186,3 +180,25 @@ PIPELINES_RANK_POLICY = PolicySpec(
 )
 """Vulcan's split for the pipelines task: a small RANK function over a fixed mechanism. The offline (GP)
 proposer searches this interface; LLMs may use it or write `schedule` whole."""
+
+PIPELINES_RANK_GP_TABLE = GPTable(
+    vector_view="ops",
+    scalar_view="load",
+    exclude=("ops.id",),
+    constants=(0.5, 1.0, 2.0, 3.0, 10.0, 60.0, 100.0, 1000.0),
+    functions=("rank", "ram_gb", "cpus"),
+    # Each seed sizes as the mechanism does (its ops.ram_gb and ops.cpus columns), written as a product
+    # with 1.0 so that constant perturbation can tune the headroom and the CPU share straight away.
+    seeds={
+        # The `sized` baseline's order: by priority, then the pipeline with the least work left first.
+        "sized-like": "(program (neg (add (mul ops.priority 100000.0) ops.pipeline_seconds_left)) "
+                      "(mul ops.ram_gb 1.0) (mul ops.cpus 1.0))",
+        # Weighted shortest remaining work first: the objective's weight per second of work left.
+        "wsjf": "(program (div ops.weight (add ops.pipeline_seconds_left 1.0)) (mul ops.ram_gb 1.0) "
+                "(mul ops.cpus 1.0))",
+        # By priority, then the longest critical path first (keeps a DAG's chain moving).
+        "critical-path": "(program (add (mul ops.priority -100000.0) ops.path_seconds) (mul ops.ram_gb 1.0) "
+                         "(mul ops.cpus 1.0))",
+    },
+)
+"""The offline proposer over the rank interface: rank, ram_gb and cpus evolved together."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from policyforge.errors import PolicyError
 from policyforge.policy_files import import_policy_file, resolve_policy
@@ -47,10 +48,36 @@ def load_policy(name_or_path: str) -> Policy:
 def load_policy_file(path: Path, name: str | None = None) -> Policy:
     path = Path(path)
     module, source = import_policy_file(path, "policyforge_pipelines_policy")
-    schedule = module.__dict__.get("schedule")
+    return policy_of_module(module, name or path.stem, path, source)
+
+
+def policy_of_module(module: ModuleType, name: str, path: Path = Path("candidate.py"), source: str = "") -> Policy:
+    """A module's policy: its own `schedule` (and `init`), or, when it defines `rank` instead, the ranking
+    mechanism driven by its `rank` (and optional `ram_gb`, `cpus`). The mechanism is the task's code, run
+    here for the policy; the module itself never sees it."""
+    functions = module.__dict__
+    schedule = functions.get("schedule")
+    if schedule is None and callable(functions.get("rank")):
+        return ranked_policy(name, path, functions["rank"], functions.get("ram_gb"), functions.get("cpus"), source)
     if not callable(schedule):
-        raise PolicyError(f"{path}: a policy must define schedule(state, results, arrivals, cluster)")
-    init = module.__dict__.get("init")
+        raise PolicyError(f"{path}: a policy must define schedule(state, results, arrivals, cluster) "
+                          "or rank(ops, load)")
+    init = functions.get("init")
     if init is not None and not callable(init):
         raise PolicyError(f"{path}: init must be a function")
-    return Policy(name or path.stem, path, schedule, init, source)
+    return Policy(name, path, schedule, init, source)
+
+
+def ranked_policy(name: str, path: Path, rank: Callable, ram_gb: Callable | None, cpus: Callable | None,
+                  source: str = "") -> Policy:
+    """The ranking mechanism (ranking.py) as a policy, ordered by `rank` and sized by `ram_gb`/`cpus`."""
+    from policyforge.tasks.pipelines import ranking
+
+    for label, fn in (("ram_gb", ram_gb), ("cpus", cpus)):
+        if fn is not None and not callable(fn):
+            raise PolicyError(f"{path}: {label} must be a function")
+
+    def schedule(state, results, arrivals, cluster):
+        return ranking.schedule(state, results, arrivals, cluster, rank, ram_gb=ram_gb, cpus=cpus)
+
+    return Policy(name, path, schedule, ranking.init, source)

@@ -40,9 +40,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from policyforge.tasks.pipelines.features import BATCH, WEIGHTS, cpu_seconds, useful_cpus
+from policyforge.tasks.pipelines.features import (
+    BATCH,
+    WEIGHTS,
+    batch_to_suspend,
+    best_fit,
+    cpu_seconds,
+    useful_cpus,
+)
 
-__all__ = ["ReadyOps", "Load", "init", "schedule", "COLUMNS", "best_fit", "batch_to_suspend"]
+__all__ = ["ReadyOps", "Load", "init", "schedule", "COLUMNS"]
 
 MARGIN = 1.25
 """RAM over the memory estimate (estimates are off by about 30%)."""
@@ -104,25 +111,6 @@ def init(state: dict, cluster) -> None:
         "largest": max(p.ram_total_gb for p in cluster.pools),
         "most_cpus": max(p.cpu_total for p in cluster.pools),
     }
-
-
-def best_fit(free_cpu: list[int], free_ram: list[float], ram: float) -> int:
-    """The pool with a free CPU and room for `ram` that is left with the least free RAM (the first on ties);
-    -1 when none fits. Keeps large holes for large operators."""
-    best, leftover = -1, None
-    for i in range(len(free_cpu)):
-        if free_cpu[i] >= 1 and free_ram[i] >= ram and (leftover is None or free_ram[i] - ram < leftover):
-            best, leftover = i, free_ram[i] - ram
-    return best
-
-
-def batch_to_suspend(cluster, free_ram: list[float], needed_ram: float) -> list[int]:
-    """At most one batch container, at an operator boundary, whose suspension leaves `needed_ram` free in
-    its pool (given what is still free there): the preemption for a blocked urgent operator."""
-    for c in cluster.suspendable:
-        if c.priority == BATCH and free_ram[c.pool] + c.ram_gb >= needed_ram:
-            return [c.id]
-    return []
 
 
 def _useful(memo: dict, scaling: str) -> int:

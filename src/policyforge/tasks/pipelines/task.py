@@ -12,15 +12,27 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from policyforge.contract import (
+    Decisions,
+    Evaluation,
+    GPTable,
+    Instance,
+    PolicySpec,
+    Task,
+    versus_best_baseline,
+)
 from policyforge.errors import PolicyforgeError
-from policyforge.search.contracts import Instance
-from policyforge.tasks.base import PolicySpec
-from policyforge.tasks.pipelines.engine import ClusterConfig, simulate
-from policyforge.tasks.pipelines.interface import PIPELINES_POLICY, PIPELINES_RANK_POLICY
+from policyforge.tasks.pipelines.engine import ClusterConfig, DecisionLog, ScriptedPolicy, simulate
+from policyforge.tasks.pipelines.interface import (
+    PIPELINES_POLICY,
+    PIPELINES_RANK_GP_TABLE,
+    PIPELINES_RANK_POLICY,
+)
 from policyforge.tasks.pipelines.model import STAT_KEYS, Workload
-from policyforge.tasks.pipelines.policy import BASELINES, baseline_path, load_policy_file
+from policyforge.tasks.pipelines.policy import BASELINES, baseline_path, policy_of_module
 from policyforge.tasks.pipelines.scenarios import SCENARIOS, scenario
 from policyforge.tasks.pipelines.workloads import params_workload
 
@@ -112,13 +124,19 @@ def _from_workload(workload: str | None, scenario: str, params: str | None) -> t
                            "nor an Eudoxia .toml parameter file")
 
 
-class PipelinesTask:
-    """pipelines: start and suspend containers for data pipelines; maximise weighted throughput over latency."""
+class PipelinesTask(Task):
+    """pipelines: start and suspend containers for data pipelines; maximise weighted throughput over latency.
+
+    A policy writes `schedule` whole, or only `rank` (+ `ram_gb`, `cpus`) for the ranking mechanism, which
+    the task runs. Decisions: every call's tick, suspensions and assignments; the trusted half replays them
+    on a fresh engine, whose own checks accept or reject each exactly as in the sandbox."""
 
     name = "pipelines"
     spec: PolicySpec = PIPELINES_POLICY
+    interfaces = (PIPELINES_RANK_POLICY,)
     gp_spec: PolicySpec = PIPELINES_RANK_POLICY
     """What the GP proposer evolves: `rank(ops, load)` over the ranking mechanism (see ranking.py)."""
+    gp_table: GPTable = PIPELINES_RANK_GP_TABLE
 
     def __init__(self, scenario: str = "mixed", train_seeds: list[int] | tuple[int, ...] = (1, 2, 3, 4, 5),
                  validation_seeds: list[int] | tuple[int, ...] = (101, 102, 103),
@@ -152,9 +170,15 @@ class PipelinesTask:
     def baselines(self) -> dict[str, Path]:
         return {name: baseline_path(name) for name in BASELINES}
 
-    def reference_baselines(self) -> tuple[str, ...]:
-        """The baselines a run evaluates and reports against."""
-        return tuple(BASELINES)
+    def data_paths(self) -> tuple[str, ...]:
+        return (self.params,) if self.params else ()
+
+    @classmethod
+    def options_from_cli(cls, workload: str | None, report=print) -> dict[str, Any]:
+        if workload is None:
+            return {}
+        cls(workload=workload)  # fail now, before a run starts, with the task's own message
+        return {"workload": workload}
 
     def _instance(self, label: str, split: str, seed: int) -> Instance:
         if self.params:
@@ -172,16 +196,17 @@ class PipelinesTask:
     def screen_instances(self) -> list[Instance]:
         return [i for i in self.instances() if i.split == "train"][:1]
 
-    def evaluate(self, code_path: Path, instances: list[Instance]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-        policy = load_policy_file(Path(code_path), name="candidate")
-        scores: dict[str, float] = {}
-        metrics: dict[str, dict[str, float]] = {}
-        for instance in instances:
-            workload, config, sigma, seed = instance_inputs(instance.params)
-            record = simulate(workload, config, policy, seed, sigma)
-            metrics[instance.id] = run_metrics(record)
-            scores[instance.id] = metrics[instance.id]["score"]
-        return scores, metrics
+    def run(self, policy: ModuleType, instance: Instance) -> Decisions:
+        workload, config, sigma, seed = instance_inputs(instance.params)
+        log = DecisionLog()
+        simulate(workload, config, policy_of_module(policy, "candidate"), seed, sigma, log=log)
+        return log.columns()
+
+    def score(self, instance: Instance, decisions: Decisions) -> Evaluation:
+        workload, config, sigma, seed = instance_inputs(instance.params)
+        record = simulate(workload, config, ScriptedPolicy(decisions), seed, sigma)
+        metrics = run_metrics(record)
+        return Evaluation(metrics["score"], metrics)
 
     def read_only_probe(self) -> str:
         """A policy that tries to write every view and read true needs; each attempt must fail."""
@@ -203,9 +228,5 @@ class PipelinesTask:
             lines.append(f"{instance}: score {value:.2f} (baselines: {refs}); completed {done}; weighted latency "
                          f"{m.get('weighted_latency', float('nan')):.1f} s; OOM failures {m.get('failures', 0):.0f}, "
                          f"suspensions {m.get('suspensions', 0):.0f}, rejected decisions {m.get('rejected', 0):.0f}")
-        if scores and baseline_scores:
-            mean = sum(scores.values()) / len(scores)
-            best_name, best = max(((b, sum(s.get(i, 0) for i in scores) / len(scores))
-                                   for b, s in baseline_scores.items()), key=lambda x: x[1])
-            lines.append(f"mean {mean:.3f} vs best baseline {best_name} {best:.3f} ({mean - best:+.3f})")
-        return "\n".join(lines)
+        lines.append(versus_best_baseline(scores, baseline_scores))
+        return "\n".join(line for line in lines if line)

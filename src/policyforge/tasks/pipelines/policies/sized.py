@@ -13,8 +13,15 @@
   boundary in a pool where that frees enough RAM.
 """
 
-from policyforge.tasks.pipelines.features import BATCH, INTERACTIVE, QUERY, run_seconds, useful_cpus
-from policyforge.tasks.pipelines.ranking import batch_to_suspend, best_fit
+from policyforge.tasks.pipelines.features import (
+    BATCH,
+    INTERACTIVE,
+    QUERY,
+    batch_to_suspend,
+    best_fit,
+    run_seconds,
+    useful_cpus,
+)
 
 MARGIN = 1.25
 """RAM over the memory estimate (estimates are off by about 30%)."""

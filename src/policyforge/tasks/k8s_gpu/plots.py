@@ -1,15 +1,13 @@
-"""Plots that open from disk: PNG files drawn with matplotlib's non-interactive backend."""
+"""The k8s-gpu task's plots: allocation and fragmentation against arrived load (the FGD paper's figures),
+and utilisation over a replay's time."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from policyforge.report.figures import plt, save
 
 
 def allocation_plot(curves: dict[str, np.ndarray], path: str | Path, title: str = "",
@@ -37,20 +35,6 @@ def allocation_plot(curves: dict[str, np.ndarray], path: str | Path, title: str 
         fig.suptitle(title)
     fig.tight_layout()
     return save(fig, path)
-
-
-def save(fig, path: str | Path) -> Path:
-    """Write a figure as PNG in one step (a served report never shows half an image), then free it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def fragmentation_plot(ratio: dict[str, np.ndarray], amount: dict[str, np.ndarray], path: str | Path,

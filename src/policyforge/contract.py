@@ -1,0 +1,322 @@
+"""The public task contract: everything a task (ours, or anyone's own simulator) gives the engine.
+
+A task is a class. It declares the policy interface once (`spec`, a `PolicySpec`), names its baselines
+(policy files in that interface), lists its instances split into train, validation and test, and evaluates a
+policy in two halves that never share an interpreter:
+
+- `run(policy, instance)` is the UNTRUSTED half. It runs in the sandbox's child process beside the candidate's
+  code and returns the policy's *decisions* (numbers: placements, assignments, evictions ...), nothing else.
+- `score(instance, decisions)` is the TRUSTED half. It runs in a process that never imported candidate code,
+  replays the decisions against a fresh simulator of its own, raises `PolicyError` on the first decision the
+  true world rejects, and computes the objective (higher is better) and named metrics.
+
+So a candidate that corrupts everything within its reach (module constants, the simulator it runs beside, its
+own output) can at worst hand back decisions, and decisions are judged by code it never touched.
+
+Everything else is optional and has a default here; the engine, the reports and the command line call
+nothing that is not declared in this module. Write your own task by subclassing `Task` (see
+`examples/binpacking_task.py` and docs/write-your-own-task.md) and pass `--task path/to/file.py:ClassName`,
+`--task package.module:ClassName`, or register it under the entry-point group `policyforge.tasks`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar
+
+import numpy as np
+
+from policyforge.errors import PolicyCrashed, PolicyError, PolicyforgeError
+
+__all__ = [
+    "SPLITS", "Instance", "FieldSpec", "ViewSpec", "FunctionSpec", "PolicySpec", "GPTable", "Evaluation",
+    "Decisions", "Command", "Task", "PolicyError", "PolicyCrashed", "PolicyforgeError", "policy_function",
+]
+
+SPLITS = ("train", "validation", "test")
+"""Search sees train; selection uses validation; reports quote test."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One evaluation case of a task. `params` is JSON-able; `group` names the table row the instance
+    belongs to in verdicts and reports (a workload, trace or scenario), its seeds being the repeats."""
+
+    id: str
+    split: str
+    params: dict[str, Any] = field(default_factory=dict)
+    group: str = ""
+
+
+# --- the policy interface, declared once ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One attribute of a view: its name, shape ("K" per candidate, "scalar", "K x G" ...), numeric kind,
+    unit and meaning."""
+
+    name: str
+    shape: str
+    kind: str
+    unit: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    name: str
+    doc: str
+    fields: tuple[FieldSpec, ...]
+
+    def field(self, name: str) -> FieldSpec:
+        return next(f for f in self.fields if f.name == name)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function the policy module defines (or, for features, may call)."""
+
+    name: str
+    signature: str
+    returns: str
+    doc: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """A policy interface: the functions a policy defines, the read-only views they get, the feature
+    functions they may import, and the allow-list of imports. The LLM prompt, the offline proposer's
+    grammar, the sandbox's static check and the docs are all generated from it."""
+
+    task: str
+    summary: str
+    functions: tuple[FunctionSpec, ...]
+    views: tuple[ViewSpec, ...]
+    features: tuple[FunctionSpec, ...]
+    feature_module: str
+    allowed_imports: tuple[str, ...]
+    rules: tuple[str, ...] = field(default_factory=tuple)
+
+    def view(self, name: str) -> ViewSpec:
+        return next(v for v in self.views if v.name == name)
+
+    @property
+    def required_functions(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.functions if f.required)
+
+    def render_markdown(self) -> str:
+        """Human- and LLM-readable documentation of the interface."""
+        out = [f"# Policy interface: {self.task}", "", self.summary, "", "## Functions to define", ""]
+        for fn in self.functions:
+            out.append(f"- `{fn.signature}` -> {fn.returns}{'' if fn.required else ' (optional)'}: {fn.doc}")
+        for view in self.views:
+            out += ["", f"## `{view.name}`: {view.doc}", "", "| attribute | shape | kind | unit | meaning |",
+                    "| --- | --- | --- | --- | --- |"]
+            out += [f"| `{f.name}` | {f.shape} | {f.kind} | {f.unit} | {f.doc} |" for f in view.fields]
+        if self.features:
+            out += ["", f"## Features (`from {self.feature_module} import ...`)", ""]
+            out += [f"- `{fn.signature}` -> {fn.returns}: {fn.doc}" for fn in self.features]
+        out += ["", "## Rules", ""] + [f"- {rule}" for rule in self.rules]
+        out.append(f"- Imports allowed: {', '.join(self.allowed_imports)}.")
+        return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True)
+class GPTable:
+    """What a PolicySpec cannot say to the offline (GP) proposer: which view is per candidate (`vector_view`,
+    fields of shape "K") and which is scalar, fields that are identifiers or codes rather than quantities,
+    constants worth drawing, feature argument overrides, seed trees (s-expressions; baselines written in the
+    grammar), the functions evolved together, and the `imports`/`epilogue` lines around them."""
+
+    vector_view: str = "nodes"
+    scalar_view: str = "pod"
+    exclude: tuple[str, ...] = ()
+    constants: tuple[float, ...] = (0.5, 1.0, 2.0, 10.0, 100.0)
+    feature_args: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    seeds: Mapping[str, str] = field(default_factory=dict)
+    imports: tuple[str, ...] = ()
+    epilogue: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()
+    """The spec's functions evolved together, each a tree over the same terminals returning one float per
+    candidate (default: the first required one alone). With several, seeds are `(program t1 t2 ...)`."""
+
+
+# --- evaluation ---------------------------------------------------------------------------------------
+
+Decisions = dict[str, Any]
+"""What `run` returns: a dict of numpy arrays of numbers (bool, int, float) and JSON scalars/lists. It crosses
+from the sandbox to the trusted side as data (no pickle), so nothing else survives the trip."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The trusted figures of one instance: the objective (higher is better, finite) and named metrics."""
+
+    score: float
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A task-specific subcommand (`policyforge NAME ...`), e.g. a bound only one task can compute."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def policy_function(policy: ModuleType, name: str, required: bool = True) -> Callable | None:
+    """The policy module's function `name`; PolicyError when a required one is missing or not callable."""
+    fn = policy.__dict__.get(name)
+    if fn is None and not required:
+        return None
+    if not callable(fn):
+        raise PolicyError(f"the policy must define a function {name}(...)")
+    return fn
+
+
+class Task:
+    """Base class of every task. Override the four required methods; the rest have working defaults.
+
+    Required: `instances`, `baselines`, `run` (untrusted half), `score` (trusted half), and the class
+    attributes `name` and `spec`. The constructor takes keyword options only, and `options()` returns the
+    JSON-able keywords that rebuild an equal task in another process (the sandbox child, the trusted scorer).
+    Everything must be deterministic given the options and the instance.
+    """
+
+    name: ClassVar[str] = ""
+    spec: ClassVar[PolicySpec]
+    interfaces: ClassVar[tuple[PolicySpec, ...]] = ()
+    """Further interfaces a policy may implement instead of `spec` (e.g. a RANK function driving a mechanism
+    the task runs); a policy must define every required function of at least one interface."""
+    gp_spec: ClassVar[PolicySpec | None] = None
+    """The interface the offline proposer evolves (default: `spec`)."""
+    gp_table: ClassVar[GPTable | None] = None
+    """The offline proposer's table for `gp_spec` (default: derived from the spec alone)."""
+
+    # --- required ----------------------------------------------------------------------------------
+    def instances(self) -> list[Instance]:
+        """Every instance, each with split "train", "validation" or "test" and a `group` (table row)."""
+        raise NotImplementedError
+
+    def baselines(self) -> dict[str, Path]:
+        """Baseline name -> policy file in `spec` (or one of `interfaces`); all are measured by every run."""
+        raise NotImplementedError
+
+    def run(self, policy: ModuleType, instance: Instance) -> Decisions:
+        """UNTRUSTED: simulate `instance` with the loaded policy module and return its decisions. Raise
+        PolicyError for an invalid output of the policy, PolicyCrashed when its code raised."""
+        raise NotImplementedError
+
+    def score(self, instance: Instance, decisions: Decisions) -> Evaluation:
+        """TRUSTED: replay `decisions` on a fresh simulation of `instance`; PolicyError on the first illegal
+        one; the objective (higher is better) and metrics otherwise. Never imports policy code."""
+        raise NotImplementedError
+
+    # --- optional, with defaults -------------------------------------------------------------------
+    def options(self) -> dict[str, Any]:
+        """JSON-able keyword arguments that rebuild this task (default: none)."""
+        return {}
+
+    @classmethod
+    def options_from_cli(cls, workload: str | None, report: Callable[[str], None] = print) -> dict[str, Any]:
+        """Task options for the command line's generic `--workload` (default: passed as `workload` when
+        given). Raise PolicyforgeError here for a bad value: it is checked before anything starts."""
+        return {} if workload is None else {"workload": workload}
+
+    def screen_instances(self) -> list[Instance]:
+        """The cheap first stage of the evaluation cascade (default: the first train instance)."""
+        return [i for i in self.instances() if i.split == "train"][:1]
+
+    def objective(self) -> str:
+        """One sentence on what the score means, for prompts and reports."""
+        return "The mean score over instances; higher is better."
+
+    def feedback(self, scores: dict[str, float], metrics: dict[str, dict[str, float]],
+                 baseline_scores: dict[str, dict[str, float]]) -> str:
+        """Short structured feedback for the proposer (default: score per instance next to every baseline,
+        the metrics, and the mean against the best baseline)."""
+        lines = []
+        for instance, value in scores.items():
+            refs = ", ".join(f"{b} {s[instance]:.4g}" for b, s in baseline_scores.items() if instance in s)
+            extra = ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.get(instance, {}).items())[:8])
+            lines.append(f"{instance}: score {value:.4g} (baselines: {refs or 'none'}){'; ' + extra if extra else ''}")
+        lines.append(versus_best_baseline(scores, baseline_scores))
+        return "\n".join(line for line in lines if line)
+
+    def data_paths(self) -> tuple[str, ...]:
+        """Files or folders the sandboxed `run` reads (mounted read-only into the sandbox)."""
+        return ()
+
+    def cache_dir(self) -> Path | None:
+        """Where deterministic results (baselines) may be cached across runs (default: none)."""
+        return None
+
+    def read_only_probe(self) -> str | None:
+        """Source of a policy that tries to write every view; `tasks check` expects it to fail cleanly."""
+        return None
+
+    def series(self, instance: Instance, decisions: Decisions) -> dict[str, list[float]]:
+        """TRUSTED, optional: named series (curves) of a replayed run, for `report_sections`."""
+        return {}
+
+    def report_sections(self, series: dict[str, dict[str, dict[str, list[float]]]], out: Path
+                        ) -> list[tuple[str, str]]:
+        """Task-specific sections of the run report: (title, HTML) pairs drawn from `series[policy][instance]`
+        (the selected candidate, labelled `best #ID`, and every baseline on the first test instance of a few
+        groups). Images go into `out`, the report's folder, and are referenced by file name."""
+        return []
+
+    @classmethod
+    def add_simulate_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Options of `policyforge simulate --task NAME` (default: the task has no simulate command)."""
+
+    @classmethod
+    def simulate(cls, args: argparse.Namespace) -> int:
+        """`policyforge simulate --task NAME ...`; returns the exit code."""
+        raise PolicyforgeError(f"task {cls.name or cls.__name__} has no simulate command")
+
+    @classmethod
+    def commands(cls) -> tuple[Command, ...]:
+        """Task-specific subcommands of `policyforge`."""
+        return ()
+
+
+def versus_best_baseline(scores: dict[str, float], baseline_scores: dict[str, dict[str, float]]) -> str:
+    """"mean M vs best baseline B S (+D)" over the instances of `scores` ("" without both)."""
+    if not scores or not baseline_scores:
+        return ""
+    mean = sum(scores.values()) / len(scores)
+    best_name, best = max(((b, sum(s.get(i, 0.0) for i in scores) / len(scores))
+                           for b, s in baseline_scores.items()), key=lambda x: x[1])
+    return f"mean {mean:.4g} vs best baseline {best_name} {best:.4g} ({mean - best:+.4g})"
+
+
+def finite_evaluation(score: Any, metrics: Mapping[str, Any] | None = None) -> Evaluation:
+    """An Evaluation after checking the trusted side produced finite numbers (a task bug otherwise)."""
+    value = float(score)
+    if not math.isfinite(value):
+        raise ValueError(f"non-finite score {value}")
+    clean = {str(k): float(v) for k, v in (metrics or {}).items() if v is not None and math.isfinite(float(v))}
+    return Evaluation(value, clean)
+
+
+def as_int_array(decisions: Decisions, key: str, length: int | None = None) -> np.ndarray:
+    """A decision column as int64, checked: present, 1-D, whole numbers, and `length` long when given.
+    For trusted `score` implementations: decisions come from an untrusted process."""
+    if key not in decisions:
+        raise PolicyError(f"decisions lack {key!r}")
+    array = np.asarray(decisions[key])
+    if array.ndim != 1 or (array.size and array.dtype.kind not in "iub"):
+        raise PolicyError(f"decisions[{key!r}] is not a 1-D integer array")
+    if length is not None and len(array) != length:
+        raise PolicyError(f"decisions[{key!r}] has {len(array)} entries, expected {length}")
+    return array.astype(np.int64, copy=False)

@@ -1,0 +1,112 @@
+"""The task's own sections of a run report (curves and the like), drawn from trusted replays.
+
+The store keeps one number per instance, so a curve needs a fresh run. Every policy (the selected best and
+the baselines alike) runs where candidates always run, in the sandbox, and hands back its decisions; this
+process only replays them with the task's trusted `series` and lets the task draw `report_sections`. So the
+report, `serve` and `evolve` never execute candidate code. Series are cached beside the report per
+(policyforge source, task, options, code, instance), so a served report only runs again when the best changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from policyforge.contract import Instance, Task
+from policyforge.errors import PolicyforgeError
+from policyforge.report.html import write_atomic
+from policyforge.search.contracts import EvalRequest, Limits
+from policyforge.search.evaluation import (
+    allowed_imports,
+    required_functions,
+    sandbox_paths,
+    source_fingerprint,
+)
+from policyforge.search.store import Candidate
+
+CACHE_FILE = "series-cache.json"
+Series = dict[str, list[float]]
+
+
+def task_sections(config: dict[str, Any], best: Candidate | None, out: Path, notes: list[str],
+                  max_groups: int = 2) -> list[tuple[str, str]]:
+    """(title, HTML) sections the run's task draws; `notes` collects what was skipped and why."""
+    if not config:
+        notes.append("the run has not written its configuration yet")
+        return []
+    from policyforge.tasks.registry import get_task
+
+    try:
+        task = get_task(config["task"], **config.get("task_options", {}))
+    except (PolicyforgeError, KeyError) as exc:
+        notes.append(f"task sections skipped: {exc}")
+        return []
+    instances: list[Instance] = []
+    for instance in (i for i in task.instances() if i.split == "test"):
+        if instance.group not in {i.group for i in instances} and len(instances) < max_groups:
+            instances.append(instance)
+    codes = {name: path.read_text(encoding="utf-8") for name, path in task.baselines().items()}
+    if best is not None and best.code:
+        codes = {f"best #{best.id}": best.code, **codes}
+    else:
+        notes.append("no valid candidate yet: only the baselines are drawn")
+    if not instances:
+        return []
+    series = _series(config, task, codes, instances, out, notes)
+    try:
+        return task.report_sections(series, out)
+    except Exception as exc:  # a task's drawing bug loses its sections, not the report
+        notes.append(f"task sections failed ({type(exc).__name__}: {exc})")
+        return []
+
+
+def _series(config: dict[str, Any], task: Task, codes: dict[str, str], instances: list[Instance], out: Path,
+            notes: list[str]) -> dict[str, dict[str, Series]]:
+    from policyforge.search.judge import task_for
+    from policyforge.search.sandbox import run
+
+    ref, options = config["task"], task.options()
+    limits = Limits(**(config.get("limits") or {}))
+    version = source_fingerprint()  # a changed simulator must not reuse old series
+    cache_path = out / CACHE_FILE
+    cache = _read_cache(cache_path)
+    keys = {label: hashlib.sha256(json.dumps([version, ref, options, code]).encode()).hexdigest()
+            for label, code in codes.items()}
+
+    def compute(label: str) -> tuple[str, dict[str, Series] | str]:
+        request = EvalRequest(ref, codes[label], tuple(instances), options, limits, sandbox_paths(ref, task))
+        result = run(request, allowed_imports=allowed_imports(task), allow_unsafe=bool(config.get("unsafe")),
+                     required_functions=required_functions(task))
+        if not result.ok:
+            return label, f"{result.status}: {result.reason}"
+        trusted = task_for(request)
+        try:
+            return label, {i.id: trusted.series(i, result.decisions[i.id]) for i in instances}
+        except Exception as exc:  # decisions the trusted replay refuses lose one policy's series
+            return label, f"decisions rejected ({type(exc).__name__}: {exc})"
+
+    todo = [label for label in codes if keys[label] not in cache]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for label, value in pool.map(compute, todo):
+            if isinstance(value, str):
+                notes.append(f"{label}: not drawn ({value})")
+            else:
+                cache[keys[label]] = value
+    _write_cache(cache_path, cache)
+    return {label: cache[keys[label]] for label in codes if keys[label] in cache}
+
+
+def _read_cache(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_cache(path: Path, cache: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(cache, allow_nan=True))
