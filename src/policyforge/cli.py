@@ -67,10 +67,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from policyforge.tasks.k8s_gpu.inputs import resolve
     from policyforge.tasks.k8s_gpu.policy import load_policy
 
-    if args.task == "cache":
-        from policyforge.tasks.cache.cli import simulate_command as cache_simulate
+    if args.task not in ("k8s-gpu", "pipelines"):
+        from policyforge.tasks.registry import task_class
 
-        return cache_simulate(args)
+        return task_class(args.task).simulate(args)
     if args.task == "pipelines":
         from policyforge.tasks.pipelines.cli import simulate_command
 
@@ -372,7 +372,7 @@ def cmd_tasks_check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from policyforge.tasks.cache.cli import add_simulate_arguments as add_cache_simulate_arguments
+    from policyforge.tasks.registry import task_class
 
     parser = argparse.ArgumentParser(prog="policyforge", description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -399,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     sim.add_argument("--plot", metavar="FILE.png", help="draw allocation against arrived load")
     sim.add_argument("--report", metavar="DIR", help="write an HTML report (tables, per-seed rows, plots) to DIR")
-    add_cache_simulate_arguments(sim)
+    task_class("cache").add_simulate_arguments(sim)
     sim.set_defaults(func=cmd_simulate)
 
     data = commands.add_parser("data", help="get trace data into the project's data/ folder")

@@ -24,7 +24,6 @@ import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -38,7 +37,7 @@ RANK_BASELINES = {"rank-fifo": "fifo.py", "rank-lru": "lru.py", "rank-lfu": "lfu
                   "rank-gdsf": "gdsf_like.py", "rank-size": "size_aware.py"}
 FIRST_CHUNK, MIN_CHUNK, MAX_CHUNK = 4096, 64, 65536
 
-ScoreFn = Callable[[SimpleNamespace, SimpleNamespace], np.ndarray]
+ScoreFn = Callable[["Columns", "Columns"], np.ndarray]
 
 
 @dataclass
@@ -63,10 +62,62 @@ def _stream(trace: Trace) -> _StreamColumns:
     return hit[1]
 
 
-def _readonly(array: np.ndarray) -> np.ndarray:
-    view = array.view()
-    view.flags.writeable = False
-    return view
+class Columns:
+    """A read-only bag of columns handed to a policy: `len()` is the number of rows, attributes cannot be
+    set, and every array is the policy's own read-only copy, so nothing it does reaches the mechanism."""
+
+    __slots__ = ("_columns", "_rows")
+
+    def __init__(self, rows: int, **columns: np.ndarray | float) -> None:
+        object.__setattr__(self, "_rows", rows)
+        object.__setattr__(self, "_columns", {k: _readonly_copy(v) for k, v in columns.items()})
+
+    def __getattr__(self, name: str):
+        try:
+            return object.__getattribute__(self, "_columns")[name]
+        except KeyError:
+            raise AttributeError(f"no attribute {name!r}") from None
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"the view is read-only (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"the view is read-only (cannot delete {name!r})")
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def __dir__(self) -> list[str]:
+        return sorted(object.__getattribute__(self, "_columns"))
+
+
+def _readonly_copy(value: np.ndarray | float) -> np.ndarray | float:
+    if not isinstance(value, np.ndarray):
+        return float(value)
+    array = np.array(value, dtype=np.float64)  # always a copy: the policy never holds the mechanism's memory
+    array.flags.writeable = False
+    return array
+
+
+def _views(a: int, b: int, trace: Trace, sizes: np.ndarray, capacity: int, stream: _StreamColumns,
+           predicted) -> tuple[Columns, Columns]:
+    hit, f_ins, f_count, f_ghost = predicted
+    rows = slice(a, b)
+    objs = Columns(
+        b - a,
+        size=sizes[rows],
+        insert_time=f_ins,
+        last_access=np.arange(a, b, dtype=np.float64),
+        prev_access=stream.prev_access[rows],
+        count=f_count,
+        total_count=stream.total[rows],
+        in_ghost=f_ghost,
+        hit=hit,
+        ewma_size=stream.ewma_size[rows],
+        ewma_gap=stream.ewma_gap[rows],
+    )
+    stats = Columns(b - a, capacity=float(capacity), objects=float(trace.n_objects), requests=float(len(trace)))
+    return objs, stats
 
 
 def load_policy(name_or_path: str | Path) -> ScoreFn:
@@ -85,30 +136,6 @@ def load_policy(name_or_path: str | Path) -> ScoreFn:
     if not callable(score):
         raise PolicyError(f"{path}: defines no function score(objs, stats)")
     return score
-
-
-def _views(a: int, b: int, trace: Trace, sizes: np.ndarray, stream: _StreamColumns, predicted) -> tuple:
-    hit, f_ins, f_count, f_ghost = predicted
-    rows = slice(a, b)
-    now = np.arange(a, b, dtype=np.float64)
-    objs = SimpleNamespace(
-        size=_readonly(sizes[rows].astype(np.float64)),
-        insert_time=_readonly(f_ins),
-        last_access=_readonly(now),
-        prev_access=_readonly(stream.prev_access[rows]),
-        count=_readonly(f_count),
-        total_count=_readonly(stream.total[rows]),
-        in_ghost=_readonly(f_ghost),
-        hit=_readonly(hit.astype(np.float64)),
-    )
-    stats = SimpleNamespace(
-        now=_readonly(now),
-        ewma_size=_readonly(stream.ewma_size[rows]),
-        ewma_gap=_readonly(stream.ewma_gap[rows]),
-        objects=float(trace.n_objects),
-        requests=float(len(trace)),
-    )
-    return objs, stats
 
 
 def _call(score: ScoreFn, objs, stats, rows: int) -> np.ndarray:
@@ -153,7 +180,7 @@ def run_policy(trace: Trace, mode: str, capacity: int, score: ScoreFn) -> dict[s
         b = min(n, a + chunk)
         predicted = kernels.predict(a, b, trace.ids, sizes, capacity, cached, ins_time, count, evict_time,
                                     horizon, *scratch)
-        objs, stats = _views(a, b, trace, sizes, stream, predicted)
+        objs, stats = _views(a, b, trace, sizes, capacity, stream, predicted)
         scores = _call(score, objs, stats, b - a)
         reached, heap_n, n_victims = kernels.advance(
             a, b, trace.ids, sizes, capacity, scores, predicted[0], predicted[3], cached, stored, ins_time,

@@ -5,5 +5,5 @@ import numpy as np
 
 
 def score(objs, stats):
-    gap = np.maximum(stats.ewma_gap, 1.0)
-    return objs.count * 1.0e6 / objs.size + 1.0e6 / stats.ewma_size * (objs.last_access / gap)
+    gap = np.maximum(objs.ewma_gap, 1.0)
+    return objs.count * 1.0e6 / objs.size + 1.0e6 / objs.ewma_size * (objs.last_access / gap)

@@ -5,5 +5,5 @@ import numpy as np
 
 
 def score(objs, stats):
-    gap = np.maximum(stats.ewma_gap, 1.0)
-    return objs.last_access - gap * (objs.size / stats.ewma_size - 1.0) + gap * objs.in_ghost
+    gap = np.maximum(objs.ewma_gap, 1.0)
+    return objs.last_access - gap * (objs.size / objs.ewma_size - 1.0) + gap * objs.in_ghost
