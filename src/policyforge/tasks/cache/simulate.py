@@ -50,7 +50,17 @@ def _plain(kernel: Callable) -> Callable:
 def _kernels() -> dict[str, Callable]:
     """Name -> run(trace, sizes, capacity, seed) -> (misses, miss_bytes). Imported lazily: compiling or
     loading the numba cache costs time only for the baselines used."""
-    from policyforge.tasks.cache.algorithms import arc, belady, classic, gdsf, lirs, s3fifo, twoq
+    from policyforge.tasks.cache.algorithms import (
+        arc,
+        belady,
+        classic,
+        gdsf,
+        lecar,
+        lirs,
+        s3fifo,
+        twoq,
+        wtinylfu,
+    )
 
     return {
         "fifo": _plain(classic.fifo),
@@ -61,6 +71,8 @@ def _kernels() -> dict[str, Callable]:
         "twoq": _plain(twoq.twoq),
         "lirs": _plain(lirs.lirs),
         "gdsf": _plain(gdsf.gdsf),
+        "wtinylfu": _plain(wtinylfu.wtinylfu),
+        "lecar": lambda t, s, c, seed: lecar.lecar(t.ids, s, t.n_objects, c, seed),
         "belady": lambda t, s, c, seed: belady.belady(t.ids, s, t.next_access, t.n_objects, c),
         "belady-size": lambda t, s, c, seed: belady.belady_size(t.ids, s, t.next_access, t.n_objects, c, 128, seed),
     }
