@@ -53,6 +53,7 @@ def _kernels() -> dict[str, Callable]:
     from policyforge.tasks.cache.algorithms import (
         arc,
         belady,
+        cacheus,
         classic,
         gdsf,
         lecar,
@@ -73,6 +74,7 @@ def _kernels() -> dict[str, Callable]:
         "gdsf": _plain(gdsf.gdsf),
         "wtinylfu": _plain(wtinylfu.wtinylfu),
         "lecar": lambda t, s, c, seed: lecar.lecar(t.ids, s, t.n_objects, c, seed),
+        "cacheus": lambda t, s, c, seed: cacheus.cacheus(t.ids, s, t.n_objects, c, seed),
         "belady": lambda t, s, c, seed: belady.belady(t.ids, s, t.next_access, t.n_objects, c),
         "belady-size": lambda t, s, c, seed: belady.belady_size(t.ids, s, t.next_access, t.n_objects, c, 128, seed),
     }

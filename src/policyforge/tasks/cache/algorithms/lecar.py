@@ -48,6 +48,16 @@ def _freq_remove(x, f, fhead, ftail, fprev, fnext):
 
 
 @njit(cache=True)
+def freq_bump(x, freq, min_freq, fhead, ftail, fprev, fnext):
+    """A hit: x moves to the tail of the next frequency's list; returns the (lower bound of the) minimum."""
+    f = freq[x]
+    _freq_remove(x, f, fhead, ftail, fprev, fnext)
+    freq[x] = f + 1
+    _freq_append(x, f + 1, fhead, ftail, fprev, fnext)
+    return f + 1 if f == min_freq and fhead[f] < 0 else min_freq
+
+
+@njit(cache=True)
 def lecar(ids, sizes, n_objects, capacity, seed):
     np.random.seed(seed)
     lr = 0.45
@@ -66,7 +76,6 @@ def lecar(ids, sizes, n_objects, capacity, seed):
     fprev = np.full(n_objects, -1, np.int64)
     fnext = np.full(n_objects, -1, np.int64)
     min_freq = 1
-    max_freq = 1
     used = 0
     ghost_used = 0
     misses = 0
@@ -76,13 +85,7 @@ def lecar(ids, sizes, n_objects, capacity, seed):
         s = sizes[i]
         if state[x] == 1:
             move_to_head(ends, CACHE, x, prev, nxt)
-            f = freq[x]
-            _freq_remove(x, f, fhead, ftail, fprev, fnext)
-            freq[x] = f + 1
-            max_freq = max(max_freq, f + 1)
-            _freq_append(x, f + 1, fhead, ftail, fprev, fnext)
-            if f == min_freq and fhead[f] < 0:
-                min_freq = f + 1
+            min_freq = freq_bump(x, freq, min_freq, fhead, ftail, fprev, fnext)
             continue
         if state[x] >= 2:  # a ghost: the expert that evicted it is penalised
             r = dr ** (i - evicted_at[x])
