@@ -57,6 +57,7 @@ def _kernels() -> dict[str, Callable]:
         classic,
         gdsf,
         lecar,
+        lhd,
         lirs,
         s3fifo,
         twoq,
@@ -75,6 +76,7 @@ def _kernels() -> dict[str, Callable]:
         "wtinylfu": _plain(wtinylfu.wtinylfu),
         "lecar": lambda t, s, c, seed: lecar.lecar(t.ids, s, t.n_objects, c, seed),
         "cacheus": lambda t, s, c, seed: cacheus.cacheus(t.ids, s, t.n_objects, c, seed),
+        "lhd": lambda t, s, c, seed: lhd.lhd(t.ids, s, t.n_objects, c, seed),
         "belady": lambda t, s, c, seed: belady.belady(t.ids, s, t.next_access, t.n_objects, c),
         "belady-size": lambda t, s, c, seed: belady.belady_size(t.ids, s, t.next_access, t.n_objects, c, 128, seed),
     }
