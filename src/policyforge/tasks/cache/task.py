@@ -44,7 +44,7 @@ CLOUDPHYSICS = "cloudPhysicsIO.oracleGeneral.bin"
 TRACE_LABELS = {TWITTER: "twitter", CLOUDPHYSICS: "cloudphysics"}
 BASELINE_FILES = {"fifo": "fifo.py", "lru": "lru.py", "lfu": "lfu.py", "gdsf-like": "gdsf_like.py",
                   "size-aware": "size_aware.py"}
-REFERENCES = ("arc", "s3fifo", "sieve", "twoq", "lirs", "gdsf", "belady")
+REFERENCES = ("arc", "s3fifo", "sieve", "twoq", "lirs", "gdsf", "lhd", "lecar", "cacheus", "wtinylfu", "belady")
 """Mechanism-level baselines reported beside the RANK baselines (trusted, compiled; not policy files)."""
 
 PROBE = '''
