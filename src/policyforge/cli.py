@@ -281,7 +281,7 @@ def _show(run_dir: Path, as_json: bool) -> int:
     print(f"\n{'candidate':<12}{'train':>10}{'validation':>12}{'test':>10}")
     for name, entry in sorted(data["baselines"].items(), key=lambda kv: -(kv[1]["score"] or 0)):
         test = "" if entry["test_score"] is None else f"{entry['test_score']:.3f}"
-        print(f"{name:<12}{entry['score'] or float('nan'):>10.3f}{'':>12}{test:>10}")
+        print(f"{name:<12}{float('nan') if entry['score'] is None else entry['score']:>10.3f}{'':>12}{test:>10}")
     for row in data["leaderboard"][:5]:
         validation = "" if row["validation_score"] is None else f"{row['validation_score']:.3f}"
         print(f"#{row['id']:<11}{row['score']:>10.3f}{validation:>12}")
