@@ -349,7 +349,9 @@ def build_parser(simulate_task: str | None = None) -> argparse.ArgumentParser:
     fetch = data_commands.add_parser("fetch", help="download (SHA-256 verified) or copy/link a dataset",
                                      description="Put a dataset into data/NAME/: downloaded from its public "
                                                  "source, or taken from a local folder with --from.")
-    fetch.add_argument("dataset", choices=("openb",), help="openb: the Alibaba GPU cluster trace (26 CSV files)")
+    fetch.add_argument("dataset", choices=("openb", "cache"),
+                       help="openb: the Alibaba GPU cluster trace (26 CSV files); cache: libCacheSim's Twitter and "
+                            "CloudPhysics cache traces")
     fetch.add_argument("--from", dest="from_dir", metavar="DIR", help="take the files from this local folder")
     fetch.add_argument("--link", action="store_true", help="with --from: symlink instead of copying")
     fetch.add_argument("--dir", help="target folder (default: data/NAME)")

@@ -22,6 +22,7 @@ from policyforge.errors import PolicyforgeError
 CHECKSUMS = json.loads((Path(__file__).parent / "data_checksums.json").read_text())
 SOURCES = {
     "openb": "https://raw.githubusercontent.com/alibaba/clusterdata/master/cluster-trace-gpu-v2023/csv/",
+    "cache": "https://raw.githubusercontent.com/1a1a11a/libCacheSim/develop/data/",
 }
 
 

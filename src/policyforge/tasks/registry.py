@@ -28,6 +28,7 @@ ENTRY_POINT_GROUP = "policyforge.tasks"
 BUILTIN: dict[str, str] = {
     "k8s-gpu": "policyforge.tasks.k8s_gpu.task:K8sGpuTask",
     "pipelines": "policyforge.tasks.pipelines.task:PipelinesTask",
+    "cache": "policyforge.tasks.cache.task:CacheTask",
 }
 
 

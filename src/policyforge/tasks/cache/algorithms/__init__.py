@@ -1,0 +1,1 @@
+"""Compiled (numba) baselines: each runs one whole trace and returns (misses, missed bytes)."""

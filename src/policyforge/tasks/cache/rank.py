@@ -1,0 +1,220 @@
+"""The RANK mechanism (Vulcan's cache interface) and its trusted judge.
+
+A policy is `score(objs, stats)`: one float per row, lowest evicted. Objects are scored when inserted and
+on every hit (a lazy priority queue; ties go to the object scored earliest), and the mechanism owns all
+state. The run is split in two halves, as the task contract needs:
+
+* `run_policy(trace, mode, capacity, score)` is UNTRUSTED: it calls the policy and returns its decisions,
+  the ids of the evicted objects in order (`{"victims": uint64 array}`), nothing else.
+* `judge(trace, mode, capacity, decisions)` is TRUSTED: it replays the victims on a fresh simulator without
+  any policy code, raises PolicyError on the first illegal one (not cached, too few, too many) and computes
+  the miss ratios.
+
+Speed without losing exactness: calling Python once per request is too slow, so the mechanism predicts, for
+a chunk of requests, the cache-dependent features (insertion time, accesses since insertion, ghost flag)
+assuming no object requested in the chunk is evicted before its next request there, scores the whole chunk
+in one call, and simulates it, stopping at the first request whose prediction was wrong (the next chunk
+starts there, re-predicted from the true state). Every score is therefore computed from the exact features
+at its request; a misprediction only costs re-scoring the rest of the chunk.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from policyforge.errors import PolicyCrashed, PolicyError, PolicyforgeError
+from policyforge.tasks.cache import _rank_kernels as kernels
+from policyforge.tasks.cache.simulate import Result
+from policyforge.tasks.cache.trace import Trace
+
+POLICY_DIR = Path(__file__).parent / "policies"
+RANK_BASELINES = {"rank-fifo": "fifo.py", "rank-lru": "lru.py", "rank-lfu": "lfu.py",
+                  "rank-gdsf": "gdsf_like.py", "rank-size": "size_aware.py"}
+FIRST_CHUNK, MIN_CHUNK, MAX_CHUNK = 4096, 64, 65536
+
+ScoreFn = Callable[["Columns", "Columns"], np.ndarray]
+
+
+@dataclass
+class _StreamColumns:
+    prev_access: np.ndarray
+    total: np.ndarray
+    ewma_size: np.ndarray
+    ewma_gap: np.ndarray
+
+
+_STREAM_CACHE: dict[int, tuple[Trace, _StreamColumns]] = {}
+
+
+def _stream(trace: Trace) -> _StreamColumns:
+    """Trace-determined columns, computed once per trace object."""
+    hit = _STREAM_CACHE.get(id(trace))
+    if hit is None or hit[0] is not trace:
+        columns = _StreamColumns(*kernels.stream_features(trace.ids, trace.size, trace.n_objects))
+        _STREAM_CACHE.clear()
+        _STREAM_CACHE[id(trace)] = (trace, columns)
+        return columns
+    return hit[1]
+
+
+class Columns:
+    """A read-only bag of columns handed to a policy: `len()` is the number of rows, attributes cannot be
+    set, and every array is the policy's own read-only copy, so nothing it does reaches the mechanism."""
+
+    __slots__ = ("_columns", "_rows")
+
+    def __init__(self, rows: int, **columns: np.ndarray | float) -> None:
+        object.__setattr__(self, "_rows", rows)
+        object.__setattr__(self, "_columns", {k: _readonly_copy(v) for k, v in columns.items()})
+
+    def __getattr__(self, name: str):
+        try:
+            return object.__getattribute__(self, "_columns")[name]
+        except KeyError:
+            raise AttributeError(f"no attribute {name!r}") from None
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"the view is read-only (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"the view is read-only (cannot delete {name!r})")
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def __dir__(self) -> list[str]:
+        return sorted(object.__getattribute__(self, "_columns"))
+
+
+def _readonly_copy(value: np.ndarray | float) -> np.ndarray | float:
+    if not isinstance(value, np.ndarray):
+        return float(value)
+    array = np.array(value, dtype=np.float64)  # always a copy: the policy never holds the mechanism's memory
+    array.flags.writeable = False
+    return array
+
+
+def _views(a: int, b: int, trace: Trace, sizes: np.ndarray, capacity: int, stream: _StreamColumns,
+           predicted) -> tuple[Columns, Columns]:
+    hit, f_ins, f_count, f_ghost = predicted
+    rows = slice(a, b)
+    objs = Columns(
+        b - a,
+        size=sizes[rows],
+        insert_time=f_ins,
+        last_access=np.arange(a, b, dtype=np.float64),
+        prev_access=stream.prev_access[rows],
+        count=f_count,
+        total_count=stream.total[rows],
+        in_ghost=f_ghost,
+        hit=hit,
+        ewma_size=stream.ewma_size[rows],
+        ewma_gap=stream.ewma_gap[rows],
+    )
+    stats = Columns(b - a, capacity=float(capacity), objects=float(trace.n_objects), requests=float(len(trace)))
+    return objs, stats
+
+
+def load_policy(name_or_path: str | Path) -> ScoreFn:
+    """A RANK baseline by name (rank-lru, ...) or a policy file defining score(objs, stats)."""
+    path = POLICY_DIR / RANK_BASELINES[name_or_path] if name_or_path in RANK_BASELINES else Path(name_or_path)
+    if not path.is_file():
+        raise PolicyforgeError(f"{name_or_path}: no such policy file or RANK baseline "
+                               f"({', '.join(RANK_BASELINES)})")
+    spec = importlib.util.spec_from_file_location(f"cache_policy_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise PolicyError(f"{path}: cannot load ({type(exc).__name__}: {exc})") from None
+    score = getattr(module, "score", None)
+    if not callable(score):
+        raise PolicyError(f"{path}: defines no function score(objs, stats)")
+    return score
+
+
+def _call(score: ScoreFn, objs, stats, rows: int) -> np.ndarray:
+    try:
+        out = score(objs, stats)
+    except Exception as exc:
+        raise PolicyCrashed(f"score raised {type(exc).__name__}: {exc}") from None
+    try:
+        values = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise PolicyError(f"score returned {type(out).__name__}, not numbers") from None
+    if values.ndim == 0:
+        values = np.full(rows, float(values))
+    if values.shape != (rows,):
+        raise PolicyError(f"score returned shape {values.shape}, expected ({rows},): one value per row")
+    if not np.isfinite(values).all():
+        raise PolicyError("score returned NaN or infinity")
+    return np.ascontiguousarray(values)
+
+
+def run_policy(trace: Trace, mode: str, capacity: int, score: ScoreFn) -> dict[str, np.ndarray]:
+    """UNTRUSTED half: run `score` through the mechanism; returns the decisions {"victims": object ids}."""
+    sizes = trace.sizes(mode)
+    stream = _stream(trace)
+    n, n_obj = len(trace), trace.n_objects
+    cached = np.zeros(n_obj, np.bool_)
+    stored = np.zeros(n_obj, np.int64)
+    ins_time = np.zeros(n_obj, np.int64)
+    count = np.zeros(n_obj, np.int64)
+    evict_time = np.full(n_obj, -1, np.int64)
+    stamp = np.full(n_obj, -1, np.int64)
+    scratch = (np.zeros(n_obj, np.bool_), np.zeros(n_obj, np.bool_), np.zeros(n_obj, np.int64),
+               np.zeros(n_obj, np.int64))
+    keys, ties, objs_heap = np.empty(n + 1), np.empty(n + 1, np.int64), np.empty(n + 1, np.int64)
+    victims = np.empty(n, np.int64)
+    totals = np.zeros(3, np.int64)  # misses, missed bytes, bytes cached
+    mean_object = max(1.0, trace.wss_bytes / trace.n_objects) if mode == "bytes" else 1.0
+    horizon = int(capacity / mean_object)  # an eviction is remembered for as many requests as the cache holds objects
+    heap_n = n_victims = 0
+    a, chunk = 0, FIRST_CHUNK
+    while a < n:
+        b = min(n, a + chunk)
+        predicted = kernels.predict(a, b, trace.ids, sizes, capacity, cached, ins_time, count, evict_time,
+                                    horizon, *scratch)
+        objs, stats = _views(a, b, trace, sizes, capacity, stream, predicted)
+        scores = _call(score, objs, stats, b - a)
+        reached, heap_n, n_victims = kernels.advance(
+            a, b, trace.ids, sizes, capacity, scores, predicted[0], predicted[3], cached, stored, ins_time,
+            count, evict_time, stamp, horizon, keys, ties, objs_heap, heap_n, victims, n_victims, totals)
+        chunk = min(MAX_CHUNK, chunk * 2) if reached == b else max(MIN_CHUNK, 2 * (reached - a))
+        a = reached
+    dense_to_id = np.empty(n_obj, np.uint64)
+    dense_to_id[trace.ids] = trace.obj_id
+    return {"victims": dense_to_id[victims[:n_victims]]}
+
+
+def judge(trace: Trace, mode: str, capacity: int, decisions: dict[str, np.ndarray], policy: str = "policy") -> Result:
+    """TRUSTED half: replay the victims on a fresh simulator, check each, compute the miss ratios."""
+    import time
+
+    started = time.perf_counter()
+    victims = np.asarray(decisions.get("victims", np.empty(0)), dtype=np.uint64)
+    dense = trace.dense(victims)
+    sizes = trace.sizes(mode)
+    status, misses, miss_bytes, request, decision = kernels.replay(trace.ids, sizes, trace.n_objects,
+                                                                   int(capacity), dense)
+    if status == 1:
+        raise PolicyError(f"decision {decision} (request {request}): object {int(victims[decision])} is not cached")
+    if status == 2:
+        raise PolicyError(f"request {request} needs an eviction but the decisions ended after {decision}")
+    if status == 3:
+        raise PolicyError(f"{len(victims) - decision} decisions left over after the last request")
+    return Result(policy=policy, mode=mode, cache_size=int(capacity), requests=len(trace), misses=int(misses),
+                  miss_bytes=int(miss_bytes), request_bytes=int(sizes.sum()), seconds=time.perf_counter() - started)
+
+
+def reduction_vs_fifo(miss_ratio: float, fifo_miss_ratio: float) -> float:
+    """Vulcan's objective per instance: (mr_FIFO - mr) / mr_FIFO, and (mr_FIFO - mr) / mr when worse."""
+    if miss_ratio <= fifo_miss_ratio:
+        return (fifo_miss_ratio - miss_ratio) / fifo_miss_ratio if fifo_miss_ratio > 0 else 0.0
+    return (fifo_miss_ratio - miss_ratio) / miss_ratio
+

@@ -1,0 +1,213 @@
+"""The cache task under the public contract: conformance, trusted scores equal to in-process runs, forged
+decisions and hostile candidates through the real sandbox and judge."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+from cache_data import CACHE_DATA
+
+from policyforge.contract import PolicyError
+from policyforge.policy_files import import_policy_file
+from policyforge.search import sandbox
+from policyforge.search.contracts import EvalRequest, Limits
+from policyforge.search.evaluation import allowed_imports, required_functions, sandbox_paths
+from policyforge.search.judge import judge
+from policyforge.search.proposers.grammar import build_grammar, parse_sexpr, render
+from policyforge.tasks.cache import rank
+from policyforge.tasks.cache.task import TWITTER, CacheTask
+from policyforge.tasks.conformance import check_task
+from policyforge.tasks.registry import get_task
+from policyforge.wire import decode, encode
+
+SMALL = {"window": 20_000, "train_windows": [0], "validation_windows": [20_000], "test_windows": [40_000],
+         "modes": ["objects"], "fractions": [0.1], "cloudphysics": False}
+"""A task small enough for sandboxed runs in a test (the first 60,000 Twitter requests)."""
+
+HONEST = "import numpy as np\n\n\ndef score(objs, stats):\n    return np.asarray(objs.last_access, dtype=float)\n"
+
+
+@pytest.fixture(scope="module")
+def task() -> CacheTask:
+    if not (CACHE_DATA / TWITTER).exists():
+        pytest.skip("cache traces not fetched (policyforge data fetch cache)")
+    built = CacheTask(**SMALL, data_dir=str(CACHE_DATA))
+    built.data_paths()  # decode the windows, as the engine does before sandboxing
+    return built
+
+
+def sandboxed(task: CacheTask, code: str, ref: str = "cache", options: dict | None = None):
+    """The engine's path: sandboxed untrusted half, then the trusted judge."""
+    if not sandbox.sandbox_available():
+        pytest.skip("bubblewrap unusable here")
+    request = EvalRequest(ref, code, tuple(task.screen_instances()), options or task.options(),
+                          Limits(wall_seconds=120, cpu_seconds=120), sandbox_paths(ref, task))
+    return judge(request, sandbox.run(request, allowed_imports=allowed_imports(task),
+                                      required_functions=required_functions(task)))
+
+
+def test_conformance(task):
+    assert check_task("cache", **task.options()) == []
+
+
+def test_registered_and_rebuilt_from_options(task):
+    again = get_task("cache", **json.loads(json.dumps(task.options())))
+    assert again.instances() == task.instances()
+    splits = {i.split for i in task.instances()}
+    assert splits == {"train", "validation", "test"}
+    assert all(i.group == "twitter/objects/10%" for i in task.instances())
+
+
+def test_default_splits_hold_out_test_windows_and_cloudphysics():
+    task = CacheTask(data_dir=str(CACHE_DATA))
+    train = [i for i in task.instances() if i.split == "train"]
+    test = [i for i in task.instances() if i.split == "test"]
+    last_seen = max(i.params["end"] for i in task.instances() if i.split != "test")
+    assert all(i.params["trace"] != TWITTER or i.params["start"] >= last_seen for i in test)
+    assert {i.group.split("/")[0] for i in test} == {"twitter", "cloudphysics"}
+    assert {i.group for i in train} == {f"twitter/{m}/{f}" for m in ("bytes", "objects") for f in ("10%", "1%")}
+
+
+def test_trusted_score_of_a_baseline_equals_both_halves_in_process(task):
+    instance = task.screen_instances()[0]
+    scores = {}
+    for name, path in task.baselines().items():
+        module, _ = import_policy_file(path, "cache_test_baseline")
+        decisions = decode(json.loads(json.dumps(encode(task.run(module, instance)))))
+        scores[name] = task.score(instance, decisions)
+        direct = rank.judge(task.trace(instance), "objects", task.capacity(instance), task.run(module, instance))
+        assert scores[name].metrics["miss_ratio"] == direct.miss_ratio
+    assert scores["fifo"].score == 0.0  # the FIFO policy file reproduces the compiled FIFO exactly
+    assert scores["fifo"].metrics["miss_ratio"] == scores["fifo"].metrics["fifo_miss_ratio"]
+    result = sandboxed(task, task.baselines()["lru"].read_text())
+    assert result.status == "ok", result.reason
+    assert result.scores[instance.id] == scores["lru"].score
+    assert scores["lru"].score > 0  # LRU beats FIFO on Twitter
+
+
+FORGING_TASK = '''
+import numpy as np
+from policyforge.tasks.cache.task import CacheTask
+
+
+class ForgingTask(CacheTask):
+    """The untrusted half tampered with: its decisions are forged after an honest run."""
+
+    def __init__(self, forge="none", **options):
+        super().__init__(**options)
+        self.forge = forge
+
+    def options(self):
+        return {**super().options(), "forge": self.forge}
+
+    def run(self, policy, instance):
+        victims = super().run(policy, instance)["victims"]
+        if self.forge == "unknown":
+            victims = np.concatenate([np.array([12345678901234567], np.uint64), victims[1:]])
+        elif self.forge == "not-cached":
+            victims = np.concatenate([victims[:1], victims[:1], victims[2:]])
+        elif self.forge == "short":
+            victims = victims[:-1]
+        elif self.forge == "long":
+            victims = np.concatenate([victims, victims[-1:]])
+        elif self.forge == "floats":
+            victims = victims.astype(np.float64)
+        return {"victims": victims}
+'''
+
+
+@pytest.mark.parametrize("forge, reason", [("unknown", "not cached"), ("not-cached", "not cached"),
+                                           ("short", "decisions ended"), ("long", "left over"),
+                                           ("floats", "array of object ids")])
+def test_forged_decisions_are_invalid_output_through_the_sandbox(task, tmp_path, forge, reason):
+    path = tmp_path / "forging_task.py"
+    path.write_text(FORGING_TASK)
+    ref = f"{path}:ForgingTask"
+    result = sandboxed(task, HONEST, ref, {**task.options(), "forge": forge})
+    assert result.status == "invalid_output"
+    assert reason in result.reason
+
+
+def test_decisions_that_are_not_ids_are_refused(task):
+    instance = task.screen_instances()[0]
+    for bad in ({}, {"victims": np.zeros((2, 2), np.int64)}, {"victims": np.array([-1], np.int64)},
+                {"victims": [1.5]}):
+        with pytest.raises(PolicyError):
+            task.score(instance, bad)
+
+
+HOSTILE = '''
+import numpy as np
+
+
+def score(objs, stats):
+    """Keeps the honest LRU answer, then tries to reach the mechanism through every argument."""
+    keep = np.array(objs.last_access, dtype=float)
+    for name in dir(objs):
+        column = getattr(objs, name)
+        try:
+            column.flags.writeable = True
+            column[...] = -1.0e18  # e.g. mark every row a hit, every object just inserted
+        except (ValueError, TypeError, AttributeError):
+            pass
+    for target, name in ((objs, "hit"), (objs, "count"), (stats, "capacity")):
+        try:
+            object.__setattr__(target, name, np.zeros(len(objs)))
+        except (AttributeError, TypeError):
+            pass
+    try:
+        objs._columns["hit"] = np.ones(len(objs))
+        stats._columns["capacity"] = 1.0e18
+    except (AttributeError, TypeError, KeyError):
+        pass
+    return keep
+'''
+
+
+def test_hostile_candidate_scores_as_its_honest_twin_or_is_refused(task):
+    honest = sandboxed(task, HONEST)
+    hostile = sandboxed(task, HOSTILE)
+    assert honest.status == "ok", honest.reason
+    assert hostile.status == "rejected" or hostile.scores == honest.scores, (hostile.status, hostile.reason)
+    # In-process too (no static check there): the copies it scribbles on are its own.
+    instance = task.screen_instances()[0]
+    ns: dict = {}
+    exec(compile(HOSTILE, "hostile", "exec"), ns)  # noqa: S102 - trusted test code
+    trace, capacity = task.trace(instance), task.capacity(instance)
+    mine = rank.run_policy(trace, "objects", capacity, ns["score"])["victims"]
+    lru = rank.run_policy(trace, "objects", capacity, lambda objs, stats: objs.last_access)["victims"]
+    assert np.array_equal(mine, lru)
+
+
+def test_gp_seeds_render_to_policies_that_match_the_baselines(task):
+    grammar = build_grammar(task.gp_spec or task.spec, task.gp_table)
+    instance = task.screen_instances()[0]
+    for name in ("lru", "lfu", "gdsf-like", "size-aware"):
+        tree = parse_sexpr(task.gp_table.seeds[name])
+        assert grammar.valid_program(tree), name
+        module = _module_from(render(grammar, tree), name)
+        seeded = task.score(instance, task.run(module, instance)).score
+        baseline, _ = import_policy_file(task.baselines()[name], "cache_seed_baseline")
+        assert seeded == pytest.approx(task.score(instance, task.run(baseline, instance)).score, abs=1e-9), name
+
+
+def _module_from(code: str, name: str):
+    import types
+
+    module = types.ModuleType(f"cache_seed_{name.replace('-', '_')}")
+    exec(compile(textwrap.dedent(code), module.__name__, "exec"), module.__dict__)  # noqa: S102
+    return module
+
+
+def test_feedback_names_mechanism_references(task):
+    instance = task.screen_instances()[0]
+    module, _ = import_policy_file(task.baselines()["lru"], "cache_fb")
+    evaluation = task.score(instance, task.run(module, instance))
+    text = task.feedback({instance.id: evaluation.score}, {instance.id: evaluation.metrics},
+                         {"fifo": {instance.id: 0.0}})
+    assert "s3fifo" in text and "belady" in text and instance.id in text
+    references = task.reference_scores(instance)
+    assert references["belady"] > max(v for k, v in references.items() if k != "belady")
