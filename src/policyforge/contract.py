@@ -260,7 +260,7 @@ class Task:
 
     def cache_dir(self) -> Path | None:
         """Where deterministic results (baselines) are cached across runs (default: None, which means
-        `data/cache` under the working directory). Keys cover the options, the policy's code, policyforge's
+        `results/` in the data folder, $POLICYFORGE_DATA or ./data). Keys cover the options, the policy's code, policyforge's
         source and the .py files beside the task's module."""
         return None
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policyforge import __version__
+from policyforge.fetch import data_dir
 from policyforge.search.contracts import EvalRequest, EvalResult, Instance, Limits
 from policyforge.search.executors import make_executor
 
@@ -138,7 +139,7 @@ class Evaluator:
         self.task_source = task_fingerprint(task)
         self.executor = make_executor(config.executor, config.jobs, config.ray_address)
         self.orchestrator = ThreadPoolExecutor(max_workers=max(4, 2 * config.jobs), thread_name_prefix="cascade")
-        self.cache = ResultCache(Path(task.cache_dir() or Path("data") / "cache") / "evaluations.sqlite")
+        self.cache = ResultCache(Path(task.cache_dir() or data_dir() / "results") / "evaluations.sqlite")
 
     def _request(self, code: str, instances: list[Instance]) -> EvalRequest:
         return EvalRequest(self.task_name, code, tuple(instances), self.task_options, self.limits, self.data_paths)

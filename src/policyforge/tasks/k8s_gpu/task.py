@@ -93,7 +93,7 @@ class K8sGpuTask(Task):
         return (self.data_dir, *files)
 
     def cache_dir(self) -> Path:
-        return Path(self.data_dir) / "cache"
+        return Path(self.data_dir) / "results"
 
     @classmethod
     def add_simulate_arguments(cls, parser) -> None:
