@@ -374,6 +374,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--report", metavar="DIR", help="write an HTML report (tables, per-seed rows, plots) to DIR")
     sim.set_defaults(func=cmd_simulate)
 
+    from policyforge.tasks.k8s_gpu.bound_cli import add_bound_arguments, bound_command
+
+    bound = commands.add_parser("bound", help="k8s-gpu: certified upper bound on GPU allocation and the best "
+                                "packing found, next to every baseline")
+    add_bound_arguments(bound)
+    bound.set_defaults(func=bound_command)
+
     data = commands.add_parser("data", help="get trace data into the project's data/ folder")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     fetch = data_commands.add_parser("fetch", help="download (SHA-256 verified) or copy/link a dataset",
