@@ -67,6 +67,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from policyforge.tasks.k8s_gpu.inputs import resolve
     from policyforge.tasks.k8s_gpu.policy import load_policy
 
+    if args.fallback or args.fallback_ms is not None or args.max_moves is not None:
+        from policyforge.tasks.k8s_gpu.fallback_cli import simulate_fallback
+
+        return simulate_fallback(args)
     if args.task == "pipelines":
         from policyforge.tasks.pipelines.cli import simulate_command
 
@@ -372,6 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     sim.add_argument("--plot", metavar="FILE.png", help="draw allocation against arrived load")
     sim.add_argument("--report", metavar="DIR", help="write an HTML report (tables, per-seed rows, plots) to DIR")
+    sim.add_argument("--fallback", choices=("cpsat",), help="k8s-gpu: repack a few nodes with CP-SAT when a pod "
+                     "would fail (Priority Matters); reports allocation with and without it")
+    sim.add_argument("--fallback-ms", type=float, help="with --fallback: CP-SAT deterministic ms per call (default 100)")
+    sim.add_argument("--max-moves", type=int, help="with --fallback: placed pods one call may move (default 4)")
     sim.set_defaults(func=cmd_simulate)
 
     from policyforge.tasks.k8s_gpu.bound_cli import add_bound_arguments, bound_command
