@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,3 +147,12 @@ def test_bound_cli_rejects_bad_options_with_one_line(capsys, tiny):
     with pytest.raises(SystemExit) as exit_:
         main(["bound", "--seeds", "51-42"])
     assert exit_.value.code == 2
+
+
+def test_simulate_draws_the_bound_as_a_reference_line(tmp_path, capsys):
+    spec = str(Path(__file__).parent / "data" / "tiny_cluster.yaml")
+    code = main(["simulate", "--workload", spec, "--seeds", "1", "--policy", "bestfit", "--jobs", "1",
+                 "--with-bound", "--plot", str(tmp_path / "a.png"), "--report", str(tmp_path / "r")])
+    assert code == 0 and (tmp_path / "a.png").stat().st_size > 0
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "certified bound @100%" in page and "best packing @100%" in page

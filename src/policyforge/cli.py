@@ -95,13 +95,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             bar.close()
     results = {labels[p]: runs for p, runs in results.items()}
     summary = aggregate(results, args.mode)
+    if args.with_bound:
+        from policyforge.tasks.k8s_gpu.bound_cli import reference_lines
+
+        args.reference_lines = reference_lines(inputs, args.seeds, args.tune, args.mode)
     if args.plot:
         if args.mode != "inflation":
             raise PolicyforgeError("--plot draws allocation against arrived load: use --mode inflation")
         from policyforge.report.plots import allocation_plot
 
         allocation_plot(mean_curves(results), args.plot,
-                        f"{inputs.name}: GPU allocation, mean of {len(args.seeds)} seed(s), tune {args.tune}")
+                        f"{inputs.name}: GPU allocation, mean of {len(args.seeds)} seed(s), tune {args.tune}",
+                        reference_lines=getattr(args, "reference_lines", None))
     report = _compare_report(args, inputs, results, summary) if args.report else None
     if args.json:
         print(json.dumps(summary, indent=1, sort_keys=False))
@@ -126,7 +131,7 @@ def _compare_report(args: argparse.Namespace, inputs, results: dict, summary: di
     setup.append(("command", "policyforge " + " ".join(sys.argv[1:])))
     paper = PAPER_ALLOC_AT_100 if inputs.name == "default" and args.mode == "inflation" and args.tune == 1.3 else None
     return write_compare_report(args.report, results, summary, args.mode, setup, paper,
-                                f"policyforge simulate: {inputs.name}")
+                                f"policyforge simulate: {inputs.name}", getattr(args, "reference_lines", None))
 
 
 def _progress(total: int):
@@ -376,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     sim.add_argument("--plot", metavar="FILE.png", help="draw allocation against arrived load")
     sim.add_argument("--report", metavar="DIR", help="write an HTML report (tables, per-seed rows, plots) to DIR")
+    sim.add_argument("--with-bound", action="store_true", help="k8s-gpu: draw the certified bound and best packing "
+                     "at 100%% arrived (mean over --seeds; about a minute per seed) on --plot and --report")
     sim.add_argument("--fallback", choices=("cpsat",), help="k8s-gpu: repack a few nodes with CP-SAT when a pod "
                      "would fail (Priority Matters); reports allocation with and without it")
     sim.add_argument("--fallback-ms", type=float, help="with --fallback: CP-SAT deterministic ms per call (default 100)")

@@ -57,10 +57,28 @@ def bound_command(args: argparse.Namespace) -> int:
     for policy in policies:
         load_policy(policy)
     settings = BoundSettings(max_iterations=args.iterations)
-    echo = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
-    results = [measure(i, args.seeds, args.tune, args.percent, settings, policies, args.jobs, echo) for i in inputs]
+    results = [measure(i, args.seeds, args.tune, args.percent, settings, policies, args.jobs, _progress)
+               for i in inputs]
     if args.json:
         print(json.dumps({"workloads": results}, indent=1))
     else:
         print("\n".join(table(r) for r in results))
     return 0
+
+
+def _progress(line: str) -> None:
+    """One line per bounded seed on stderr; stdout stays one table or one JSON object."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def reference_lines(inputs, seeds: list[int], tune: float, mode: str) -> dict[str, float]:
+    """Mean certified bound and best packing at 100% arrived over `seeds`, as plot reference lines."""
+    from policyforge.tasks.k8s_gpu.bound import BoundSettings
+    from policyforge.tasks.k8s_gpu.bound_report import bound_seed, check_percents
+
+    if mode != "inflation":
+        raise PolicyforgeError("--with-bound applies to --mode inflation (the bound is on arrived pods)")
+    check_percents([100], tune)
+    rows = [bound_seed(inputs, seed, tune, 100, BoundSettings()) for seed in seeds]
+    return {"certified bound @100%": sum(r["bound"] for r in rows) / len(rows),
+            "best packing @100%": sum(r["packing"] for r in rows) / len(rows)}
