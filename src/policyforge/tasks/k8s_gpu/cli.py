@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from policyforge.cliutil import POSITIVE, number, progress, writable_file, writable_folder
+from policyforge.cliutil import POSITIVE, POSITIVE_INT, number, progress, writable_file, writable_folder
 from policyforge.errors import PolicyforgeError
 
 PAPER_ALLOC_AT_100 = {
@@ -64,6 +64,10 @@ def simulate_command(args: argparse.Namespace) -> int:
     from policyforge.tasks.k8s_gpu.policy import BASELINES, load_policy
     from policyforge.tasks.k8s_gpu.simulate import replay_cluster
 
+    if args.fallback or args.fallback_ms is not None or args.max_moves is not None:
+        from policyforge.tasks.k8s_gpu.fallback_cli import simulate_fallback
+
+        return simulate_fallback(args)
     args.mode = args.mode or "inflation"
     if args.mode == "replay":
         _refuse(args, {"tune": "--tune", "plot": "--plot"}, "in replay mode (it follows the trace's own "
@@ -120,13 +124,18 @@ def simulate_command(args: argparse.Namespace) -> int:
                                      for row in e["per_seed"]):
         print("warning: no pod waited in this replay under any policy: the cluster is never contended, so the "
               "comparison cannot separate policies; lower --replay-capacity or raise --speedup", file=sys.stderr)
+    if args.with_bound:
+        from policyforge.tasks.k8s_gpu.bound_cli import reference_lines
+
+        args.reference_lines = reference_lines(inputs, args.seeds, args.tune, args.mode)
     if args.plot:
         if args.mode != "inflation":
             raise PolicyforgeError("--plot draws allocation against arrived load: use --mode inflation")
         from policyforge.tasks.k8s_gpu.plots import allocation_plot
 
         allocation_plot(mean_curves(results), args.plot,
-                        f"{inputs.name}: GPU allocation, mean of {len(args.seeds)} seed(s), tune {args.tune}")
+                        f"{inputs.name}: GPU allocation, mean of {len(args.seeds)} seed(s), tune {args.tune}",
+                        reference_lines=getattr(args, "reference_lines", None))
     report = _compare_report(args, inputs, results, summary) if args.report else None
     if args.json:
         print(json.dumps(summary, indent=1, sort_keys=False))
@@ -175,6 +184,14 @@ def add_simulate_arguments(sim: argparse.ArgumentParser) -> None:
     sim.add_argument("--nodes", help="node-list .csv (default: the paper's 1,213-node GPU cluster)")
     sim.add_argument("--plot", metavar="FILE.png", help="inflation: draw allocation against arrived load")
     sim.add_argument("--report", metavar="DIR", help="write an HTML report (tables, per-seed rows, plots) to DIR")
+    sim.add_argument("--with-bound", action="store_true", help="draw the certified bound and best packing at 100%% "
+                     "arrived (mean over --seeds; about a minute per seed) on --plot and --report")
+    sim.add_argument("--fallback", choices=("cpsat",), help="repack a few nodes with CP-SAT when a pod would fail "
+                     "(Priority Matters); reports allocation with and without it")
+    sim.add_argument("--fallback-ms", type=POSITIVE, help="with --fallback: CP-SAT deterministic ms per call "
+                     "(default 100)")
+    sim.add_argument("--max-moves", type=POSITIVE_INT, help="with --fallback: placed pods one call may move "
+                     "(default 4)")
 
 
 def _compare_report(args: argparse.Namespace, inputs, results: dict, summary: dict) -> Path:
@@ -193,7 +210,7 @@ def _compare_report(args: argparse.Namespace, inputs, results: dict, summary: di
     setup.append(("command", "policyforge " + " ".join(sys.argv[1:])))
     paper = PAPER_ALLOC_AT_100 if inputs.name == "default" and args.mode == "inflation" and args.tune == 1.3 else None
     return write_compare_report(args.report, results, summary, args.mode, setup, paper,
-                                f"policyforge simulate: {inputs.name}")
+                                f"policyforge simulate: {inputs.name}", getattr(args, "reference_lines", None))
 
 
 def _table(summary: dict, mode: str, paper: bool, inputs, args) -> str:

@@ -26,9 +26,10 @@ REPLAY_COLUMNS = ("gpu_utilisation", "cpu_utilisation", "memory_utilisation", "w
 
 def write_compare_report(out_dir: str | Path, results: Mapping[str, Sequence], summary: Mapping, mode: str,
                          setup: Sequence[tuple[str, str]], paper: Mapping[str, float] | None = None,
-                         title: str = "policy comparison") -> Path:
+                         title: str = "policy comparison", reference_lines: Mapping[str, float] | None = None) -> Path:
     """Write DIR/index.html and its images; `results` are the runs per policy label, `summary` is
-    `experiment.aggregate(results)`, `setup` the lines describing the experiment, `paper` reference figures."""
+    `experiment.aggregate(results)`, `setup` the lines describing the experiment, `paper` reference figures,
+    `reference_lines` allocation levels (label -> %) drawn on the allocation plot and listed under it."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     columns = REPLAY_COLUMNS if mode == "replay" else INFLATION_COLUMNS
@@ -36,7 +37,8 @@ def write_compare_report(out_dir: str | Path, results: Mapping[str, Sequence], s
     sections = [h.Section("setup", "Setup", h.key_values((k, h.esc(v)) for k, v in setup)),
                 h.Section("aggregate", "Mean ± std over seeds", _aggregate(entries, columns, paper))]
     if mode == "inflation":
-        sections += [h.Section("allocation", "GPU allocation against arrived load", _allocation(results, out)),
+        sections += [h.Section("allocation", "GPU allocation against arrived load",
+                               _allocation(results, out, reference_lines)),
                      h.Section("fragmentation", "Fragmentation against arrived load", _fragmentation(results, out))]
     else:
         sections.append(h.Section("timeline", "GPU allocation over time", _timeline(results, out)))
@@ -72,11 +74,13 @@ def _mean(curves: list[np.ndarray]) -> np.ndarray:
         return np.nanmean(curves, axis=0)
 
 
-def _allocation(results: Mapping[str, Sequence], out: Path) -> str:
+def _allocation(results: Mapping[str, Sequence], out: Path, reference_lines: Mapping[str, float] | None = None) -> str:
     curves = {name: _mean([r.allocation_curve() for r in runs]) for name, runs in results.items()}
     seeds = len(next(iter(results.values())))
-    allocation_plot(curves, out / "allocation.png", f"GPU allocation, mean of {seeds} seed(s)")
-    return h.image("allocation.png", "GPU allocation against arrived GPU request")
+    allocation_plot(curves, out / "allocation.png", f"GPU allocation, mean of {seeds} seed(s)",
+                    reference_lines=dict(reference_lines or {}))
+    listed = h.key_values((h.esc(k), f"{h.num(v, 3)} %") for k, v in (reference_lines or {}).items())
+    return h.image("allocation.png", "GPU allocation against arrived GPU request") + (listed if reference_lines else "")
 
 
 def _fragmentation(results: Mapping[str, Sequence], out: Path) -> str:

@@ -30,6 +30,8 @@ class Job:
     mode: str
     tune: float
     speedup: float = 1.0
+    fallback: object = None
+    """fallback.FallbackOptions or None (off)."""
 
 
 _WORKER_INPUTS: tuple[NodeTable, PodTable] | None = None
@@ -45,15 +47,15 @@ def _run(job: Job) -> InflationResult | ReplayResult:
     policy = load_policy(job.policy)
     if job.mode == "replay":
         return run_replay(nodes, pods, policy, job.seed, speedup=job.speedup)
-    return run_inflation(nodes, pods, policy, job.seed, job.tune)
+    return run_inflation(nodes, pods, policy, job.seed, job.tune, fallback=job.fallback)
 
 
 def run_all(nodes: NodeTable, pods: PodTable, policies: list[str], seeds: list[int], mode: str = "inflation",
             tune: float = 1.3, jobs: int | None = None,
-            progress: Callable[[int], None] | None = None, speedup: float = 1.0) -> dict[str, list]:
+            progress: Callable[[int], None] | None = None, speedup: float = 1.0, fallback=None) -> dict[str, list]:
     """Results per policy name, in seed order. Policies are loaded by name or path in each worker;
-    `speedup` compresses replay arrivals (see simulate.run_replay)."""
-    work = [Job(p, s, mode, tune, speedup) for p in policies for s in seeds]
+    `speedup` compresses replay arrivals (see simulate.run_replay); `fallback` turns on the CP-SAT repacking."""
+    work = [Job(p, s, mode, tune, speedup, fallback) for p in policies for s in seeds]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(work)))
     results: dict[Job, InflationResult | ReplayResult] = {}
     if workers == 1:
@@ -68,7 +70,7 @@ def run_all(nodes: NodeTable, pods: PodTable, policies: list[str], seeds: list[i
                 results[job] = result
                 if progress:
                     progress(1)
-    return {p: [results[Job(p, s, mode, tune, speedup)] for s in seeds] for p in policies}
+    return {p: [results[Job(p, s, mode, tune, speedup, fallback)] for s in seeds] for p in policies}
 
 
 def aggregate(results: dict[str, list], mode: str = "inflation") -> dict:

@@ -11,9 +11,10 @@ from policyforge.report.figures import plt, save
 
 
 def allocation_plot(curves: dict[str, np.ndarray], path: str | Path, title: str = "",
-                    highlight: str | None = None) -> Path:
+                    highlight: str | None = None, reference_lines: dict[str, float] | None = None) -> Path:
     """GPU allocation against arrived workload, one line per policy, like the FGD paper's Figure 9a;
-    the `highlight` curve (e.g. an evolved policy) is drawn thick, black and on top."""
+    the `highlight` curve (e.g. an evolved policy) is drawn thick, black and on top; `reference_lines`
+    (label -> allocation %, e.g. a certified bound) are drawn as dashed horizontal lines."""
     path = Path(path)
     fig, (full, zoom) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]})
     x = np.arange(len(next(iter(curves.values()))))
@@ -22,9 +23,13 @@ def allocation_plot(curves: dict[str, np.ndarray], path: str | Path, title: str 
         full.plot(x, curve, label=name, **style)
         zoom.plot(x, curve, label=name, **style)
     full.plot(x, np.minimum(x, 100), color="grey", linestyle=":", linewidth=1, label="ideal")
+    for k, (label, value) in enumerate((reference_lines or {}).items()):
+        for axis in (full, zoom):
+            axis.axhline(value, color=("black", "dimgrey", "grey")[k % 3], linestyle="--", linewidth=1,
+                         label=f"{label} {value:.2f}%" if axis is full else None)
     full.set(xlabel="arrived GPU request (% of capacity)", ylabel="GPU allocation (%)", xlim=(0, x[-1]), ylim=(0, 100))
     zoom.set(xlabel="arrived GPU request (% of capacity)", xlim=(80, x[-1]), title="zoom")
-    tail = np.concatenate([c[80:] for c in curves.values()])
+    tail = np.concatenate([c[80:] for c in curves.values()] + [np.array(list((reference_lines or {}).values()))])
     tail = tail[~np.isnan(tail)]
     if len(tail):
         zoom.set_ylim(max(0, tail.min() - 1), min(100, tail.max() + 1))

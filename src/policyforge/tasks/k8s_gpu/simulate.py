@@ -63,6 +63,8 @@ class InflationResult:
 
     def decisions(self) -> dict[str, np.ndarray]:
         return {"node": self.node, "gpu_mask": self.gpu_mask}
+    fallback: dict | None = None
+    """With the CP-SAT fallback on: its calls, pods it placed, moves and mean ms per call."""
 
     @property
     def failed_pods(self) -> int:
@@ -103,6 +105,7 @@ class InflationResult:
         amount = self.fragmentation_curve()
         return {
             "seed": self.seed,
+            **(self.fallback or {}),
             "alloc_at_100": _number(alloc[100]),
             "alloc_at_130": _number(alloc[130]),
             "frag_ratio_at_100": _number(ratio[100]),
@@ -146,15 +149,25 @@ def _number(value: float) -> float | None:
 
 
 def run_inflation(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int, tune: float = 1.3,
-                  workload: TargetWorkload | None = None, fragmentation: bool = True) -> InflationResult:
+                  workload: TargetWorkload | None = None, fragmentation: bool = True,
+                  fallback=None) -> InflationResult:
     """The FGD experiment: the tuned arrival sequence, placed one pod at a time, failures final.
-    `fragmentation=False` skips the fragmentation record (the sandboxed half, whose figures nobody reads)."""
+
+    `fragmentation=False` skips the fragmentation record (the sandboxed half, whose figures nobody reads).
+    `fallback` (a fallback.FallbackOptions, default off) repacks a few nodes with CP-SAT when a pod would
+    fail; fragmentation is then not recorded (a repacking changes several nodes in one step), and the run's
+    decisions no longer describe it (pods moved), so a fallback run is for trusted policies only."""
     started = time.perf_counter()
     streams = Streams.of(seed)
     state, workload, sequence = _setup(nodes, pods, tune, streams, workload)
     scheduler = Scheduler(state, policy, workload, streams.tie_break, streams.policy)
     n = len(sequence)
-    recorder = FragmentationRecorder(state, workload, n) if fragmentation else None
+    rescue = None
+    if fallback is not None:
+        from policyforge.tasks.k8s_gpu.fallback import Fallback
+
+        rescue = Fallback(state, fallback)
+    recorder = FragmentationRecorder(state, workload, n) if fragmentation and rescue is None else None
     arrived, allocated = np.empty(n, np.int64), np.empty(n, np.int64)
     failed = np.zeros(n, bool)
     node = np.full(n, -1, np.int32)
@@ -163,6 +176,12 @@ def run_inflation(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int, t
     for i, request in enumerate(sequence):
         arrived_total += request.total_gpu_milli
         placement = scheduler.place(request)
+        if rescue is not None:
+            if placement is not None:
+                rescue.placed(i, request, placement.node, placement.gpus)
+            else:
+                found = rescue.rescue(i, request)
+                placement = None if found is None else Placement(*found)
         if placement is None:
             failed[i] = True
         else:
@@ -172,9 +191,10 @@ def run_inflation(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int, t
             if recorder is not None:
                 recorder.record(i, placement.node)
         arrived[i], allocated[i] = arrived_total, allocated_total
-    frag = recorder.totals() if recorder is not None else np.zeros(n)
+    frag = recorder.totals() if recorder is not None else np.full(n, np.nan)
     return InflationResult(policy.name, seed, state.total_gpu_milli, arrived, allocated, frag, failed,
-                           time.perf_counter() - started, node, gpu_mask)
+                           time.perf_counter() - started, node, gpu_mask,
+                           rescue.stats.summary() if rescue is not None else None)
 
 
 def _setup(nodes: NodeTable, pods: PodTable, tune: float, streams: Streams, workload: TargetWorkload | None,

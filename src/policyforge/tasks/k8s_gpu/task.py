@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from policyforge.contract import (
+    Command,
     Decisions,
     Evaluation,
     GPTable,
@@ -106,6 +107,13 @@ class K8sGpuTask(Task):
         from policyforge.tasks.k8s_gpu.cli import simulate_command
 
         return simulate_command(args)
+
+    @classmethod
+    def commands(cls) -> tuple[Command, ...]:
+        from policyforge.tasks.k8s_gpu.bound_cli import add_bound_arguments, bound_command
+
+        return (Command("bound", "k8s-gpu: a certified upper bound on GPU allocation and the best packing found, "
+                        "next to every baseline", add_bound_arguments, bound_command),)
 
     @classmethod
     def options_from_cli(cls, workload: str | None, report=print) -> dict[str, Any]:
