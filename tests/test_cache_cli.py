@@ -25,8 +25,11 @@ def test_json_lists_every_policy_with_its_miss_ratios(tmp_path, capsys):
     path = small_trace(tmp_path)
     policy = tmp_path / "mine.py"
     policy.write_text("def score(objs, stats):\n    return objs.last_access\n")
-    code = main(["simulate", "--task", "cache", "--trace", str(path), "--window", "100:2900", "--cache-size",
-                 "0.1", "--mode", "objects", "--policy", f"fifo,lru,{policy}", "--json"])
+    args = ["simulate", "--task", "cache", "--trace", str(path), "--window", "100:2900", "--cache-size", "0.1",
+            "--mode", "objects", "--policy", f"fifo,lru,{policy}", "--json"]
+    assert main(args) == 2  # a policy file runs in this process only when its author vouches for it
+    assert "--unsafe-local-policy" in capsys.readouterr().err
+    code = main([*args, "--unsafe-local-policy"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["policies"]) == {"fifo", "lru", "mine"}

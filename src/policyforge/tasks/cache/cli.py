@@ -18,7 +18,10 @@ MRC_FRACTIONS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 
 
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
-    """The cache task's own options (--trace, --policy, --mode and --json are shared with the other tasks)."""
+    """The cache task's own options of `policyforge simulate` (--policy, --seeds, --json are everyone's)."""
+    parser.add_argument("--trace", metavar="FILE", help="cache: the trace (.oracleGeneral.bin, .csv or .csv.zst)")
+    parser.add_argument("--mode", choices=("bytes", "objects"), default="bytes",
+                        help="cache: count object sizes (bytes, default) or every object as 1 (objects)")
     parser.add_argument("--window", metavar="START:END", help="cache: simulate requests START..END-1 only, as a "
                         "trace of its own")
     parser.add_argument("--cache-size", metavar="FRACTION_OR_SIZE", type=float, default=0.1,
@@ -52,9 +55,12 @@ def run(trace: Trace, name: str, capacity: int, mode: str) -> Result:
 def simulate_command(args: argparse.Namespace) -> int:
     if not args.trace:
         raise PolicyforgeError("--task cache needs --trace FILE (.oracleGeneral.bin, .csv or .csv.zst)")
-    mode = "bytes" if args.mode in (None, "inflation") else args.mode
-    if mode not in ("bytes", "objects"):
-        raise PolicyforgeError(f"--mode {args.mode}: the cache task counts bytes or objects")
+    mode = args.mode
+    files = [n for n in policy_names(args.policy) if n.endswith(".py")]
+    if files and not args.unsafe_local_policy:
+        raise PolicyforgeError(f"{files[0]}: simulate --task cache runs a policy file in this process, so only "
+                               "with --unsafe-local-policy (your own code); `policyforge evaluate --task cache "
+                               "--policy FILE` runs it in the sandbox")
     trace = read_trace(args.trace, args.window)
     capacity = trace.cache_size(args.cache_size, mode)
     names = policy_names(args.policy)
