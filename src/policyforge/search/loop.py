@@ -24,7 +24,7 @@ from policyforge.search.contracts import EvalResult, Instance, Limits, ParentInf
 from policyforge.search.database import DatabaseConfig, Program, ProgramsDatabase
 from policyforge.search.dedup import code_hash, normalised_hash
 from policyforge.search.evaluation import Evaluator
-from policyforge.search.runs import selected_best
+from policyforge.search.runs import run_verdict, selected_best
 from policyforge.search.store import Candidate, Store
 from policyforge.tasks.registry import get_task
 
@@ -355,8 +355,6 @@ class Evolution:
     def finish(self, display: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
         """Select on validation among the best by train score, measure the winner and every baseline on
         validation and test, and return the verdict (selected candidate against every baseline)."""
-        from policyforge.search.runs import run_verdict
-
         contenders = sorted(self.store.all("status = 'ok' AND proposer != 'baseline' AND score IS NOT NULL"),
                             key=lambda c: (-c.score, c.id))[: self.config.validate_top]
         todo = [c for c in contenders if c.validation_scores is None and self.validation]
@@ -379,10 +377,6 @@ class Evolution:
         self._baselines_on("test", self.test, display)
         verdict = run_verdict(self.store)
         return {"best": best.id if best else None, "verdict": verdict.to_json() if verdict else None}
-
-    def _baselines_on_test(self, display: Callable[[str], None]) -> None:
-        """Held-out figures of every baseline, for the verdict (cached across runs)."""
-        self._baselines_on("test", self.test, display)
 
     def _baselines_on(self, split: str, instances: list[Instance], display: Callable[[str], None]) -> None:
         """Every baseline's scores on `split`, stored like a candidate's (cached across runs)."""
