@@ -357,7 +357,8 @@ class Evolution:
         validation and test, and return the verdict (selected candidate against every baseline)."""
         contenders = sorted(self.store.all("status = 'ok' AND proposer != 'baseline' AND score IS NOT NULL"),
                             key=lambda c: (-c.score, c.id))[: self.config.validate_top]
-        todo = [c for c in contenders if c.validation_scores is None and self.validation]
+        # a measurement that failed (stored as {}: a timeout on a loaded machine, say) is tried again
+        todo = [c for c in contenders if not c.validation_scores and self.validation]
         if todo:
             display(f"validating the top {len(todo)} candidate(s) on {len(self.validation)} validation instance(s)")
         futures = [(c, self.evaluator.submit(c.code or "", self.validation, split=True)) for c in todo]
@@ -369,7 +370,7 @@ class Evolution:
             display(f"  candidate {c.id}: validation {shown} ({position}/{len(todo)})")
         self._baselines_on("validation", self.validation, display)
         best = selected_best(self.store)
-        if best is not None and best.test_scores is None and self.test:
+        if best is not None and not best.test_scores and self.test:
             display(f"measuring the selected candidate {best.id} on {len(self.test)} held-out test instance(s)")
             result = self.evaluator.submit(best.code or "", self.test, split=True).result()
             self.store.update(best.id, test_scores=result.scores if result.ok else {},
@@ -382,7 +383,7 @@ class Evolution:
         """Every baseline's scores on `split`, stored like a candidate's (cached across runs)."""
         column = f"{split}_scores"
         missing = [c for c in self.store.all("proposer = 'baseline' AND status = 'ok'")
-                   if getattr(c, column) is None]
+                   if not getattr(c, column)]
         if not missing or not instances:
             return
         display(f"measuring {len(missing)} baseline(s) on {len(instances)} {split} instance(s) "
