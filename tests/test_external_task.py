@@ -225,7 +225,7 @@ def test_the_guides_evolve_run_finishes_and_its_scores_are_the_trusted_ones(tmp_
     args[args.index("--task") + 1] = REF  # the run starts in tmp_path (its cache goes there too)
     result = cli(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "samples 6/6" in result.stderr and "best: candidate" in result.stdout
+    assert "samples 6/6" in result.stderr and "selected: candidate" in result.stdout
     with sqlite3.connect(run / "run.sqlite") as db:
         db.row_factory = sqlite3.Row
         rows = db.execute("SELECT * FROM candidates").fetchall()
