@@ -168,12 +168,13 @@ def test_a_run_fed_hostile_candidates_records_each_and_goes_on(tmp_path):
     server.script(*[reply(f"```python\n{(HOSTILE / n).read_text()}\n```", 100, 100) for n in names])
     try:
         result = evolve(tmp_path / "hostile", len(names), 0, "--model", "scripted", "--base-url", server.base_url,
-                        "--llm-mode", "full", "--jobs", "1", "--wall-limit", "4", "--memory-limit", "1024")
+                        "--llm-mode", "full", "--jobs", "1", "--batch-size", "1", "--wall-limit", "4",
+                        "--memory-limit", "1024")
         assert result.returncode == 0, result.stderr
         with sqlite3.connect(tmp_path / "hostile" / "run.sqlite") as db:
             recorded = db.execute("SELECT sample, status, reason FROM candidates WHERE sample IS NOT NULL "
                                   "ORDER BY sample").fetchall()
-        assert [r[1] for r in recorded] == ["timeout", "crashed", "invalid_output", "rejected", "rejected", "crashed"]
+        assert [r[1] for r in recorded] == ["timeout", "crashed", "invalid_output", "rejected", "rejected", "crashed"], recorded
         assert all(r[2] and "\n" not in r[2] for r in recorded)
     finally:
         server.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,69 +107,82 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise PolicyforgeError(f"{self.path}: not a usable run database ({exc})") from None
         self.db.row_factory = sqlite3.Row
+        self.lock = threading.RLock()
+        """One connection serves the loop's proposal threads: a statement and what it reads back (an insert's
+        row id) must not interleave with another thread's, as sqlite3 releases the GIL while stepping."""
 
     def close(self) -> None:
         self.db.close()
 
     # --- run configuration -------------------------------------------------------------------------
     def set_config(self, config: dict[str, Any]) -> None:
-        with self.db:
+        with self.lock, self.db:
             for key, value in config.items():
                 self.db.execute("INSERT OR REPLACE INTO run (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
     def config(self) -> dict[str, Any]:
-        return {row["key"]: json.loads(row["value"]) for row in self.db.execute("SELECT key, value FROM run")}
+        with self.lock:
+            return {row["key"]: json.loads(row["value"]) for row in self.db.execute("SELECT key, value FROM run")}
 
     # --- candidates --------------------------------------------------------------------------------
     def insert(self, **fields: Any) -> int:
-        fields.setdefault("created", time.time())
-        for key in JSON_COLUMNS:
-            if key in fields and fields[key] is not None and not isinstance(fields[key], str):
-                fields[key] = json.dumps(fields[key])
-        columns = ", ".join(fields)
-        marks = ", ".join("?" for _ in fields)
-        cursor = self.db.execute(f"INSERT INTO candidates ({columns}) VALUES ({marks})", tuple(fields.values()))
-        return int(cursor.lastrowid)
+        with self.lock:
+            fields.setdefault("created", time.time())
+            for key in JSON_COLUMNS:
+                if key in fields and fields[key] is not None and not isinstance(fields[key], str):
+                    fields[key] = json.dumps(fields[key])
+            columns = ", ".join(fields)
+            marks = ", ".join("?" for _ in fields)
+            cursor = self.db.execute(f"INSERT INTO candidates ({columns}) VALUES ({marks})", tuple(fields.values()))
+            return int(cursor.lastrowid)
 
     def update(self, candidate_id: int, **fields: Any) -> None:
-        for key in JSON_COLUMNS:
-            if key in fields and fields[key] is not None and not isinstance(fields[key], str):
-                fields[key] = json.dumps(fields[key])
-        assignments = ", ".join(f"{key} = ?" for key in fields)
-        self.db.execute(f"UPDATE candidates SET {assignments} WHERE id = ?", (*fields.values(), candidate_id))
+        with self.lock:
+            for key in JSON_COLUMNS:
+                if key in fields and fields[key] is not None and not isinstance(fields[key], str):
+                    fields[key] = json.dumps(fields[key])
+            assignments = ", ".join(f"{key} = ?" for key in fields)
+            self.db.execute(f"UPDATE candidates SET {assignments} WHERE id = ?", (*fields.values(), candidate_id))
 
     def get(self, candidate_id: int) -> Candidate:
-        row = self.db.execute("SELECT * FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
-        if row is None:
-            raise KeyError(candidate_id)
-        return _candidate(row)
+        with self.lock:
+            row = self.db.execute("SELECT * FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
+            if row is None:
+                raise KeyError(candidate_id)
+            return _candidate(row)
 
     def all(self, where: str = "1", params: tuple = (), order: str = "id") -> list[Candidate]:
-        rows = self.db.execute(f"SELECT * FROM candidates WHERE {where} ORDER BY {order}", params).fetchall()
-        return [_candidate(row) for row in rows]
+        with self.lock:
+            rows = self.db.execute(f"SELECT * FROM candidates WHERE {where} ORDER BY {order}", params).fetchall()
+            return [_candidate(row) for row in rows]
 
     def next_sample(self) -> int:
-        row = self.db.execute("SELECT MAX(sample) FROM candidates").fetchone()
-        return 0 if row[0] is None else int(row[0]) + 1
+        with self.lock:
+            row = self.db.execute("SELECT MAX(sample) FROM candidates").fetchone()
+            return 0 if row[0] is None else int(row[0]) + 1
 
     def count_samples(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM candidates WHERE sample IS NOT NULL").fetchone()[0])
+        with self.lock:
+            return int(self.db.execute("SELECT COUNT(*) FROM candidates WHERE sample IS NOT NULL").fetchone()[0])
 
     def find_hash(self, code_hash: str, norm_hash: str) -> int | None:
-        row = self.db.execute(
-            "SELECT id FROM candidates WHERE (code_hash = ? OR norm_hash = ?) AND status NOT IN ('proposed') "
-            "ORDER BY id LIMIT 1", (code_hash, norm_hash)).fetchone()
-        return None if row is None else int(row[0])
+        with self.lock:
+            row = self.db.execute(
+                "SELECT id FROM candidates WHERE (code_hash = ? OR norm_hash = ?) AND status NOT IN ('proposed') "
+                "ORDER BY id LIMIT 1", (code_hash, norm_hash)).fetchone()
+            return None if row is None else int(row[0])
 
     def sample_outcomes(self) -> tuple[int, int]:
         """(samples evaluated, of which valid), counted by SQLite without reading the rows into Python."""
-        row = self.db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(status IN ('ok', 'screened_out')), 0) FROM candidates "
-            "WHERE sample IS NOT NULL AND status != 'proposed'").fetchone()
-        return int(row[0]), int(row[1])
+        with self.lock:
+            row = self.db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(status IN ('ok', 'screened_out')), 0) FROM candidates "
+                "WHERE sample IS NOT NULL AND status != 'proposed'").fetchone()
+            return int(row[0]), int(row[1])
 
     def total_cost(self) -> float:
-        return float(self.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM candidates").fetchone()[0])
+        with self.lock:
+            return float(self.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM candidates").fetchone()[0])
 
 
 def _candidate(row: sqlite3.Row) -> Candidate:
