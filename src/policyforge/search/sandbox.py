@@ -333,6 +333,8 @@ class _Capture:
         self.line: bytearray | None = None  # the result line while it arrives
         self.result: bytes | None = None
         self.lines = 0  # result lines seen: exactly one is accepted
+        self.head = nonce + b" "  # a result line right after another one starts without a newline of its own
+        self.line_start = False  # just after a result line's newline
 
     def _out(self, data: bytes) -> None:
         self.tail += data
@@ -344,6 +346,14 @@ class _Capture:
     def feed(self, chunk: bytes) -> None:
         data, self.pending = self.pending + chunk, b""
         while data:
+            if self.line_start:
+                if data.startswith(self.head):
+                    self.line, data, self.line_start = bytearray(), data[len(self.head):], False
+                    continue
+                if self.head.startswith(data):  # too short to tell yet
+                    self.pending = data
+                    return
+                self.line_start = False
             if self.line is not None:
                 end = data.find(b"\n")
                 self.line += data if end < 0 else data[:end]
@@ -353,7 +363,8 @@ class _Capture:
                 if end < 0:
                     return
                 self._close_line()
-                data = data[end:]  # the newline may begin another result line: rescan it
+                data = data[end + 1:]
+                self.line_start = True  # another result line may follow at once
                 continue
             at = data.find(self.needle)
             if at < 0:
