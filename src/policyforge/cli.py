@@ -457,7 +457,11 @@ def build_parser(simulate_task: str | None = None) -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_tasks_check)
 
     for name in names:  # subcommands a task brings (e.g. a bound only its simulator can compute)
-        for command in task_class(name).commands():
+        try:
+            brought = task_class(name).commands()
+        except PolicyforgeError:  # a broken installed task loses its commands, not the whole command line
+            continue
+        for command in brought:
             sub = commands.add_parser(command.name, help=command.help, description=command.help)
             command.add_arguments(sub)
             sub.set_defaults(func=command.run)
