@@ -41,6 +41,7 @@ from policyforge.contract import (
     Task,
     ViewSpec,
     as_int_array,
+    check_held_out,
     finite_evaluation,
     policy_function,
 )
@@ -239,9 +240,7 @@ class OnlineBinPacking(Task):
         self.items = int(items)
         self.train_seeds, self.validation_seeds = tuple(train_seeds), tuple(validation_seeds)
         self.test_seeds = tuple(test_seeds)
-        overlap = (set(self.train_seeds) | set(self.validation_seeds)) & set(self.test_seeds)
-        if overlap:
-            raise PolicyforgeError(f"binpacking: seeds {sorted(overlap)} are in both test and train/validation")
+        check_held_out("binpacking", self.train_seeds, self.validation_seeds, self.test_seeds)
 
     def options(self) -> dict[str, Any]:
         return {"items": self.items, "train_seeds": list(self.train_seeds),

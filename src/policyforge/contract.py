@@ -38,6 +38,7 @@ from policyforge.errors import PolicyCrashed, PolicyError, PolicyforgeError
 __all__ = [
     "SPLITS", "Instance", "FieldSpec", "ViewSpec", "FunctionSpec", "PolicySpec", "GPTable", "Evaluation",
     "Decisions", "Command", "Task", "PolicyError", "PolicyCrashed", "PolicyforgeError", "policy_function",
+    "check_held_out",
 ]
 
 SPLITS = ("train", "validation", "test")
@@ -302,6 +303,14 @@ def versus_best_baseline(scores: dict[str, float], baseline_scores: dict[str, di
     best_name, best = max(((b, sum(s.get(i, 0.0) for i in scores) / len(scores))
                            for b, s in baseline_scores.items()), key=lambda x: x[1])
     return f"mean {mean:.4g} vs best baseline {best_name} {best:.4g} ({mean - best:+.4g})"
+
+
+def check_held_out(task: str, train: tuple[int, ...], validation: tuple[int, ...], test: tuple[int, ...]) -> None:
+    """PolicyforgeError when a test seed is also a train or validation seed: a held-out figure must not be
+    one the search saw or selected on."""
+    overlap = (set(train) | set(validation)) & set(test)
+    if overlap:
+        raise PolicyforgeError(f"{task}: seeds {sorted(overlap)} are in both test and train/validation")
 
 
 def finite_evaluation(score: Any, metrics: Mapping[str, Any] | None = None) -> Evaluation:

@@ -22,6 +22,7 @@ from policyforge.contract import (
     Instance,
     PolicySpec,
     Task,
+    check_held_out,
     versus_best_baseline,
 )
 from policyforge.errors import PolicyforgeError
@@ -164,9 +165,7 @@ class PipelinesTask(Task):
         self.test_scenarios = tuple(test_scenarios)
         self.train_seeds, self.validation_seeds = tuple(train_seeds), tuple(validation_seeds)
         self.test_seeds = tuple(test_seeds)
-        overlap = (set(self.train_seeds) | set(self.validation_seeds)) & set(self.test_seeds)
-        if overlap:
-            raise PolicyforgeError(f"pipelines: seeds {sorted(overlap)} are in both test and train/validation")
+        check_held_out("pipelines", self.train_seeds, self.validation_seeds, self.test_seeds)
 
     def options(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "train_seeds": list(self.train_seeds),
