@@ -202,12 +202,16 @@ def _module_from(code: str, name: str):
     return module
 
 
-def test_feedback_names_mechanism_references(task):
+def test_mechanism_baselines_are_reference_baselines_and_belady_is_only_the_bound(task):
     instance = task.screen_instances()[0]
     module, _ = import_policy_file(task.baselines()["lru"], "cache_fb")
     evaluation = task.score(instance, task.run(module, instance))
-    text = task.feedback({instance.id: evaluation.score}, {instance.id: evaluation.metrics},
-                         {"fifo": {instance.id: 0.0}})
-    assert "s3fifo" in text and "belady" in text and instance.id in text
+    names = task.reference_baselines()
+    assert {"arc", "s3fifo", "lirs", "cacheus", "wtinylfu"} <= set(names) and "belady" not in names
     references = task.reference_scores(instance)
+    for name in names:
+        assert task.reference_evaluation(name, instance).score == references[name]
+    text = task.feedback({instance.id: evaluation.score}, {instance.id: evaluation.metrics},
+                         {"fifo": {instance.id: 0.0}, "s3fifo": {instance.id: references["s3fifo"]}})
+    assert "s3fifo" in text and "Belady" in text and instance.id in text
     assert references["belady"] > max(v for k, v in references.items() if k != "belady")

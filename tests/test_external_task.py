@@ -234,14 +234,22 @@ def test_the_guides_evolve_run_finishes_and_its_scores_are_the_trusted_ones(tmp_
     ok = [r for r in samples if r["status"] == "ok"]
     assert ok and all(r["score"] is not None and json.loads(r["scores"]) for r in ok)
     baselines = {r["name"]: r for r in rows if r["proposer"] == "baseline"}
-    assert set(baselines) == {"first-fit", "best-fit", "worst-fit"}
+    assert set(baselines) == {"first-fit", "best-fit", "worst-fit", "harmonic-4"}
     options = json.loads(args[args.index("--task-options") + 1])
     task = get_task(REF, **options)
     train = [i for i in task.instances() if i.split == "train"]
+    test = [i for i in task.instances() if i.split == "test"]
     for name, path in task.baselines().items():
         in_process = {i: e.score for i, e in evaluate_trusted(task, path, train).items()}
         assert json.loads(baselines[name]["scores"]) == in_process, name
         assert baselines[name]["test_score"] is not None
+    # the reference baseline (trusted task code, no policy file) is measured on every split and judged against
+    harmonic = baselines["harmonic-4"]
+    assert json.loads(harmonic["scores"]) == {i.id: task.reference_evaluation("harmonic-4", i).score for i in train}
+    assert json.loads(harmonic["test_scores"]) == {i.id: task.reference_evaluation("harmonic-4", i).score
+                                                   for i in test}
+    shown = json.loads(cli("runs", "show", str(run), "--json", cwd=tmp_path).stdout)
+    assert "harmonic-4" in shown["verdict"]["overall"]["baselines"]
     # the GP proposer started from the task's seed trees, so a seed equal to best fit is among the candidates
     assert max(r["score"] for r in ok) >= baselines["best-fit"]["score"]
 

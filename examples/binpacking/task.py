@@ -261,6 +261,16 @@ class OnlineBinPacking(Task):
         return {name: HERE / "baselines" / f"{name.replace('-', '_')}.py"
                 for name in ("first-fit", "best-fit", "worst-fit")}
 
+    def reference_baselines(self) -> tuple[str, ...]:
+        """Harmonic-4 keeps a size class per bin, state the `score` interface does not show, so it is a
+        reference baseline: computed here by trusted code, measured and compared like the policy files."""
+        return ("harmonic-4",)
+
+    def reference_evaluation(self, name: str, instance: Instance) -> Evaluation:
+        if name != "harmonic-4":
+            raise PolicyforgeError(f"binpacking: no reference baseline {name!r}")
+        return self.score(instance, {"bin": harmonic_bins(_sizes(instance), CAPACITY, classes=4)})
+
     def run(self, policy: ModuleType, instance: Instance) -> Decisions:
         """UNTRUSTED: pack the instance's items with the policy; the decisions are the chosen bins."""
         score = policy_function(policy, "score")
@@ -300,6 +310,24 @@ class OnlineBinPacking(Task):
     def objective(self) -> str:
         return ("100 * lower bound / bins used, where the lower bound is ceil(total item size / capacity); "
                 "mean over instances; 100 is a perfect packing; higher is better.")
+
+
+def harmonic_bins(sizes: np.ndarray, capacity: int, classes: int) -> np.ndarray:
+    """Lee and Lee's Harmonic-k: an item in (capacity/(j+1), capacity/j] goes to a bin of class j that holds j
+    such items (j < k); items of at most capacity/k share class-k bins, filled next-fit."""
+    chosen = np.empty(len(sizes), dtype=np.int64)
+    open_bin: dict[int, tuple[int, int]] = {}  # class -> (bin, items or used size in it)
+    bins = 0
+    for i, size in enumerate(sizes.tolist()):
+        j = min(classes, capacity // size) if size > 0 else classes
+        current = open_bin.get(j)
+        full = current is None or (current[1] >= j if j < classes else current[1] + size > capacity)
+        if full:
+            current = (bins, 0)
+            bins += 1
+        chosen[i] = current[0]
+        open_bin[j] = (current[0], current[1] + (1 if j < classes else size))
+    return chosen
 
 
 def _sizes(instance: Instance) -> np.ndarray:

@@ -225,6 +225,17 @@ class Task:
         raise NotImplementedError
 
     # --- optional, with defaults -------------------------------------------------------------------
+    def reference_baselines(self) -> tuple[str, ...]:
+        """Names of baselines the task computes with its own trusted code instead of a policy file: the
+        mechanism-level policies that do not fit the interface (ARC's queues, an offline oracle). Every run
+        measures them on train, validation and test beside `baselines()`, and verdicts compare the candidate
+        against them too; they seed no island. Default: none."""
+        return ()
+
+    def reference_evaluation(self, name: str, instance: Instance) -> Evaluation:
+        """TRUSTED: reference baseline `name`'s evaluation on `instance`, on the same scale as `score`."""
+        raise NotImplementedError(f"task {self.name or type(self).__name__} has no reference baseline {name!r}")
+
     def options(self) -> dict[str, Any]:
         """JSON-able keyword arguments that rebuild this task (default: none)."""
         return {}

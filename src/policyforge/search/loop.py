@@ -168,9 +168,21 @@ class Evolution:
             if not result.ok:
                 raise PolicyforgeError(f"baseline {name} failed in the sandbox: {result.status}: {result.reason}")
             display(f"  baseline {name}: train {_mean(result.scores):.3f} ({position}/{len(missing)})")
+        references = [n for n in self.task.reference_baselines() if n not in done and n not in paths]
+        if references:
+            display(f"computing {len(references)} reference baseline(s) of the task on {len(self.train)} train "
+                    "instance(s) (trusted code)")
+        for name in references:
+            scores, metrics = self._reference(name, self.train)
+            code = reference_code(name)
+            self.store.insert(proposer="baseline", name=name, code=code, code_hash=code_hash(code),
+                              norm_hash=normalised_hash(code), status="ok", reason="", stage="train",
+                              scores=scores, metrics=metrics, score=_mean(scores), eval_seconds=0.0)
+            display(f"  reference {name}: train {_mean(scores):.3f}")
         for c in self.store.all("proposer = 'baseline' AND status = 'ok'"):
             self.baseline_scores[c.name] = c.scores
-            self.database.seed(self._program(c))
+            if c.name in paths:  # a reference baseline is no program: it seeds no island
+                self.database.seed(self._program(c))
         for code in self._seed_programs():
             if self.store.find_hash(code_hash(code), normalised_hash(code)) is None:
                 result = self.evaluator.submit(code, self.train).result()
@@ -184,6 +196,25 @@ class Evolution:
             first = self.screen[0].id
             values = sorted(s[first] for s in self.baseline_scores.values() if first in s)
             self.screen_threshold = float(np.median(values)) if values else None
+
+    def _reference(self, name: str, instances: list[Instance]) -> tuple[dict[str, float], dict[str, dict]]:
+        """A reference baseline's scores and metrics, computed by the task's trusted code in this process."""
+        scores: dict[str, float] = {}
+        metrics: dict[str, dict] = {}
+        for instance in instances:
+            try:
+                evaluation = self.task.reference_evaluation(name, instance)
+                value = float(evaluation.score)
+            except PolicyforgeError:
+                raise
+            except Exception as exc:  # the task's own code failed: say which baseline and instance
+                raise PolicyforgeError(f"reference baseline {name} on {instance.id}: "
+                                       f"{type(exc).__name__}: {exc}") from None
+            if not np.isfinite(value):
+                raise PolicyforgeError(f"reference baseline {name} on {instance.id}: score {value} is not finite")
+            scores[instance.id] = value
+            metrics[instance.id] = dict(evaluation.metrics)
+        return scores, metrics
 
     def _seed_programs(self) -> list[str]:
         programs: list[str] = []
@@ -388,13 +419,25 @@ class Evolution:
             return
         display(f"measuring {len(missing)} baseline(s) on {len(instances)} {split} instance(s) "
                 "(cached for later runs)")
-        futures = [(c, self.evaluator.submit(c.code or "", instances, cacheable=True)) for c in missing]
+        references = set(self.task.reference_baselines()) - set(self.task.baselines())
+        futures = [(c, None if c.name in references else self.evaluator.submit(c.code or "", instances, cacheable=True))
+                   for c in missing]
         for position, (c, future) in enumerate(futures, start=1):
+            if future is None:
+                scores, _ = self._reference(c.name or "", instances)
+                self.store.update(c.id, **{column: scores, f"{split}_score": _mean(scores)})
+                display(f"  reference {c.name}: {split} {_mean(scores):.3f} ({position}/{len(missing)})")
+                continue
             result = future.result()
             self.store.update(c.id, **{column: result.scores if result.ok else {},
                                        f"{split}_score": _mean(result.scores) if result.ok else None})
             shown = f"{_mean(result.scores):.3f}" if result.ok else f"{result.status}: {result.reason}"
             display(f"  baseline {c.name}: {split} {shown} ({position}/{len(missing)})")
+
+
+def reference_code(name: str) -> str:
+    """What the store keeps as a reference baseline's code: a note, since the task computes it itself."""
+    return f"# reference baseline {name}: computed by the task's own trusted code (no policy file)\n"
 
 
 def interface_text(task: Task) -> str:

@@ -61,6 +61,15 @@ def check_task(name: str, report: Callable[[str], None] = lambda _: None, worklo
             return f"non-finite scores {bad}" if bad or set(first_run[baseline]) != {i.id for i in screen} else None
 
         check(f"baseline {baseline} runs, its decisions cross the wire and score", scores_finite)
+    for reference in task.reference_baselines():
+        def reference_finite(reference: str = reference) -> str | None:
+            first = [task.reference_evaluation(reference, i).score for i in screen]
+            again = [task.reference_evaluation(reference, i).score for i in screen]
+            if not all(math.isfinite(v) for v in first):
+                return f"non-finite scores {first}"
+            return None if first == again else f"results differ: {first} then {again}"
+
+        check(f"reference baseline {reference} scores, finite and the same twice", reference_finite)
     any_name = next(iter(first_run), None)
     if any_name:
         check("same seed, same numbers",

@@ -6,9 +6,10 @@ windows, validation on later ones, test on held-out windows after both) and the 
 miss-ratio reduction relative to FIFO in percent: 100 (mr_FIFO - mr) / mr_FIFO when better, 100 (mr_FIFO -
 mr) / mr when worse (request miss ratio). The untrusted half runs the RANK mechanism with the candidate's
 `score` and returns its victims; the trusted half replays them on a fresh simulator (rank.judge) and runs
-FIFO itself. Mechanism-level baselines (ARC, S3-FIFO, ...) cannot be RANK policy files: they are reported as
-reference figures computed by trusted code (`reference_scores`, in the feedback and the README), not as
-`baselines()`.
+FIFO itself. Mechanism-level baselines (ARC, S3-FIFO, ...) cannot be RANK policy files: they are the task's
+`reference_baselines`, computed by trusted compiled code and measured by every run beside the RANK files, so
+verdicts compare a candidate with them too. Belady (offline optimal) is no baseline: it is the bound, shown
+in the feedback and the benchmark.
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ CLOUDPHYSICS = "cloudPhysicsIO.oracleGeneral.bin"
 TRACE_LABELS = {TWITTER: "twitter", CLOUDPHYSICS: "cloudphysics"}
 BASELINE_FILES = {"fifo": "fifo.py", "lru": "lru.py", "lfu": "lfu.py", "gdsf-like": "gdsf_like.py",
                   "size-aware": "size_aware.py"}
-REFERENCES = ("arc", "s3fifo", "sieve", "twoq", "lirs", "gdsf", "lhd", "lecar", "cacheus", "wtinylfu", "belady")
-"""Mechanism-level baselines reported beside the RANK baselines (trusted, compiled; not policy files)."""
+MECHANISM_BASELINES = ("arc", "s3fifo", "sieve", "twoq", "lirs", "gdsf", "lhd", "lecar", "cacheus", "wtinylfu")
+"""Mechanism-level baselines measured beside the RANK baselines (trusted, compiled; not policy files)."""
+REFERENCES = (*MECHANISM_BASELINES, "belady")
+"""Every compiled reference figure, the offline optimum (Belady, the bound) included."""
 
 PROBE = '''
 import numpy as np
@@ -222,6 +225,18 @@ class CacheTask(Task):
                            "fifo_miss_ratio": fifo["miss_ratio"]})
 
     # --- trusted reference figures ----------------------------------------------------------------------
+    def reference_baselines(self) -> tuple[str, ...]:
+        return MECHANISM_BASELINES
+
+    def reference_evaluation(self, name: str, instance: Instance) -> Evaluation:
+        if name not in REFERENCES:
+            raise PolicyforgeError(f"cache: no reference baseline {name!r} (one of {', '.join(REFERENCES)})")
+        fifo = self.reference(instance, "fifo")["miss_ratio"]
+        ours = self.reference(instance, name)
+        return Evaluation(100.0 * rank.reduction_vs_fifo(ours["miss_ratio"], fifo),
+                          {"miss_ratio": ours["miss_ratio"], "byte_miss_ratio": ours["byte_miss_ratio"],
+                           "fifo_miss_ratio": fifo})
+
     def reference(self, instance: Instance, name: str) -> dict[str, float]:
         """A compiled baseline's miss ratios on `instance` (trusted; cached per process)."""
         p = instance.params
@@ -250,10 +265,9 @@ class CacheTask(Task):
             m = metrics.get(instance_id, {})
             refs = ", ".join(f"{b} {s[instance_id]:.2f}" for b, s in baseline_scores.items() if instance_id in s)
             line = (f"{instance_id}: score {value:.2f}% (miss ratio {m.get('miss_ratio', float('nan')):.4f}, FIFO "
-                    f"{m.get('fifo_miss_ratio', float('nan')):.4f}); RANK baselines: {refs or 'none'}")
+                    f"{m.get('fifo_miss_ratio', float('nan')):.4f}); baselines: {refs or 'none'}")
             if instance_id in by_id:
-                mech = self.reference_scores(by_id[instance_id])
-                line += "; mechanisms: " + ", ".join(f"{k} {v:.2f}" for k, v in mech.items())
+                line += f"; Belady (offline optimum) {self.reference_scores(by_id[instance_id], ('belady',))['belady']:.2f}"
             lines.append(line)
         lines.append(versus_best_baseline(scores, baseline_scores))
         return "\n".join(line for line in lines if line)
