@@ -215,3 +215,31 @@ def test_mechanism_baselines_are_reference_baselines_and_belady_is_only_the_boun
                          {"fifo": {instance.id: 0.0}, "s3fifo": {instance.id: references["s3fifo"]}})
     assert "s3fifo" in text and "Belady" in text and instance.id in text
     assert references["belady"] > max(v for k, v in references.items() if k != "belady")
+
+
+JIT_PROBE = """
+import numpy as np
+from policyforge.tasks.cache import rank, _rank_kernels as kernels
+ids = (np.arange(300) % 40).astype(np.uint64)
+trace = rank.make_trace("probe", np.arange(300), ids, np.ones(300, dtype=np.int64))
+rank.run_policy(trace, "objects", 10, lambda objs, stats: objs.last_access)
+used = [getattr(kernels, n).stats for n in ("stream_features", "predict", "advance")]
+print(sum(sum(s.cache_hits.values()) for s in used), sum(sum(s.cache_misses.values()) for s in used))
+"""
+
+
+def test_the_sandboxed_child_loads_the_compiled_mechanism_instead_of_compiling_it(task):
+    """numba cannot write its cache in the read-only sandbox; the child must still load what the engine
+    compiled (data_paths warms it up), or every evaluation pays the compilation again."""
+    import subprocess
+    import sys
+
+    if not sandbox.sandbox_available():
+        pytest.skip("bubblewrap unusable here")
+    rank.warm_up()
+    env = [arg for k, v in sandbox._child_env(home="/tmp").items() for arg in ("--setenv", k, v)]
+    command = [sandbox._bwrap()[0], *sandbox._bwrap_args(), *env, "--", sys.executable, "-c", JIT_PROBE]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    hits, misses = map(int, result.stdout.split())
+    assert (hits, misses) == (3, 0)

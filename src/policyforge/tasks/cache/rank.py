@@ -30,7 +30,7 @@ import numpy as np
 from policyforge.errors import PolicyCrashed, PolicyError, PolicyforgeError
 from policyforge.tasks.cache import _rank_kernels as kernels
 from policyforge.tasks.cache.simulate import Result
-from policyforge.tasks.cache.trace import Trace
+from policyforge.tasks.cache.trace import Trace, make_trace
 
 POLICY_DIR = Path(__file__).parent / "policies"
 RANK_BASELINES = {"rank-fifo": "fifo.py", "rank-lru": "lru.py", "rank-lfu": "lfu.py",
@@ -210,6 +210,18 @@ def judge(trace: Trace, mode: str, capacity: int, decisions: dict[str, np.ndarra
         raise PolicyError(f"{len(victims) - decision} decisions left over after the last request")
     return Result(policy=policy, mode=mode, cache_size=int(capacity), requests=len(trace), misses=int(misses),
                   miss_bytes=int(miss_bytes), request_bytes=int(sizes.sum()), seconds=time.perf_counter() - started)
+
+
+def warm_up() -> None:
+    """Compile the mechanism's kernels once, here (trusted), so numba's cache beside the source holds them:
+    the sandboxed child cannot write that cache and would otherwise compile them on every evaluation
+    (_jit copies what is there into the child's scratch space)."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 64, 512).astype(np.uint64)
+    tiny = make_trace("warm-up", np.arange(512), ids, 1 + ids.astype(np.int64) % 7)
+    for mode in ("bytes", "objects"):
+        capacity = tiny.cache_size(0.2, mode)
+        judge(tiny, mode, capacity, run_policy(tiny, mode, capacity, lambda objs, stats: objs.last_access))
 
 
 def reduction_vs_fifo(miss_ratio: float, fifo_miss_ratio: float) -> float:

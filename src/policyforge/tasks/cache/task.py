@@ -189,9 +189,11 @@ class CacheTask(Task):
 
     def data_paths(self) -> tuple[str, ...]:
         """The trace folder; first decodes every instance's window once (trusted, in the engine), so the
-        sandboxed child loads a small file instead of decompressing millions of CSV lines."""
+        sandboxed child loads a small file instead of decompressing millions of CSV lines, and compiles the
+        mechanism into numba's cache beside the source, which the child loads instead of compiling it."""
         for instance in self.instances():
             self.trace(instance)
+        rank.warm_up()  # the child loads these compiled kernels instead of compiling them (_jit)
         return (self.data_dir,)
 
     def cache_dir(self) -> Path:
