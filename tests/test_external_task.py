@@ -270,3 +270,35 @@ def test_editing_an_outside_task_invalidates_its_cached_results(tmp_path):
     instance = get_task(ref).instances()[0]
     assert before != after
     assert ResultCache.key(ref, {}, "code", instance, before) != ResultCache.key(ref, {}, "code", instance, after)
+
+
+def test_a_task_may_run_several_instances_per_sandbox_child_and_limits_grow_with_them(monkeypatch):
+    """`instances_per_sandbox` groups instances into fewer children (cheap instances, costly starts); each
+    child's time limits scale with its instances, and the merged result is per instance, in order."""
+    from concurrent.futures import Future
+
+    from policyforge.search.evaluation import Evaluator
+    from policyforge.search.loop import EvolveConfig
+
+    task = get_task(REF)
+    monkeypatch.setattr(type(task), "instances_per_sandbox", 3)
+    seen: list[EvalRequest] = []
+
+    def fake_submit(fn, request, *args):
+        seen.append(request)
+        done: Future = Future()
+        done.set_result(EvalResult("ok", "", {i.id: float(len(i.id)) for i in request.instances},
+                                   {i.id: {} for i in request.instances}))
+        return done
+
+    evaluator = Evaluator(EvolveConfig(task=REF), task)
+    try:
+        monkeypatch.setattr(evaluator.executor, "submit", fake_submit)
+        test = [i for i in task.instances() if i.split == "test"]
+        result = evaluator.submit("def score(item, bins):\n    return bins.remaining\n", test, split=True).result()
+    finally:
+        evaluator.close()
+    assert [len(r.instances) for r in seen] == [3, 3, 2]
+    assert [r.limits.wall_seconds for r in seen] == [3 * evaluator.limits.wall_seconds] * 2 + \
+        [2 * evaluator.limits.wall_seconds]
+    assert list(result.scores) == [i.id for i in test]

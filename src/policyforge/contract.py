@@ -204,6 +204,10 @@ class Task:
     """The interface the offline proposer evolves (default: `spec`)."""
     gp_table: ClassVar[GPTable | None] = None
     """The offline proposer's table for `gp_spec` (default: derived from the spec alone)."""
+    instances_per_sandbox: ClassVar[int] = 1
+    """How many instances one sandboxed child runs in turn (default 1: one child per instance, spread over
+    the jobs). Raise it when an instance takes less time than a child's start (imports, loading data); the
+    child's time limits grow with the number of instances it runs. Scores do not depend on it."""
 
     # --- required ----------------------------------------------------------------------------------
     def instances(self) -> list[Instance]:

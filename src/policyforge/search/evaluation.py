@@ -137,19 +137,24 @@ class Evaluator:
         self.required_functions = required_functions(task)
         self.data_paths = sandbox_paths(config.task, task)
         self.task_source = task_fingerprint(task)
+        self.per_child = max(1, int(task.instances_per_sandbox))
         self.executor = make_executor(config.executor, config.jobs, config.ray_address)
         self.orchestrator = ThreadPoolExecutor(max_workers=max(4, 2 * config.jobs), thread_name_prefix="cascade")
         self.cache = ResultCache(Path(task.cache_dir() or data_dir() / "results") / "evaluations.sqlite")
 
     def _request(self, code: str, instances: list[Instance]) -> EvalRequest:
-        return EvalRequest(self.task_name, code, tuple(instances), self.task_options, self.limits, self.data_paths)
+        limits = self.limits if len(instances) <= 1 else replace(
+            self.limits, wall_seconds=self.limits.wall_seconds * len(instances),
+            cpu_seconds=self.limits.cpu_seconds * len(instances))
+        return EvalRequest(self.task_name, code, tuple(instances), self.task_options, limits, self.data_paths)
 
     def _run(self, code: str, instances: list[Instance], cacheable: bool, split: bool) -> EvalResult:
         keys = {i.id: ResultCache.key(self.task_name, self.task_options, code, i, self.task_source)
                 for i in instances} if cacheable else {}
         cached = {i.id: self.cache.get(keys[i.id]) for i in instances} if cacheable else {}
         todo = [i for i in instances if not cached.get(i.id)]
-        groups = [[i] for i in todo] if split else ([todo] if todo else [])
+        groups = [todo[k:k + self.per_child] for k in range(0, len(todo), self.per_child)] if split else \
+            ([todo] if todo else [])
         futures = [self.executor.submit(run_sandboxed, self._request(code, g), self.unsafe, self.allowed_imports,
                                         self.required_functions) for g in groups]
         parts = [f.result() for f in futures]
