@@ -113,3 +113,73 @@ def test_the_interface_declares_what_the_mechanism_passes(zipf_trace):
     assert seen["objs"] == {f.name for f in CACHE_RANK_POLICY.view("objs").fields}
     assert seen["stats"] == {f.name for f in CACHE_RANK_POLICY.view("stats").fields}
     assert "score(objs, stats)" in CACHE_RANK_POLICY.render_markdown()
+
+
+def direct_lru_with_admission(trace, mode: str, capacity: int, admit_size: float) -> tuple[int, list[int]]:
+    """A per-request LRU that admits a missed object only when its size is below `admit_size`: the misses
+    and the refused requests, for comparison with the mechanism's chunked run."""
+    sizes = trace.sizes(mode).tolist()
+    cached: dict[int, int] = {}  # object -> last access, for LRU
+    used, misses, refused = 0, 0, []
+    for i, x in enumerate(trace.ids.tolist()):
+        if x in cached:
+            cached[x] = i
+            continue
+        misses += 1
+        s = sizes[i]
+        if s > capacity:
+            continue
+        if not s < admit_size:
+            refused.append(i)
+            continue
+        while used + s > capacity:
+            victim = min(cached, key=cached.get)
+            used -= sizes[trace.ids.tolist().index(victim)] if mode == "bytes" else 1
+            del cached[victim]
+        cached[x] = i
+        used += s
+    return misses, refused
+
+
+@pytest.mark.parametrize("mode", ["bytes", "objects"])
+def test_an_admission_hook_refuses_entry_exactly_as_a_direct_simulation(mode):
+    """The mechanism predicts a chunk assuming every miss is inserted; a refused object requested again in
+    the chunk is a misprediction, so the run must still equal a request-by-request simulation."""
+    rng = np.random.default_rng(3)
+    obj = rng.zipf(1.3, 4000) % 300
+    size = (obj * 7919 % 97 + 3).astype(np.int64)  # a fixed size per object
+    trace = make_trace("admit", np.arange(4000), obj.astype(np.uint64), size)
+    capacity = trace.cache_size(0.2, mode)
+    limit = 60.0 if mode == "bytes" else 2.0  # objects mode: every size is 1, so everything is admitted
+
+    def admit(objs, stats):
+        return limit - np.asarray(objs.size)
+
+    decisions = run_policy(trace, mode, capacity, lambda objs, stats: objs.last_access, admit)
+    misses, refused = direct_lru_with_admission(trace, mode, capacity, limit)
+    assert decisions["rejected"].tolist() == refused
+    assert judge(trace, mode, capacity, decisions).misses == misses
+    if mode == "bytes":
+        assert len(refused) > 100
+        without = judge(trace, mode, capacity, run_policy(trace, mode, capacity, lambda o, s: o.last_access))
+        assert without.misses != misses
+
+
+def test_the_judge_refuses_forged_refusals(zipf_trace):
+    capacity = zipf_trace.cache_size(0.1, "objects")
+    decisions = run_policy(zipf_trace, "objects", capacity, load_policy("rank-lru"),
+                           lambda objs, stats: objs.total_count - 2)  # admit from the second access on
+    refused = decisions["rejected"]
+    assert len(refused) > 0
+    judge(zipf_trace, "objects", capacity, decisions)
+    hits = np.flatnonzero(np.diff(np.r_[-1, zipf_trace.ids]) == 0)  # a request repeating the previous one
+    for forged, reason in [(refused[::-1].copy(), "."),  # out of order: some refusal or victim is illegal
+                           (np.r_[refused, refused[-1:]], "not the insertion of a missed object"),
+                           (np.r_[refused, np.int64(len(zipf_trace))], "outside"),
+                           (refused.astype(float), "1-D array of request indices")]:
+        with pytest.raises(PolicyError, match=reason):
+            judge(zipf_trace, "objects", capacity, {"victims": decisions["victims"], "rejected": forged})
+    if len(hits):
+        forged = np.sort(np.r_[refused, hits[:1]])
+        with pytest.raises(PolicyError):
+            judge(zipf_trace, "objects", capacity, {"victims": decisions["victims"], "rejected": forged})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import types
 
 import numpy as np
 import pytest
@@ -222,7 +223,7 @@ import numpy as np
 from policyforge.tasks.cache import rank, _rank_kernels as kernels
 ids = (np.arange(300) % 40).astype(np.uint64)
 trace = rank.make_trace("probe", np.arange(300), ids, np.ones(300, dtype=np.int64))
-rank.run_policy(trace, "objects", 10, lambda objs, stats: objs.last_access)
+rank.run_policy(trace, "objects", 10, lambda objs, stats: objs.last_access * 2.0, lambda objs, stats: objs.count)
 used = [getattr(kernels, n).stats for n in ("stream_features", "predict", "advance")]
 print(sum(sum(s.cache_hits.values()) for s in used), sum(sum(s.cache_misses.values()) for s in used))
 """
@@ -243,3 +244,20 @@ def test_the_sandboxed_child_loads_the_compiled_mechanism_instead_of_compiling_i
     assert result.returncode == 0, result.stderr
     hits, misses = map(int, result.stdout.split())
     assert (hits, misses) == (3, 0)
+
+
+ADMITTING = HONEST + "\n\ndef admit(objs, stats):\n    return np.asarray(objs.total_count, dtype=float) - 1.5\n"
+
+
+def test_an_admission_hook_runs_in_the_sandbox_and_the_judge_replays_its_refusals(task):
+    """`admit` is optional: a policy refusing first accesses scores what both halves give in-process, and
+    differently from its twin without the hook."""
+    instance = task.screen_instances()[0]
+    result = sandboxed(task, ADMITTING)
+    assert result.status == "ok", result.reason
+    module = types.ModuleType("admitting")
+    exec(compile(ADMITTING, "admitting", "exec"), module.__dict__)  # noqa: S102  (our own code)
+    decisions = task.run(module, instance)
+    assert len(decisions["rejected"]) > 0
+    assert result.scores[instance.id] == task.score(instance, decisions).score
+    assert result.scores[instance.id] != sandboxed(task, HONEST).scores[instance.id]

@@ -84,16 +84,18 @@ def predict(a, b, ids, sizes, capacity, cached, ins_time, count, evict_time, gho
 
 
 @njit(cache=True)
-def advance(a, b, ids, sizes, capacity, scores, hit, f_ghost, cached, stored, ins_time, count, evict_time,
-            stamp, ghost_horizon, keys, ties, objs, heap_n, victims, n_victims, totals):
-    """Simulate requests a..b-1 with the given scores; stop at the first request whose cache-dependent
-    features were mispredicted. Returns (next request, heap size, number of victims)."""
+def advance(a, b, ids, sizes, capacity, scores, admitted, hit, f_ghost, cached, stored, ins_time, count,
+            evict_time, stamp, ghost_horizon, keys, ties, objs, heap_n, victims, n_victims, rejected, n_rejected,
+            totals):
+    """Simulate requests a..b-1 with the given scores and admissions; stop at the first request whose
+    cache-dependent features were mispredicted (a refused object requested again in the chunk is one).
+    Returns (next request, heap size, number of victims, number of refusals)."""
     for k in range(b - a):
         i = a + k
         x = ids[i]
         s = sizes[i]
         if cached[x] != hit[k]:
-            return i, heap_n, n_victims
+            return i, heap_n, n_victims, n_rejected
         if cached[x]:
             count[x] += 1
             stamp[x] = i
@@ -101,10 +103,14 @@ def advance(a, b, ids, sizes, capacity, scores, hit, f_ghost, cached, stored, in
             continue
         ghost = 1.0 if evict_time[x] >= 0 and i - evict_time[x] <= ghost_horizon else 0.0
         if ghost != f_ghost[k]:
-            return i, heap_n, n_victims
+            return i, heap_n, n_victims, n_rejected
         totals[0] += 1
         totals[1] += s
         if s > capacity:
+            continue
+        if not admitted[k]:
+            rejected[n_rejected] = i
+            n_rejected += 1
             continue
         while totals[2] + s > capacity:
             y = objs[0]
@@ -123,27 +129,36 @@ def advance(a, b, ids, sizes, capacity, scores, hit, f_ghost, cached, stored, in
         stamp[x] = i
         totals[2] += s
         heap_n = heap_push(keys, ties, objs, heap_n, scores[k], i, x)
-    return b, heap_n, n_victims
+    return b, heap_n, n_victims, n_rejected
 
 
 @njit(cache=True)
-def replay(ids, sizes, n_objects, capacity, victims):
-    """Trusted: replay eviction decisions without any policy. Returns (status, misses, miss_bytes, request,
-    decision): status 0 legal; 1 a victim not cached (or unknown, -1); 2 too few decisions; 3 decisions left
-    over at the end. `request` and `decision` locate the first illegal one."""
+def replay(ids, sizes, n_objects, capacity, victims, rejected):
+    """Trusted: replay eviction and admission decisions without any policy. Returns (status, misses,
+    miss_bytes, request, decision): status 0 legal; 1 a victim not cached (or unknown, -1); 2 too few
+    decisions; 3 decisions left over at the end; 4 a refusal that is not of a miss insertion, in increasing
+    request order. `request` and `decision` locate the first illegal one."""
     cached = np.zeros(n_objects, np.bool_)
     stored = np.zeros(n_objects, np.int64)
     used = 0
     misses = 0
     miss_bytes = 0
     d = 0
+    r = 0
     for i in range(len(ids)):
         x = ids[i]
         s = sizes[i]
+        if r < len(rejected) and rejected[r] < i:
+            return 4, misses, miss_bytes, i, r
         if cached[x]:
+            if r < len(rejected) and rejected[r] == i:
+                return 4, misses, miss_bytes, i, r
             continue
         misses += 1
         miss_bytes += s
+        if r < len(rejected) and rejected[r] == i:
+            r += 1  # refused: counted as a miss, not inserted
+            continue
         if s > capacity:
             continue
         while used + s > capacity:
@@ -160,4 +175,6 @@ def replay(ids, sizes, n_objects, capacity, victims):
         used += s
     if d != len(victims):
         return 3, misses, miss_bytes, len(ids), d
+    if r != len(rejected):
+        return 4, misses, miss_bytes, len(ids), r
     return 0, misses, miss_bytes, len(ids), d

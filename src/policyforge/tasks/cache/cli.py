@@ -45,7 +45,7 @@ def run(trace: Trace, name: str, capacity: int, mode: str) -> Result:
         import time
 
         started = time.perf_counter()
-        decisions = rank.run_policy(trace, mode, capacity, rank.load_policy(name))
+        decisions = rank.run_policy(trace, mode, capacity, *rank.load_hooks(name))
         result = rank.judge(trace, mode, capacity, decisions, policy=name)
         return Result(**{**result.__dict__, "seconds": time.perf_counter() - started})
     raise PolicyforgeError(f"unknown cache policy {name!r}: one of {', '.join(BASELINES)}, "

@@ -21,6 +21,11 @@ CACHE_RANK_POLICY = PolicySpec(
     functions=(
         FunctionSpec("score", "score(objs, stats)", "one finite float per row (array of len(objs))",
                      "the object's retention value: lower is evicted first"),
+        FunctionSpec("admit", "admit(objs, stats)", "one finite float per row (array of len(objs))",
+                     "admission value (a VALUE hook): on a miss (objs.hit == 0) the object enters the cache only "
+                     "when its value is > 0, otherwise the request is a miss that inserts nothing and evicts "
+                     "nothing; ignored for hits; without this function every missed object is admitted",
+                     required=False),
     ),
     views=(
         ViewSpec("objs", "the scored objects, as read-only float64 columns (one row per scored request)", (

@@ -4,9 +4,10 @@ A policy is `score(objs, stats)`: one float per row, lowest evicted. Objects are
 on every hit (a lazy priority queue; ties go to the object scored earliest), and the mechanism owns all
 state. The run is split in two halves, as the task contract needs:
 
-* `run_policy(trace, mode, capacity, score)` is UNTRUSTED: it calls the policy and returns its decisions,
-  the ids of the evicted objects in order (`{"victims": uint64 array}`), nothing else.
-* `judge(trace, mode, capacity, decisions)` is TRUSTED: it replays the victims on a fresh simulator without
+* `run_policy(trace, mode, capacity, score, admit=None)` is UNTRUSTED: it calls the policy and returns its
+  decisions, the ids of the evicted objects in order and the requests whose object its optional `admit`
+  hook refused (`{"victims": uint64 array, "rejected": int64 request indices}`), nothing else.
+* `judge(trace, mode, capacity, decisions)` is TRUSTED: it replays the victims (and refusals) on a fresh simulator without
   any policy code, raises PolicyError on the first illegal one (not cached, too few, too many) and computes
   the miss ratios.
 
@@ -121,7 +122,12 @@ def _views(a: int, b: int, trace: Trace, sizes: np.ndarray, capacity: int, strea
 
 
 def load_policy(name_or_path: str | Path) -> ScoreFn:
-    """A RANK baseline by name (rank-lru, ...) or a policy file defining score(objs, stats)."""
+    """A RANK baseline's `score` by name (rank-lru, ...) or a policy file defining score(objs, stats)."""
+    return load_hooks(name_or_path)[0]
+
+
+def load_hooks(name_or_path: str | Path) -> tuple[ScoreFn, ScoreFn | None]:
+    """(score, admit or None) of a RANK baseline by name or of a policy file (trusted, in this process)."""
     path = POLICY_DIR / RANK_BASELINES[name_or_path] if name_or_path in RANK_BASELINES else Path(name_or_path)
     if not path.is_file():
         raise PolicyforgeError(f"{name_or_path}: no such policy file or RANK baseline "
@@ -135,29 +141,41 @@ def load_policy(name_or_path: str | Path) -> ScoreFn:
     score = getattr(module, "score", None)
     if not callable(score):
         raise PolicyError(f"{path}: defines no function score(objs, stats)")
-    return score
+    admit = getattr(module, "admit", None)
+    return score, admit if callable(admit) else None
 
 
-def _call(score: ScoreFn, objs, stats, rows: int) -> np.ndarray:
+def _call(score: ScoreFn, objs, stats, rows: int, name: str = "score") -> np.ndarray:
     try:
         out = score(objs, stats)
     except Exception as exc:
-        raise PolicyCrashed(f"score raised {type(exc).__name__}: {exc}") from None
+        raise PolicyCrashed(f"{name} raised {type(exc).__name__}: {exc}") from None
     try:
         values = np.asarray(out, dtype=np.float64)
     except (TypeError, ValueError):
-        raise PolicyError(f"score returned {type(out).__name__}, not numbers") from None
+        raise PolicyError(f"{name} returned {type(out).__name__}, not numbers") from None
     if values.ndim == 0:
         values = np.full(rows, float(values))
     if values.shape != (rows,):
-        raise PolicyError(f"score returned shape {values.shape}, expected ({rows},): one value per row")
+        raise PolicyError(f"{name} returned shape {values.shape}, expected ({rows},): one value per row")
     if not np.isfinite(values).all():
-        raise PolicyError("score returned NaN or infinity")
-    return np.ascontiguousarray(values)
+        raise PolicyError(f"{name} returned NaN or infinity")
+    return np.array(values, dtype=np.float64)  # always a fresh writable array: one compiled signature
 
 
-def run_policy(trace: Trace, mode: str, capacity: int, score: ScoreFn) -> dict[str, np.ndarray]:
-    """UNTRUSTED half: run `score` through the mechanism; returns the decisions {"victims": object ids}."""
+def _admissions(admit: ScoreFn | None, objs, stats, hit: np.ndarray) -> np.ndarray:
+    """Which rows' objects may enter the cache on a miss: every one without an `admit` hook, else those whose
+    admission value is > 0 (hits are unaffected)."""
+    if admit is None:
+        return np.ones(len(hit), np.bool_)
+    values = _call(admit, objs, stats, len(hit), "admit")
+    return np.ascontiguousarray(hit | (values > 0))
+
+
+def run_policy(trace: Trace, mode: str, capacity: int, score: ScoreFn,
+               admit: ScoreFn | None = None) -> dict[str, np.ndarray]:
+    """UNTRUSTED half: run `score` (and the optional `admit` hook) through the mechanism; returns the decisions
+    {"victims": object ids evicted in order, "rejected": request indices whose object was refused entry}."""
     sizes = trace.sizes(mode)
     stream = _stream(trace)
     n, n_obj = len(trace), trace.n_objects
@@ -171,10 +189,11 @@ def run_policy(trace: Trace, mode: str, capacity: int, score: ScoreFn) -> dict[s
                np.zeros(n_obj, np.int64))
     keys, ties, objs_heap = np.empty(n + 1), np.empty(n + 1, np.int64), np.empty(n + 1, np.int64)
     victims = np.empty(n, np.int64)
+    rejected = np.empty(n, np.int64)
     totals = np.zeros(3, np.int64)  # misses, missed bytes, bytes cached
     mean_object = max(1.0, trace.wss_bytes / trace.n_objects) if mode == "bytes" else 1.0
     horizon = int(capacity / mean_object)  # an eviction is remembered for as many requests as the cache holds objects
-    heap_n = n_victims = 0
+    heap_n = n_victims = n_rejected = 0
     a, chunk = 0, FIRST_CHUNK
     while a < n:
         b = min(n, a + chunk)
@@ -182,14 +201,16 @@ def run_policy(trace: Trace, mode: str, capacity: int, score: ScoreFn) -> dict[s
                                     horizon, *scratch)
         objs, stats = _views(a, b, trace, sizes, capacity, stream, predicted)
         scores = _call(score, objs, stats, b - a)
-        reached, heap_n, n_victims = kernels.advance(
-            a, b, trace.ids, sizes, capacity, scores, predicted[0], predicted[3], cached, stored, ins_time,
-            count, evict_time, stamp, horizon, keys, ties, objs_heap, heap_n, victims, n_victims, totals)
+        admitted = _admissions(admit, objs, stats, predicted[0])
+        reached, heap_n, n_victims, n_rejected = kernels.advance(
+            a, b, trace.ids, sizes, capacity, scores, admitted, predicted[0], predicted[3], cached, stored,
+            ins_time, count, evict_time, stamp, horizon, keys, ties, objs_heap, heap_n, victims, n_victims,
+            rejected, n_rejected, totals)
         chunk = min(MAX_CHUNK, chunk * 2) if reached == b else max(MIN_CHUNK, 2 * (reached - a))
         a = reached
     dense_to_id = np.empty(n_obj, np.uint64)
     dense_to_id[trace.ids] = trace.obj_id
-    return {"victims": dense_to_id[victims[:n_victims]]}
+    return {"victims": dense_to_id[victims[:n_victims]], "rejected": rejected[:n_rejected].copy()}
 
 
 def judge(trace: Trace, mode: str, capacity: int, decisions: dict[str, np.ndarray], policy: str = "policy") -> Result:
@@ -198,16 +219,25 @@ def judge(trace: Trace, mode: str, capacity: int, decisions: dict[str, np.ndarra
 
     started = time.perf_counter()
     victims = np.asarray(decisions.get("victims", np.empty(0)), dtype=np.uint64)
+    rejected = np.asarray(decisions.get("rejected", np.empty(0)))
+    if rejected.ndim != 1 or (rejected.size and rejected.dtype.kind not in "iu"):
+        raise PolicyError("decisions: 'rejected' must be a 1-D array of request indices")
+    if rejected.size and (rejected.min() < 0 or rejected.max() >= len(trace)):
+        raise PolicyError(f"decisions: a refused request index lies outside 0..{len(trace) - 1}")
     dense = trace.dense(victims)
     sizes = trace.sizes(mode)
     status, misses, miss_bytes, request, decision = kernels.replay(trace.ids, sizes, trace.n_objects,
-                                                                   int(capacity), dense)
+                                                                   int(capacity), dense,
+                                                                   rejected.astype(np.int64))
     if status == 1:
         raise PolicyError(f"decision {decision} (request {request}): object {int(victims[decision])} is not cached")
     if status == 2:
         raise PolicyError(f"request {request} needs an eviction but the decisions ended after {decision}")
     if status == 3:
         raise PolicyError(f"{len(victims) - decision} decisions left over after the last request")
+    if status == 4:
+        raise PolicyError(f"refusal {decision} (request {int(rejected[decision]) if decision < len(rejected) else request})"
+                          " is not the insertion of a missed object, or the refusals are not in request order")
     return Result(policy=policy, mode=mode, cache_size=int(capacity), requests=len(trace), misses=int(misses),
                   miss_bytes=int(miss_bytes), request_bytes=int(sizes.sum()), seconds=time.perf_counter() - started)
 

@@ -118,8 +118,9 @@ def _pct(fraction: float) -> str:
 class CacheTask(Task):
     """cache: rank cached objects (Vulcan's RANK); minimise the miss ratio relative to FIFO.
 
-    Decisions: the ids of the evicted objects in order; the trusted half replays them on a fresh cache and
-    refuses the first that is not cached, too few or too many."""
+    Decisions: the ids of the evicted objects in order, and the requests whose object the optional `admit`
+    hook refused; the trusted half replays them on a fresh cache and refuses the first victim that is not
+    cached, too few or too many, and any refusal that is not a missed object's insertion."""
 
     name = "cache"
     spec: PolicySpec = CACHE_RANK_POLICY
@@ -211,7 +212,9 @@ class CacheTask(Task):
 
     def run(self, policy: ModuleType, instance: Instance) -> Decisions:
         score = policy_function(policy, "score")
-        return rank.run_policy(self.trace(instance), str(instance.params["mode"]), self.capacity(instance), score)
+        admit = policy_function(policy, "admit", required=False)
+        return rank.run_policy(self.trace(instance), str(instance.params["mode"]), self.capacity(instance), score,
+                               admit)
 
     def score(self, instance: Instance, decisions: Decisions) -> Evaluation:
         victims = decisions.get("victims") if isinstance(decisions, dict) else None
@@ -221,7 +224,9 @@ class CacheTask(Task):
         if array.dtype.kind == "i" and array.size and array.min() < 0:
             raise PolicyError("decisions: negative object id among the victims")
         mode = str(instance.params["mode"])
-        result = rank.judge(self.trace(instance), mode, self.capacity(instance), {"victims": array})
+        refused = decisions.get("rejected")
+        chosen = {"victims": array} if refused is None else {"victims": array, "rejected": np.asarray(refused)}
+        result = rank.judge(self.trace(instance), mode, self.capacity(instance), chosen)
         fifo = self.reference(instance, "fifo")
         return Evaluation(100.0 * rank.reduction_vs_fifo(result.miss_ratio, fifo["miss_ratio"]),
                           {"miss_ratio": result.miss_ratio, "byte_miss_ratio": result.byte_miss_ratio,
