@@ -302,3 +302,22 @@ def test_a_task_may_run_several_instances_per_sandbox_child_and_limits_grow_with
     assert [r.limits.wall_seconds for r in seen] == [3 * evaluator.limits.wall_seconds] * 2 + \
         [2 * evaluator.limits.wall_seconds]
     assert list(result.scores) == [i.id for i in test]
+
+
+@needs_sandbox
+def test_a_reference_baseline_that_fails_stops_the_run_in_one_line(tmp_path):
+    """The task's own trusted code failing is the task author's mistake: one line naming the reference
+    baseline and the instance, exit 2, no traceback."""
+    broken = tmp_path / "broken_reference.py"
+    broken.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(EXAMPLE)!r})\n"
+        "from task import OnlineBinPacking\n\n\n"
+        "class BrokenReference(OnlineBinPacking):\n"
+        "    def reference_evaluation(self, name, instance):\n"
+        "        raise KeyError('no table for ' + instance.id)\n")
+    result = cli("evolve", "--task", f"{broken}:BrokenReference", "--task-options", '{"items": 40}',
+                 "--run-dir", str(tmp_path / "run"), "--max-samples", "1", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "reference baseline harmonic-4 on uniform/seed1: KeyError" in last and "Traceback" not in result.stderr
