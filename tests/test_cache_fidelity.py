@@ -4,13 +4,11 @@ ratio within 0.001 for deterministic policies, 0.01 for randomised or adaptive o
 from __future__ import annotations
 
 import pytest
-from cache_data import expected_rows, trace
+from cache_data import KNOWN_DEVIATIONS, expected_rows, trace
 
 from policyforge.tasks.cache.simulate import LIBCACHESIM_NAMES, RANDOMISED, available, run_baseline
 
 ROWS = expected_rows()
-KNOWN_DEVIATIONS = {("cacheus", "objects"): "Cacheus in objects mode: ours is up to 0.027 lower than libCacheSim's; "
-                                             "bytes mode agrees within 0.008; cause not found (see the README)"}
 
 
 def test_the_expected_figures_are_present():

@@ -73,7 +73,8 @@ def _kernels() -> dict[str, Callable]:
         "twoq": _plain(twoq.twoq),
         "lirs": _plain(lirs.lirs),
         "gdsf": _plain(gdsf.gdsf),
-        "wtinylfu": _plain(wtinylfu.wtinylfu),
+        "wtinylfu": lambda t, s, c, seed: wtinylfu.wtinylfu(t.ids, s, t.n_objects, c,
+                                                            *wtinylfu.sketch_hashes(t.ids, t.obj_id, t.n_objects)),
         "lecar": lambda t, s, c, seed: lecar.lecar(t.ids, s, t.n_objects, c, seed),
         "cacheus": lambda t, s, c, seed: cacheus.cacheus(t.ids, s, t.n_objects, c, seed),
         "lhd": lambda t, s, c, seed: lhd.lhd(t.ids, s, t.n_objects, c, seed),
@@ -87,7 +88,7 @@ BASELINES = ("fifo", "lru", "arc", "s3fifo", "sieve", "twoq", "lirs", "gdsf", "l
 LIBCACHESIM_NAMES = {"FIFO": "fifo", "LRU": "lru", "ARC": "arc", "S3FIFO": "s3fifo", "Sieve": "sieve",
                      "TwoQ": "twoq", "LIRS": "lirs", "GDSF": "gdsf", "LHD": "lhd", "LeCaR": "lecar",
                      "Cacheus": "cacheus", "WTinyLFU": "wtinylfu", "Belady": "belady", "BeladySize": "belady-size"}
-RANDOMISED = ("lhd", "lecar", "cacheus", "wtinylfu", "belady-size")
+RANDOMISED = ("lhd", "lecar", "cacheus", "belady-size")
 
 
 def run_baseline(trace: Trace, name: str, cache_size: int, mode: str, seed: int = SEED) -> Result:

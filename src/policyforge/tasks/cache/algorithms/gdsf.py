@@ -1,6 +1,7 @@
 """GDSF (Cherkasova, 1998) as libCacheSim 0.3.5 runs it: priority = L + frequency x 1e6 / size, frequency 1
 on insertion and +1 per hit (re-prioritised with the current L), L the priority of the last evicted object;
-ties go to the object whose priority was set earliest. One heap entry per cached object, updated in place."""
+ties go to the object whose priority was set earliest. A missed object is inserted before evicting, so it can be
+its own victim. One heap entry per cached object, updated in place."""
 
 from __future__ import annotations
 
@@ -35,15 +36,17 @@ def gdsf(ids, sizes, n_objects, capacity):
         miss_bytes += s
         if s > capacity:
             continue
-        while used + s > capacity:
-            y = objs[0]
-            floor = keys[0]
-            size = iheap_pop(keys, ties, objs, pos, size)
-            cached[y] = False
-            used -= stored[y]
+        # libCacheSim's GDSF_get inserts first and evicts afterwards while the cache is over capacity, so
+        # the new object competes too: when its priority is the lowest it is the one evicted (and sets L)
         cached[x] = True
         stored[x] = s
         freq[x] = 1
         used += s
         size = iheap_push(keys, ties, objs, pos, size, floor + 1.0e6 / s, i, x)
+        while used > capacity:
+            y = objs[0]
+            floor = keys[0]
+            size = iheap_pop(keys, ties, objs, pos, size)
+            cached[y] = False
+            used -= stored[y]
     return misses, miss_bytes
