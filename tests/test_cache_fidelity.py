@@ -9,8 +9,7 @@ from cache_data import expected_rows, trace
 from policyforge.tasks.cache.simulate import LIBCACHESIM_NAMES, RANDOMISED, available, run_baseline
 
 ROWS = expected_rows()
-KNOWN_DEVIATIONS = {("cacheus", "objects"): "Cacheus in objects mode: ours is up to 0.027 lower than libCacheSim's; "
-                                             "bytes mode agrees within 0.008; cause not found (see the README)"}
+KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {}
 
 
 def test_the_expected_figures_are_present():
