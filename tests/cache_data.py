@@ -20,8 +20,8 @@ TRACES = {"cloudPhysicsIO": ("cloudPhysicsIO.oracleGeneral.bin", None),
           # not in expected/: compared with libCacheSim live (tests/test_cache_oracle.py)
           "twitter_cluster52_2m_200k": ("twitter_cluster52_10m.csv.zst", "2000000:2200000")}
 # (policy, mode) -> why our figure may be further from libCacheSim's than the tolerance (xfail, not pass)
-KNOWN_DEVIATIONS = {("cacheus", "objects"): "Cacheus in objects mode: ours is up to 0.027 lower than libCacheSim's; "
-                                             "bytes mode agrees within 0.008; cause not found (see the README)"}
+KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {}
+"""(policy, mode) -> why ours may differ beyond the tolerance there (none at present)."""
 
 
 def expected_rows() -> list[tuple[str, dict]]:
