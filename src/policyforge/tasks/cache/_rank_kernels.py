@@ -47,15 +47,41 @@ def stream_features(ids, sizes, n_objects):
 
 
 @njit(cache=True)
-def predict(a, b, ids, sizes, capacity, cached, ins_time, count, evict_time, ghost_horizon,
+def make_room(i, ids, sizes, capacity, cached, stored, evict_time, stamp, keys, ties, objs, heap_n, victims,
+              n_victims, totals):
+    """Evict for request i when it is a miss that does not fit. Only scores of requests before i are in the
+    heap: request i's own row is scored afterwards, in the call that starts at i. Returns (heap size,
+    number of victims)."""
+    x = ids[i]
+    s = sizes[i]
+    if cached[x] or s > capacity:
+        return heap_n, n_victims
+    while totals[2] + s > capacity:
+        y = objs[0]
+        valid = cached[y] and stamp[y] == ties[0]
+        heap_n = heap_pop(keys, ties, objs, heap_n)
+        if valid:
+            cached[y] = False
+            evict_time[y] = i
+            totals[2] -= stored[y]
+            victims[n_victims] = y
+            n_victims += 1
+    return heap_n, n_victims
+
+
+@njit(cache=True)
+def predict(a, b, ids, sizes, capacity, cached, ins_time, count, evict_time, ghost_horizon, used,
             p_touched, p_cached, p_ins, p_count):
-    """Features that depend on the cache's state, for requests a..b-1, assuming no object requested in the
-    chunk is evicted before its last request in the chunk. Returns (hit, insert_time, count, in_ghost)."""
+    """Features that depend on the cache's state, for requests a..stop-1, where `stop` (<= b) is the first
+    request after a that needs an eviction: until then nothing is evicted, so the features are exact (room
+    for request a is made before). Returns (hit, insert_time, count, in_ghost, stop)."""
     m = b - a
     hit = np.zeros(m, np.bool_)
     f_ins = np.empty(m)
     f_count = np.empty(m)
     f_ghost = np.zeros(m)
+    p_used = used
+    stop = m
     for k in range(m):
         i = a + k
         x = ids[i]
@@ -70,6 +96,9 @@ def predict(a, b, ids, sizes, capacity, cached, ins_time, count, evict_time, gho
             f_ins[k] = p_ins[x]
             f_count[k] = p_count[x]
         else:
+            if k > 0 and sizes[i] <= capacity and p_used + sizes[i] > capacity:
+                stop = k  # the policy must not see this request (nor any later) before this eviction
+                break
             if evict_time[x] >= 0 and i - evict_time[x] <= ghost_horizon:
                 f_ghost[k] = 1.0
             f_ins[k] = i
@@ -78,16 +107,18 @@ def predict(a, b, ids, sizes, capacity, cached, ins_time, count, evict_time, gho
                 p_cached[x] = True
                 p_ins[x] = i
                 p_count[x] = 1
-    for k in range(m):  # reset the scratch marks for the next chunk
+                p_used += sizes[i]
+    for k in range(min(m, stop + 1)):  # reset the scratch marks for the next chunk
         p_touched[ids[a + k]] = False
-    return hit, f_ins, f_count, f_ghost
+    return hit[:stop], f_ins[:stop], f_count[:stop], f_ghost[:stop], stop
 
 
 @njit(cache=True)
 def advance(a, b, ids, sizes, capacity, scores, hit, f_ghost, cached, stored, ins_time, count, evict_time,
             stamp, ghost_horizon, keys, ties, objs, heap_n, victims, n_victims, totals):
-    """Simulate requests a..b-1 with the given scores; stop at the first request whose cache-dependent
-    features were mispredicted. Returns (next request, heap size, number of victims)."""
+    """Simulate requests a..b-1 with the given scores (room for request a already made); stop at the first
+    request whose cache-dependent features were mispredicted or that needs an eviction (neither happens
+    when the chunk ends where `predict` stopped). Returns (next request, heap size, number of victims)."""
     for k in range(b - a):
         i = a + k
         x = ids[i]
@@ -100,22 +131,12 @@ def advance(a, b, ids, sizes, capacity, scores, hit, f_ghost, cached, stored, in
             heap_n = heap_push(keys, ties, objs, heap_n, scores[k], i, x)
             continue
         ghost = 1.0 if evict_time[x] >= 0 and i - evict_time[x] <= ghost_horizon else 0.0
-        if ghost != f_ghost[k]:
+        if ghost != f_ghost[k] or (s <= capacity and totals[2] + s > capacity):
             return i, heap_n, n_victims
         totals[0] += 1
         totals[1] += s
         if s > capacity:
             continue
-        while totals[2] + s > capacity:
-            y = objs[0]
-            valid = cached[y] and stamp[y] == ties[0]
-            heap_n = heap_pop(keys, ties, objs, heap_n)
-            if valid:
-                cached[y] = False
-                evict_time[y] = i
-                totals[2] -= stored[y]
-                victims[n_victims] = y
-                n_victims += 1
         cached[x] = True
         stored[x] = s
         ins_time[x] = i
