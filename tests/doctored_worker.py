@@ -25,6 +25,8 @@ def main() -> int:
         result = {"status": "ok", "decisions": {i: _decisions(request, i, lambda n: (0, 1)) for i in ids}}
     elif mode == "refuse-all":  # every pod left unplaced, hoping a failure is never checked
         result = {"status": "ok", "decisions": {i: _decisions(request, i, lambda n: (-1, 0)) for i in ids}}
+    elif mode.startswith("cache-"):
+        result = {"status": "ok", "decisions": {i: _cache(request, i, mode) for i in ids}}
     elif mode in ("honest", "two-lines", "exit-1", "nan"):
         result = {"status": "ok", "decisions": {i: _honest(request, i) for i in ids}}
     else:
@@ -54,6 +56,29 @@ def _honest(request: dict, instance_id: str) -> dict:
     task = get_task(request["task"], **request["task_options"])
     module, _ = import_policy_file(baseline_path("bestfit"), "doctored")
     return encode(task.run(module, _instance(request, instance_id)))
+
+
+def _cache(request: dict, instance_id: str, mode: str) -> dict:
+    """LRU's true victims on a cache instance, forged as `mode` says."""
+    import numpy as np
+
+    from policyforge.tasks.registry import get_task
+    from policyforge.wire import encode
+
+    task = get_task(request["task"], **request["task_options"])
+    victims = task.run(_lru(), _instance(request, instance_id))["victims"]
+    if mode == "cache-extra":  # evicts one object more than the mechanism needs (it is evicted again later)
+        victims = np.concatenate([victims[:100], victims[99:]])
+    claims = {"miss_ratio": 0.0, "byte_miss_ratio": 0.0, "score": 1e9} if mode == "cache-claims" else {}
+    return encode({"victims": victims, **claims})
+
+
+def _lru():
+    import types
+
+    module = types.ModuleType("doctored_lru")
+    module.score = lambda objs, stats: objs.last_access
+    return module
 
 
 def _decisions(request: dict, instance_id: str, choose) -> dict:

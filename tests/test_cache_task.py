@@ -140,6 +140,31 @@ def test_decisions_that_are_not_ids_are_refused(task):
             task.score(instance, bad)
 
 
+def test_only_the_mechanisms_own_evictions_pass_the_judge(task):
+    """Victims forged from a true run (through the wire, as a child would send them): every eviction the
+    mechanism would not make, any count but the exact one, any other type is refused; claimed figures are
+    ignored."""
+    instance = task.screen_instances()[0]
+    module, _ = import_policy_file(task.baselines()["lru"], "cache_forge_lru")
+    victims = task.run(module, instance)["victims"]
+    honest = task.score(instance, {"victims": victims})
+    forged = {
+        "not cached": [victims[::-1], np.concatenate([victims[:100], victims[99:]]),  # out of order; one extra
+                       np.concatenate([np.array([2**64 - 1], np.uint64), victims[1:]])],  # an unknown id
+        "decisions ended": [victims[:0], victims[:-1]],  # none, hoping capacity goes unchecked; one short
+        "left over": [np.concatenate([victims, victims[-1:]])],
+        "negative object id": [np.concatenate([np.array([-1], np.int64), victims[1:].astype(np.int64)])],
+        "array of object ids": [victims.astype(np.float64), np.ones(len(victims), np.bool_), victims[None, :],
+                                victims[0], ["1", "2"]],
+    }
+    for reason, cases in forged.items():
+        for victims_forged in cases:
+            with pytest.raises(PolicyError, match=reason):
+                task.score(instance, decode(json.loads(json.dumps(encode({"victims": victims_forged})))))
+    claimed = decode(json.loads(json.dumps(encode({"victims": victims, "miss_ratio": 0.0, "score": 1e9}))))
+    assert task.score(instance, claimed) == honest
+
+
 HOSTILE = '''
 import numpy as np
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cache_data import CACHE_DATA
 
 from policyforge.contract import Task
 from policyforge.search import sandbox
@@ -35,6 +36,9 @@ TASKS = {
                 "test_seeds": [3]},
     "pipelines": {"scenario": "mixed", "train_seeds": [1], "validation_seeds": [2], "test_seeds": [3],
                   "test_scenarios": ["mixed"]},
+    # the first 60,000 Twitter requests; its screen instance is 20,000 requests, objects mode, 10% cache
+    "cache": {"window": 20_000, "train_windows": [0], "validation_windows": [20_000], "test_windows": [40_000],
+              "modes": ["objects"], "fractions": [0.1], "cloudphysics": False, "data_dir": str(CACHE_DATA)},
 }
 REFUSED = ("rejected", "invalid_output", "crashed")
 
@@ -50,6 +54,8 @@ def bwrap() -> None:
 
 def evaluate(ref: str, code: str) -> EvalResult:
     """One candidate on the task's screen instance, exactly as the engine evaluates it."""
+    if ref == "cache" and not (CACHE_DATA / "twitter_cluster52_10m.csv.zst").exists():
+        pytest.skip("cache traces not fetched (policyforge data fetch cache)")
     task = get_task(ref, **TASKS[ref])
     request = EvalRequest(ref, code, tuple(task.screen_instances()), task.options(),
                           Limits(wall_seconds=120.0, cpu_seconds=120.0, memory_mb=2048), sandbox_paths(ref, task))
@@ -104,6 +110,27 @@ def test_a_doctored_worker_cannot_forge_a_score(mode: str, status: str, reason: 
     result = doctored(mode, monkeypatch)
     assert (result.status, result.scores) == (status, {}), result.reason
     assert reason in result.reason
+
+
+@pytest.mark.parametrize("mode", ["cache-extra", "cache-claims"])
+def test_a_doctored_cache_worker_gets_only_what_its_victims_earn(mode: str, bwrap: None,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """cache-extra: LRU's victims with one eviction the mechanism never needed, mid-run (refused); cache-claims:
+    LRU's victims plus a claimed miss ratio and score (the claims are ignored, the victims judged). More
+    forgeries, in process: tests/test_cache_task.py."""
+    lru = "def score(objs, stats):\n    return objs.last_access\n"
+    monkeypatch.setattr(sandbox, "_worker_command", lambda tag: [sys.executable, "-s", "-B", str(DOCTOR), tag])
+    forged = evaluate("cache", lru.replace("\n", f"  # doctor: {mode}\n", 2))
+    if mode == "cache-extra":
+        assert (forged.status, forged.scores) == ("invalid_output", {}) and "is not cached" in forged.reason
+        return
+    task = get_task("cache", **TASKS["cache"])
+    instance = task.screen_instances()[0]
+    module = types.ModuleType("lru")
+    module.score = lambda objs, stats: objs.last_access
+    honest = task.score(instance, task.run(module, instance))
+    assert forged.ok, forged.reason
+    assert forged.scores == {instance.id: honest.score} and forged.metrics == {instance.id: honest.metrics}
 
 
 def test_a_doctored_worker_sending_a_true_run_gets_that_runs_score(bwrap: None,

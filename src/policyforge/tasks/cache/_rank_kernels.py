@@ -47,15 +47,20 @@ def stream_features(ids, sizes, n_objects):
 
 
 @njit(cache=True)
-def predict(a, b, ids, sizes, capacity, cached, ins_time, count, evict_time, ghost_horizon,
+def predict(a, b, ids, sizes, capacity, cached, ins_time, count, evict_time, ghost_horizon, used, admitting,
             p_touched, p_cached, p_ins, p_count):
-    """Features that depend on the cache's state, for requests a..b-1, assuming no object requested in the
-    chunk is evicted before its last request in the chunk. Returns (hit, insert_time, count, in_ghost)."""
+    """Features that depend on the cache's state, for requests a..a+stop-1, and `stop`: the chunk ends with
+    (and includes) the first request that needs an eviction, or, when the policy has an admission hook, the
+    first miss it could admit. Before that request nothing is evicted or refused, so every feature is exact;
+    and a call never sees a request after the decision its scores feed. Returns (hit, insert_time, count,
+    in_ghost, stop)."""
     m = b - a
     hit = np.zeros(m, np.bool_)
     f_ins = np.empty(m)
     f_count = np.empty(m)
     f_ghost = np.zeros(m)
+    p_used = used
+    stop = m
     for k in range(m):
         i = a + k
         x = ids[i]
@@ -69,27 +74,33 @@ def predict(a, b, ids, sizes, capacity, cached, ins_time, count, evict_time, gho
             hit[k] = True
             f_ins[k] = p_ins[x]
             f_count[k] = p_count[x]
-        else:
-            if evict_time[x] >= 0 and i - evict_time[x] <= ghost_horizon:
-                f_ghost[k] = 1.0
-            f_ins[k] = i
-            f_count[k] = 1.0
-            if sizes[i] <= capacity:
-                p_cached[x] = True
-                p_ins[x] = i
-                p_count[x] = 1
-    for k in range(m):  # reset the scratch marks for the next chunk
+            continue
+        if evict_time[x] >= 0 and i - evict_time[x] <= ghost_horizon:
+            f_ghost[k] = 1.0
+        f_ins[k] = i
+        f_count[k] = 1.0
+        if sizes[i] <= capacity:
+            if admitting or p_used + sizes[i] > capacity:
+                stop = k + 1  # this request's decision uses the scores: nothing after it may be seen
+                break
+            p_cached[x] = True
+            p_ins[x] = i
+            p_count[x] = 1
+            p_used += sizes[i]
+    for k in range(stop):  # reset the scratch marks for the next chunk
         p_touched[ids[a + k]] = False
-    return hit, f_ins, f_count, f_ghost
+    return hit[:stop], f_ins[:stop], f_count[:stop], f_ghost[:stop], stop
 
 
 @njit(cache=True)
 def advance(a, b, ids, sizes, capacity, scores, admitted, hit, f_ghost, cached, stored, ins_time, count,
             evict_time, stamp, ghost_horizon, keys, ties, objs, heap_n, victims, n_victims, rejected, n_rejected,
             totals):
-    """Simulate requests a..b-1 with the given scores and admissions; stop at the first request whose
-    cache-dependent features were mispredicted (a refused object requested again in the chunk is one).
-    Returns (next request, heap size, number of victims, number of refusals)."""
+    """Simulate requests a..b-1 (a chunk from `predict`) with the given scores and admissions. Only the last
+    request may evict, with the scores of earlier requests (its own enters the heap once it is inserted).
+    Returns (the first request not simulated, heap size, number of victims, number of refusals); the first
+    is b unless a feature was mispredicted, which `predict`'s chunks rule out."""
+    last = b - a - 1
     for k in range(b - a):
         i = a + k
         x = ids[i]
@@ -109,19 +120,24 @@ def advance(a, b, ids, sizes, capacity, scores, admitted, hit, f_ghost, cached, 
         if s > capacity:
             continue
         if not admitted[k]:
+            if k != last:
+                return i, heap_n, n_victims, n_rejected
             rejected[n_rejected] = i
             n_rejected += 1
             continue
-        while totals[2] + s > capacity:
-            y = objs[0]
-            valid = cached[y] and stamp[y] == ties[0]
-            heap_n = heap_pop(keys, ties, objs, heap_n)
-            if valid:
-                cached[y] = False
-                evict_time[y] = i
-                totals[2] -= stored[y]
-                victims[n_victims] = y
-                n_victims += 1
+        if totals[2] + s > capacity:
+            if k != last:
+                return i, heap_n, n_victims, n_rejected
+            while totals[2] + s > capacity:
+                y = objs[0]
+                valid = cached[y] and stamp[y] == ties[0]
+                heap_n = heap_pop(keys, ties, objs, heap_n)
+                if valid:
+                    cached[y] = False
+                    evict_time[y] = i
+                    totals[2] -= stored[y]
+                    victims[n_victims] = y
+                    n_victims += 1
         cached[x] = True
         stored[x] = s
         ins_time[x] = i

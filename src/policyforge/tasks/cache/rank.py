@@ -11,12 +11,14 @@ state. The run is split in two halves, as the task contract needs:
   any policy code, raises PolicyError on the first illegal one (not cached, too few, too many) and computes
   the miss ratios.
 
-Speed without losing exactness: calling Python once per request is too slow, so the mechanism predicts, for
-a chunk of requests, the cache-dependent features (insertion time, accesses since insertion, ghost flag)
-assuming no object requested in the chunk is evicted before its next request there, scores the whole chunk
-in one call, and simulates it, stopping at the first request whose prediction was wrong (the next chunk
-starts there, re-predicted from the true state). Every score is therefore computed from the exact features
-at its request; a misprediction only costs re-scoring the rest of the chunk.
+Speed without losing exactness or leaking the future: calling Python once per request is too slow, so the
+mechanism scores a chunk of requests in one call. A chunk ends with the first request that needs an
+eviction (or, when the policy has an `admit` hook, with the first miss it could admit): before it nothing is
+evicted or refused, so the cache-dependent features (insertion time, accesses since insertion, ghost flag)
+follow exactly from the state, and every decision uses only scores of requests up to its own. A chunk
+reaching further would leak the future: a later row whose prev_access is an earlier row's last_access is
+that object's next access, which a policy could read to evict Belady's victims
+(tests/hostile_tasks/cache_lookahead.py). So the number of calls is about the number of evictions.
 """
 
 from __future__ import annotations
@@ -73,6 +75,14 @@ class Columns:
         object.__setattr__(self, "_rows", rows)
         object.__setattr__(self, "_columns", {k: _readonly_copy(v) for k, v in columns.items()})
 
+    @classmethod
+    def _own(cls, rows: int, columns: dict[str, np.ndarray | float]) -> Columns:
+        """Columns around values that already are the policy's own read-only copies (no second copy)."""
+        self = object.__new__(cls)
+        object.__setattr__(self, "_rows", rows)
+        object.__setattr__(self, "_columns", columns)
+        return self
+
     def __getattr__(self, name: str):
         try:
             return object.__getattribute__(self, "_columns")[name]
@@ -100,24 +110,23 @@ def _readonly_copy(value: np.ndarray | float) -> np.ndarray | float:
     return array
 
 
+OBJS_COLUMNS = ("size", "insert_time", "last_access", "prev_access", "count", "total_count", "in_ghost", "hit",
+                "ewma_size", "ewma_gap")
+
+
 def _views(a: int, b: int, trace: Trace, sizes: np.ndarray, capacity: int, stream: _StreamColumns,
            predicted) -> tuple[Columns, Columns]:
+    """The policy's views of requests a..b-1: one fresh read-only block of its own, a column per row."""
     hit, f_ins, f_count, f_ghost = predicted
     rows = slice(a, b)
-    objs = Columns(
-        b - a,
-        size=sizes[rows],
-        insert_time=f_ins,
-        last_access=np.arange(a, b, dtype=np.float64),
-        prev_access=stream.prev_access[rows],
-        count=f_count,
-        total_count=stream.total[rows],
-        in_ghost=f_ghost,
-        hit=hit,
-        ewma_size=stream.ewma_size[rows],
-        ewma_gap=stream.ewma_gap[rows],
-    )
-    stats = Columns(b - a, capacity=float(capacity), objects=float(trace.n_objects), requests=float(len(trace)))
+    block = np.empty((len(OBJS_COLUMNS), b - a))
+    for k, column in enumerate((sizes[rows], f_ins, np.arange(a, b), stream.prev_access[rows], f_count,
+                                stream.total[rows], f_ghost, hit, stream.ewma_size[rows], stream.ewma_gap[rows])):
+        block[k] = column
+    block.flags.writeable = False
+    objs = Columns._own(b - a, dict(zip(OBJS_COLUMNS, block, strict=True)))
+    stats = Columns._own(b - a, {"capacity": float(capacity), "objects": float(trace.n_objects),
+                                 "requests": float(len(trace))})
     return objs, stats
 
 
@@ -196,9 +205,10 @@ def run_policy(trace: Trace, mode: str, capacity: int, score: ScoreFn,
     heap_n = n_victims = n_rejected = 0
     a, chunk = 0, FIRST_CHUNK
     while a < n:
-        b = min(n, a + chunk)
-        predicted = kernels.predict(a, b, trace.ids, sizes, capacity, cached, ins_time, count, evict_time,
-                                    horizon, *scratch)
+        bound = min(n, a + chunk)
+        *predicted, stop = kernels.predict(a, bound, trace.ids, sizes, capacity, cached, ins_time, count,
+                                           evict_time, horizon, int(totals[2]), admit is not None, *scratch)
+        b = a + stop  # the call sees no request after the decision its scores feed: no future to read
         objs, stats = _views(a, b, trace, sizes, capacity, stream, predicted)
         scores = _call(score, objs, stats, b - a)
         admitted = _admissions(admit, objs, stats, predicted[0])
@@ -206,8 +216,10 @@ def run_policy(trace: Trace, mode: str, capacity: int, score: ScoreFn,
             a, b, trace.ids, sizes, capacity, scores, admitted, predicted[0], predicted[3], cached, stored,
             ins_time, count, evict_time, stamp, horizon, keys, ties, objs_heap, heap_n, victims, n_victims,
             rejected, n_rejected, totals)
-        chunk = min(MAX_CHUNK, chunk * 2) if reached == b else max(MIN_CHUNK, 2 * (reached - a))
-        a = reached
+        if reached != b:
+            raise AssertionError(f"RANK mechanism: request {reached} was mispredicted (the chunk ends at {b})")
+        chunk = min(MAX_CHUNK, chunk * 2) if b == bound else max(MIN_CHUNK, 2 * stop)
+        a = b
     dense_to_id = np.empty(n_obj, np.uint64)
     dense_to_id[trace.ids] = trace.obj_id
     return {"victims": dense_to_id[victims[:n_victims]], "rejected": rejected[:n_rejected].copy()}
