@@ -152,3 +152,13 @@ def test_a_selected_seed_program_says_the_search_found_nothing_better(tmp_path):
     assert report.returncode == 0, report.stderr
     page = (tmp_path / "report" / "index.html").read_text()
     assert "no improvement found" in page and "seed program" in page
+
+
+def test_group_labels_shorten_file_paths_only():
+    from policyforge.search.verdict import label
+
+    assert label("/data/clusters/tiny.yaml") == "tiny.yaml"
+    assert label("pods/openb_pod_list_gpuspec33.csv") == "openb_pod_list_gpuspec33.csv"
+    assert label("twitter/bytes/10%") == "twitter/bytes/10%"
+    assert label("cloudphysics/objects/0.1%") == "cloudphysics/objects/0.1%"
+    assert label("default") == "default"

@@ -255,9 +255,14 @@ def across_search_seeds(verdicts: Sequence[Verdict]) -> list[SeedsSummary]:
     return out
 
 
+FILE_SUFFIXES = (".yaml", ".yml", ".csv", ".json", ".toml", ".txt", ".bin", ".zst", ".gz")
+
+
 def label(group: str) -> str:
-    """A group's display name: a file path shows as its file name (`/a/b/tiny.yaml` -> `tiny.yaml`)."""
-    return group.rstrip("/").rsplit("/", 1)[-1] if "/" in group else group
+    """A group's display name: a file path shows as its file name (`/a/b/tiny.yaml` -> `tiny.yaml`); any
+    other name as it is (`twitter/bytes/10%` stays whole)."""
+    looks_like_file = group.startswith(("/", "./", "../", "~")) or group.lower().endswith(FILE_SUFFIXES)
+    return group.rstrip("/").rsplit("/", 1)[-1] if looks_like_file and "/" in group else group
 
 
 def render_table(verdict: Verdict, digits: int = 2) -> list[str]:
