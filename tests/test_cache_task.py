@@ -249,7 +249,7 @@ from policyforge.tasks.cache import rank, _rank_kernels as kernels
 ids = (np.arange(300) % 40).astype(np.uint64)
 trace = rank.make_trace("probe", np.arange(300), ids, np.ones(300, dtype=np.int64))
 rank.run_policy(trace, "objects", 10, lambda objs, stats: objs.last_access * 2.0, lambda objs, stats: objs.count)
-used = [getattr(kernels, n).stats for n in ("stream_features", "predict", "advance")]
+used = [getattr(kernels, n).stats for n in ("stream_features", "chunk", "advance")]
 print(sum(sum(s.cache_hits.values()) for s in used), sum(sum(s.cache_misses.values()) for s in used))
 """
 

@@ -46,36 +46,43 @@ def stream_features(ids, sizes, n_objects):
     return prev_access, total, ewma_size, ewma_gap
 
 
+# Rows of the per-object state (int64) and of the chunk scratch, and slots of the run's counters.
+CACHED, STORED, INSERTED, COUNT, EVICTED, STAMP = 0, 1, 2, 3, 4, 5
+TOUCHED, P_CACHED, P_INSERTED, P_COUNT = 0, 1, 2, 3
+MISSES, MISSED_BYTES, USED, HEAP_N, VICTIMS, REJECTED = 0, 1, 2, 3, 4, 5
+# Rows of the block a policy sees: rank.OBJS_COLUMNS, in this order.
+B_SIZE, B_INSERTED, B_NOW, B_PREV, B_COUNT, B_TOTAL, B_GHOST, B_HIT, B_EWMA_SIZE, B_EWMA_GAP = range(10)
+
+
 @njit(cache=True)
-def predict(a, b, ids, sizes, capacity, cached, ins_time, count, evict_time, ghost_horizon, used, admitting,
-            p_touched, p_cached, p_ins, p_count):
-    """Features that depend on the cache's state, for requests a..a+stop-1, and `stop`: the chunk ends with
-    (and includes) the first request that needs an eviction, or, when the policy has an admission hook, the
-    first miss it could admit. Before that request nothing is evicted or refused, so every feature is exact;
-    and a call never sees a request after the decision its scores feed. Returns (hit, insert_time, count,
-    in_ghost, stop)."""
-    m = b - a
+def chunk(a, bound, ids, sizes, capacity, stream, state, scratch, counters, ghost_horizon, admitting):
+    """The policy's columns for the next chunk, requests a..a+stop-1, as one fresh (10, stop) block. The chunk
+    ends with (and includes) the first request that needs an eviction, or, when the policy has an admission
+    hook, the first miss it could admit: before that request nothing is evicted or refused, so every
+    cache-dependent feature is exact, and a call never sees a request after the decision its scores feed.
+    The block holds nothing but these rows (no uninitialised memory reaches the policy)."""
+    m = bound - a
     hit = np.zeros(m, np.bool_)
     f_ins = np.empty(m)
     f_count = np.empty(m)
     f_ghost = np.zeros(m)
-    p_used = used
+    p_used = counters[USED]
     stop = m
     for k in range(m):
         i = a + k
         x = ids[i]
-        if not p_touched[x]:
-            p_touched[x] = True
-            p_cached[x] = cached[x]
-            p_ins[x] = ins_time[x]
-            p_count[x] = count[x]
-        if p_cached[x]:
-            p_count[x] += 1
+        if scratch[TOUCHED, x] == 0:
+            scratch[TOUCHED, x] = 1
+            scratch[P_CACHED, x] = state[CACHED, x]
+            scratch[P_INSERTED, x] = state[INSERTED, x]
+            scratch[P_COUNT, x] = state[COUNT, x]
+        if scratch[P_CACHED, x]:
+            scratch[P_COUNT, x] += 1
             hit[k] = True
-            f_ins[k] = p_ins[x]
-            f_count[k] = p_count[x]
+            f_ins[k] = scratch[P_INSERTED, x]
+            f_count[k] = scratch[P_COUNT, x]
             continue
-        if evict_time[x] >= 0 and i - evict_time[x] <= ghost_horizon:
+        if state[EVICTED, x] >= 0 and i - state[EVICTED, x] <= ghost_horizon:
             f_ghost[k] = 1.0
         f_ins[k] = i
         f_count[k] = 1.0
@@ -83,69 +90,86 @@ def predict(a, b, ids, sizes, capacity, cached, ins_time, count, evict_time, gho
             if admitting or p_used + sizes[i] > capacity:
                 stop = k + 1  # this request's decision uses the scores: nothing after it may be seen
                 break
-            p_cached[x] = True
-            p_ins[x] = i
-            p_count[x] = 1
+            scratch[P_CACHED, x] = 1
+            scratch[P_INSERTED, x] = i
+            scratch[P_COUNT, x] = 1
             p_used += sizes[i]
-    for k in range(stop):  # reset the scratch marks for the next chunk
-        p_touched[ids[a + k]] = False
-    return hit[:stop], f_ins[:stop], f_count[:stop], f_ghost[:stop], stop
+    block = np.empty((10, stop))
+    for k in range(stop):
+        i = a + k
+        scratch[TOUCHED, ids[i]] = 0  # reset the scratch marks for the next chunk
+        block[B_SIZE, k] = sizes[i]
+        block[B_INSERTED, k] = f_ins[k]
+        block[B_NOW, k] = i
+        block[B_PREV, k] = stream[0, i]
+        block[B_COUNT, k] = f_count[k]
+        block[B_TOTAL, k] = stream[1, i]
+        block[B_GHOST, k] = f_ghost[k]
+        block[B_HIT, k] = 1.0 if hit[k] else 0.0
+        block[B_EWMA_SIZE, k] = stream[2, i]
+        block[B_EWMA_GAP, k] = stream[3, i]
+    return block
 
 
 @njit(cache=True)
-def advance(a, b, ids, sizes, capacity, scores, admitted, hit, f_ghost, cached, stored, ins_time, count,
-            evict_time, stamp, ghost_horizon, keys, ties, objs, heap_n, victims, n_victims, rejected, n_rejected,
-            totals):
-    """Simulate requests a..b-1 (a chunk from `predict`) with the given scores and admissions. Only the last
-    request may evict, with the scores of earlier requests (its own enters the heap once it is inserted).
-    Returns (the first request not simulated, heap size, number of victims, number of refusals); the first
-    is b unless a feature was mispredicted, which `predict`'s chunks rule out."""
-    last = b - a - 1
-    for k in range(b - a):
+def advance(a, ids, sizes, capacity, block, scores, admitted, state, keys, heap, victims, rejected, counters,
+            ghost_horizon):
+    """Simulate the chunk `block` (requests a..a+len-1, from `chunk`) with the given scores and admissions.
+    Only the last request may evict, with the scores of earlier requests (its own enters the heap once it is
+    inserted). Returns the first request not simulated: the chunk's end unless a feature was mispredicted,
+    which `chunk` rules out."""
+    m = block.shape[1]
+    last = m - 1
+    ties = heap[0]
+    objs = heap[1]
+    heap_n = counters[HEAP_N]
+    for k in range(m):
         i = a + k
         x = ids[i]
         s = sizes[i]
-        if cached[x] != hit[k]:
-            return i, heap_n, n_victims, n_rejected
-        if cached[x]:
-            count[x] += 1
-            stamp[x] = i
+        if state[CACHED, x] != block[B_HIT, k]:
+            counters[HEAP_N] = heap_n
+            return i
+        if state[CACHED, x]:
+            state[COUNT, x] += 1
+            state[STAMP, x] = i
             heap_n = heap_push(keys, ties, objs, heap_n, scores[k], i, x)
             continue
-        ghost = 1.0 if evict_time[x] >= 0 and i - evict_time[x] <= ghost_horizon else 0.0
-        if ghost != f_ghost[k]:
-            return i, heap_n, n_victims, n_rejected
-        totals[0] += 1
-        totals[1] += s
+        ghost = 1.0 if state[EVICTED, x] >= 0 and i - state[EVICTED, x] <= ghost_horizon else 0.0
+        if ghost != block[B_GHOST, k]:
+            counters[HEAP_N] = heap_n
+            return i
+        counters[MISSES] += 1
+        counters[MISSED_BYTES] += s
         if s > capacity:
             continue
-        if not admitted[k]:
+        if not admitted[k] or counters[USED] + s > capacity:
             if k != last:
-                return i, heap_n, n_victims, n_rejected
-            rejected[n_rejected] = i
-            n_rejected += 1
-            continue
-        if totals[2] + s > capacity:
-            if k != last:
-                return i, heap_n, n_victims, n_rejected
-            while totals[2] + s > capacity:
+                counters[HEAP_N] = heap_n
+                return i
+            if not admitted[k]:
+                rejected[counters[REJECTED]] = i
+                counters[REJECTED] += 1
+                continue
+            while counters[USED] + s > capacity:
                 y = objs[0]
-                valid = cached[y] and stamp[y] == ties[0]
+                valid = state[CACHED, y] == 1 and state[STAMP, y] == ties[0]
                 heap_n = heap_pop(keys, ties, objs, heap_n)
                 if valid:
-                    cached[y] = False
-                    evict_time[y] = i
-                    totals[2] -= stored[y]
-                    victims[n_victims] = y
-                    n_victims += 1
-        cached[x] = True
-        stored[x] = s
-        ins_time[x] = i
-        count[x] = 1
-        stamp[x] = i
-        totals[2] += s
+                    state[CACHED, y] = 0
+                    state[EVICTED, y] = i
+                    counters[USED] -= state[STORED, y]
+                    victims[counters[VICTIMS]] = y
+                    counters[VICTIMS] += 1
+        state[CACHED, x] = 1
+        state[STORED, x] = s
+        state[INSERTED, x] = i
+        state[COUNT, x] = 1
+        state[STAMP, x] = i
+        counters[USED] += s
         heap_n = heap_push(keys, ties, objs, heap_n, scores[k], i, x)
-    return b, heap_n, n_victims, n_rejected
+    counters[HEAP_N] = heap_n
+    return a + m
 
 
 @njit(cache=True)

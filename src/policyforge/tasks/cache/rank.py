@@ -24,8 +24,7 @@ that object's next access, which a policy could read to evict Belady's victims
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -43,22 +42,15 @@ FIRST_CHUNK, MIN_CHUNK, MAX_CHUNK = 4096, 64, 65536
 ScoreFn = Callable[["Columns", "Columns"], np.ndarray]
 
 
-@dataclass
-class _StreamColumns:
-    prev_access: np.ndarray
-    total: np.ndarray
-    ewma_size: np.ndarray
-    ewma_gap: np.ndarray
+_STREAM_CACHE: dict[int, tuple[Trace, np.ndarray]] = {}
 
 
-_STREAM_CACHE: dict[int, tuple[Trace, _StreamColumns]] = {}
-
-
-def _stream(trace: Trace) -> _StreamColumns:
-    """Trace-determined columns, computed once per trace object."""
+def _stream(trace: Trace) -> np.ndarray:
+    """Trace-determined columns (previous access, accesses so far, EWMA of sizes and of reuse gaps) as one
+    (4, n) array, computed once per trace object."""
     hit = _STREAM_CACHE.get(id(trace))
     if hit is None or hit[0] is not trace:
-        columns = _StreamColumns(*kernels.stream_features(trace.ids, trace.size, trace.n_objects))
+        columns = np.ascontiguousarray(np.stack(kernels.stream_features(trace.ids, trace.size, trace.n_objects)))
         _STREAM_CACHE.clear()
         _STREAM_CACHE[id(trace)] = (trace, columns)
         return columns
@@ -112,21 +104,37 @@ def _readonly_copy(value: np.ndarray | float) -> np.ndarray | float:
 
 OBJS_COLUMNS = ("size", "insert_time", "last_access", "prev_access", "count", "total_count", "in_ghost", "hit",
                 "ewma_size", "ewma_gap")
+"""The rows of the block `kernels.chunk` builds, in its order."""
 
 
-def _views(a: int, b: int, trace: Trace, sizes: np.ndarray, capacity: int, stream: _StreamColumns,
-           predicted) -> tuple[Columns, Columns]:
-    """The policy's views of requests a..b-1: one fresh read-only block of its own, a column per row."""
-    hit, f_ins, f_count, f_ghost = predicted
-    rows = slice(a, b)
-    block = np.empty((len(OBJS_COLUMNS), b - a))
-    for k, column in enumerate((sizes[rows], f_ins, np.arange(a, b), stream.prev_access[rows], f_count,
-                                stream.total[rows], f_ghost, hit, stream.ewma_size[rows], stream.ewma_gap[rows])):
-        block[k] = column
-    block.flags.writeable = False
-    objs = Columns._own(b - a, dict(zip(OBJS_COLUMNS, block, strict=True)))
-    stats = Columns._own(b - a, {"capacity": float(capacity), "objects": float(trace.n_objects),
-                                 "requests": float(len(trace))})
+class _BlockRows(Mapping):
+    """Column name -> that row of a chunk's block, made on access (a policy reads few of the ten)."""
+
+    __slots__ = ("_block",)
+    ROW = {name: k for k, name in enumerate(OBJS_COLUMNS)}
+
+    def __init__(self, block: np.ndarray) -> None:
+        self._block = block
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._block[self.ROW[name]]
+
+    def __iter__(self):
+        return iter(OBJS_COLUMNS)
+
+    def __len__(self) -> int:
+        return len(OBJS_COLUMNS)
+
+
+def _views(block: np.ndarray, trace: Trace, capacity: int) -> tuple[Columns, Columns]:
+    """The policy's views of a chunk: its own read-only copy of the block (which owns its memory, so no view
+    of it can be made writable again), a column per row. The mechanism keeps reading the original."""
+    mine = block.copy()
+    mine.flags.writeable = False
+    rows = block.shape[1]
+    objs = Columns._own(rows, _BlockRows(mine))
+    stats = Columns._own(rows, {"capacity": float(capacity), "objects": float(trace.n_objects),
+                                "requests": float(len(trace))})
     return objs, stats
 
 
@@ -160,23 +168,21 @@ def _call(score: ScoreFn, objs, stats, rows: int, name: str = "score") -> np.nda
     except Exception as exc:
         raise PolicyCrashed(f"{name} raised {type(exc).__name__}: {exc}") from None
     try:
-        values = np.asarray(out, dtype=np.float64)
+        values = np.array(out, dtype=np.float64)  # always a fresh writable copy: one compiled signature
     except (TypeError, ValueError):
         raise PolicyError(f"{name} returned {type(out).__name__}, not numbers") from None
-    if values.ndim == 0:
-        values = np.full(rows, float(values))
     if values.shape != (rows,):
-        raise PolicyError(f"{name} returned shape {values.shape}, expected ({rows},): one value per row")
+        if values.ndim != 0:
+            raise PolicyError(f"{name} returned shape {values.shape}, expected ({rows},): one value per row")
+        values = np.full(rows, float(values))
     if not np.isfinite(values).all():
         raise PolicyError(f"{name} returned NaN or infinity")
-    return np.array(values, dtype=np.float64)  # always a fresh writable array: one compiled signature
+    return values
 
 
-def _admissions(admit: ScoreFn | None, objs, stats, hit: np.ndarray) -> np.ndarray:
-    """Which rows' objects may enter the cache on a miss: every one without an `admit` hook, else those whose
-    admission value is > 0 (hits are unaffected)."""
-    if admit is None:
-        return np.ones(len(hit), np.bool_)
+def _admissions(admit: ScoreFn, objs, stats, hit: np.ndarray) -> np.ndarray:
+    """Which rows' objects may enter the cache on a miss: those whose admission value is > 0 (hits are
+    unaffected)."""
     values = _call(admit, objs, stats, len(hit), "admit")
     return np.ascontiguousarray(hit | (values > 0))
 
@@ -188,41 +194,36 @@ def run_policy(trace: Trace, mode: str, capacity: int, score: ScoreFn,
     sizes = trace.sizes(mode)
     stream = _stream(trace)
     n, n_obj = len(trace), trace.n_objects
-    cached = np.zeros(n_obj, np.bool_)
-    stored = np.zeros(n_obj, np.int64)
-    ins_time = np.zeros(n_obj, np.int64)
-    count = np.zeros(n_obj, np.int64)
-    evict_time = np.full(n_obj, -1, np.int64)
-    stamp = np.full(n_obj, -1, np.int64)
-    scratch = (np.zeros(n_obj, np.bool_), np.zeros(n_obj, np.bool_), np.zeros(n_obj, np.int64),
-               np.zeros(n_obj, np.int64))
-    keys, ties, objs_heap = np.empty(n + 1), np.empty(n + 1, np.int64), np.empty(n + 1, np.int64)
+    state = np.zeros((6, n_obj), np.int64)  # cached, stored, inserted, count, evicted, stamp (kernels' rows)
+    state[kernels.EVICTED] = -1
+    state[kernels.STAMP] = -1
+    scratch = np.zeros((4, n_obj), np.int64)
+    keys, heap = np.empty(n + 1), np.empty((2, n + 1), np.int64)  # scores; (tie, object) per entry
     victims = np.empty(n, np.int64)
     rejected = np.empty(n, np.int64)
-    totals = np.zeros(3, np.int64)  # misses, missed bytes, bytes cached
+    counters = np.zeros(6, np.int64)  # misses, missed bytes, used, heap size, victims, refusals
+    all_admitted = np.ones(MAX_CHUNK, np.bool_)
     mean_object = max(1.0, trace.wss_bytes / trace.n_objects) if mode == "bytes" else 1.0
     horizon = int(capacity / mean_object)  # an eviction is remembered for as many requests as the cache holds objects
-    heap_n = n_victims = n_rejected = 0
-    a, chunk = 0, FIRST_CHUNK
+    a, size = 0, FIRST_CHUNK
     while a < n:
-        bound = min(n, a + chunk)
-        *predicted, stop = kernels.predict(a, bound, trace.ids, sizes, capacity, cached, ins_time, count,
-                                           evict_time, horizon, int(totals[2]), admit is not None, *scratch)
-        b = a + stop  # the call sees no request after the decision its scores feed: no future to read
-        objs, stats = _views(a, b, trace, sizes, capacity, stream, predicted)
+        bound = min(n, a + size)
+        block = kernels.chunk(a, bound, trace.ids, sizes, capacity, stream, state, scratch, counters, horizon,
+                              admit is not None)
+        b = a + block.shape[1]  # the call sees no request after the decision its scores feed: no future to read
+        objs, stats = _views(block, trace, capacity)
         scores = _call(score, objs, stats, b - a)
-        admitted = _admissions(admit, objs, stats, predicted[0])
-        reached, heap_n, n_victims, n_rejected = kernels.advance(
-            a, b, trace.ids, sizes, capacity, scores, admitted, predicted[0], predicted[3], cached, stored,
-            ins_time, count, evict_time, stamp, horizon, keys, ties, objs_heap, heap_n, victims, n_victims,
-            rejected, n_rejected, totals)
+        admitted = all_admitted[:b - a] if admit is None else _admissions(admit, objs, stats, block[kernels.B_HIT] > 0)
+        reached = kernels.advance(a, trace.ids, sizes, capacity, block, scores, admitted, state, keys, heap,
+                                  victims, rejected, counters, horizon)
         if reached != b:
             raise AssertionError(f"RANK mechanism: request {reached} was mispredicted (the chunk ends at {b})")
-        chunk = min(MAX_CHUNK, chunk * 2) if b == bound else max(MIN_CHUNK, 2 * stop)
+        size = min(MAX_CHUNK, size * 2) if b == bound else max(MIN_CHUNK, 2 * (b - a))
         a = b
     dense_to_id = np.empty(n_obj, np.uint64)
     dense_to_id[trace.ids] = trace.obj_id
-    return {"victims": dense_to_id[victims[:n_victims]], "rejected": rejected[:n_rejected].copy()}
+    return {"victims": dense_to_id[victims[:counters[kernels.VICTIMS]]],
+            "rejected": rejected[:counters[kernels.REJECTED]].copy()}
 
 
 def judge(trace: Trace, mode: str, capacity: int, decisions: dict[str, np.ndarray], policy: str = "policy") -> Result:
