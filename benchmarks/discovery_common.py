@@ -56,13 +56,15 @@ def run_seeds(make_config: Callable[[int], EvolveConfig], run_root: Path, seeds:
         print(f"\nthe selected policy:\n{best.code}", flush=True)
         verdicts.append(verdict)
     print(f"\n== across {len(verdicts)} search seed(s) ({', '.join(map(str, seeds))}), {samples} samples each")
-    print(f"{'held-out group':<18}{'best baseline':<22}{'baseline':>9}  {'evolved (95% CI)':<26}"
-          f"{'evolved - best, over search seeds':<36}{'over held-out seeds':<28}claim")
-    for row in across_search_seeds(verdicts):
+    rows = across_search_seeds(verdicts)
+    width = max(18, *(len(label(r.group)) + 2 for r in rows))
+    print(f"{'held-out group':<{width}}{'best baseline':<22}{'baseline':>9}  {'evolved (95% CI)':<26}"
+          f"{'evolved - best, over search seeds':<36}{'over held-out seeds':<38}claim")
+    for row in rows:
         evolved = f"{row.candidate.mean:.2f}" + ("" if not row.candidate.defined else
                                                  f" [{row.candidate.low:.2f}, {row.candidate.high:.2f}]")
-        print(f"{label(row.group):<18}{row.best_baseline:<22}{row.baseline:>9.2f}  {evolved:<26}"
-              f"{row.difference.text():<36}{row.held_out.text():<28}{row.claim}")
+        print(f"{label(row.group):<{width}}{row.best_baseline:<22}{row.baseline:>9.2f}  {evolved:<26}"
+              f"{row.difference.text():<36}{row.held_out.text():<38}{row.claim}")
     improved = sum(v.improved for v in verdicts)
     print(f"search seeds whose own verdict is an improvement: {improved} of {len(verdicts)}")
     return 0
