@@ -3,7 +3,7 @@
 Every evaluation is the sandboxed child running the policy (its decisions come back), then the trusted
 replay of those decisions in the engine's process. Prints, per task and policy, the child's wall time (sandbox
 start-up included), the judge's, and the judge's share of the total (target <= 15%). Best of 3.
-Run: python benchmarks/judge_overhead.py
+Run: python benchmarks/judge_overhead.py [TASK ...]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from policyforge.tasks.registry import get_task
 CASES = (
     ("k8s-gpu", {"workload": "default", "test_workloads": ["default"]}, ("bestfit", "fgd")),
     ("pipelines", {"scenario": "mixed"}, ("priority", "sized")),
+    ("cache", {}, ("lru", "gdsf-like")),
 )
 
 
@@ -47,7 +48,10 @@ def main() -> int:
         print("bubblewrap is not available: install it (apt-get install bubblewrap)")
         return 1
     print(f"{'task':<11}{'instance':<22}{'policy':<10}{'child s':>9}{'judge s':>9}{'judge share':>13}")
+    only = sys.argv[1:]
     for ref, options, baselines in CASES:
+        if only and ref not in only:
+            continue
         if ref == "k8s-gpu" and not openb_available():
             options = {"workload": "openb-synthetic", "test_workloads": ["openb-synthetic"]}
         instance = get_task(ref, **options).screen_instances()[0].id.split("/")[-2:]
