@@ -57,7 +57,7 @@ def run_seeds(make_config: Callable[[int], EvolveConfig], run_root: Path, seeds:
         verdicts.append(verdict)
     print(f"\n== across {len(verdicts)} search seed(s) ({', '.join(map(str, seeds))}), {samples} samples each")
     rows = across_search_seeds(verdicts)
-    width = max(18, *(len(label(r.group)) + 2 for r in rows))
+    width = max([18, *(len(label(r.group)) + 2 for r in rows)])
     print(f"{'held-out group':<{width}}{'best baseline':<22}{'baseline':>9}  {'evolved (95% CI)':<26}"
           f"{'evolved - best, over search seeds':<36}{'over held-out seeds':<38}claim")
     for row in rows:

@@ -4,6 +4,8 @@ decisions and hostile candidates through the real sandbox and judge."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 import types
 
@@ -286,3 +288,51 @@ def test_an_admission_hook_runs_in_the_sandbox_and_the_judge_replays_its_refusal
     assert len(decisions["rejected"]) > 0
     assert result.scores[instance.id] == task.score(instance, decisions).score
     assert result.scores[instance.id] != sandboxed(task, HONEST).scores[instance.id]
+
+
+CARRY = '''import numpy as np
+
+NEXT = {}
+
+
+def score(objs, stats):
+    now = np.asarray(objs.last_access, dtype=float)
+    prev = np.asarray(objs.prev_access, dtype=float)
+    for p, t in zip(prev.tolist(), now.tolist()):
+        if p >= 0:
+            NEXT[p] = t
+    # the next access of this row's object, as learnt on an earlier instance of the same trace window
+    return -np.array([NEXT.get(t, 1.0e12) for t in now.tolist()])
+'''
+
+
+def test_module_state_cannot_carry_one_instance_into_the_next(tmp_path):
+    """Two instances of one trace window (two cache sizes): had they shared a child, a policy remembering
+    every (previous access -> access) pair from the first would evict as Belady on the second. Candidates
+    get one child per instance, in the engine and in `policyforge evaluate`, so it scores as LRU (with nothing
+    remembered its scores all tie, and ties evict the least recently scored)."""
+    from policyforge.search.evaluation import Evaluator
+    from policyforge.search.loop import EvolveConfig
+
+    if not sandbox.sandbox_available():
+        pytest.skip("bubblewrap unusable here")
+    options = {**SMALL, "fractions": [0.1, 0.05], "data_dir": str(CACHE_DATA)}
+    task = get_task("cache", **options)
+    train = [i for i in task.instances() if i.split == "train"]
+    assert len(train) == 2 and task.instances_per_sandbox > 1
+    lru = (rank.POLICY_DIR / "lru.py").read_text()
+    evaluator = Evaluator(EvolveConfig(task="cache", task_options=options), task)
+    try:
+        carried = evaluator.submit(CARRY, train, split=True).result()
+        honest = evaluator.submit(lru, train, split=True).result()
+    finally:
+        evaluator.close()
+    assert carried.ok and honest.ok, (carried.reason, honest.reason)
+    assert carried.scores == honest.scores
+    path = tmp_path / "carry.py"
+    path.write_text(CARRY)
+    shown = subprocess.run([sys.executable, "-m", "policyforge.cli", "evaluate", "--task", "cache", "--task-options",
+                            json.dumps(options), "--policy", str(path), "--split", "train", "--json"],
+                           capture_output=True, text=True, timeout=600)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["scores"] == honest.scores

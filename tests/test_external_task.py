@@ -273,8 +273,9 @@ def test_editing_an_outside_task_invalidates_its_cached_results(tmp_path):
 
 
 def test_a_task_may_run_several_instances_per_sandbox_child_and_limits_grow_with_them(monkeypatch):
-    """`instances_per_sandbox` groups instances into fewer children (cheap instances, costly starts); each
-    child's time limits scale with its instances, and the merged result is per instance, in order."""
+    """`instances_per_sandbox` groups the task's baseline files' instances into fewer children (cheap
+    instances, costly starts); each child's time limits scale with its instances, and the merged result is
+    per instance, in order. Candidate code keeps one child per instance (module state must not carry)."""
     from concurrent.futures import Future
 
     from policyforge.search.evaluation import Evaluator
@@ -294,14 +295,21 @@ def test_a_task_may_run_several_instances_per_sandbox_child_and_limits_grow_with
     evaluator = Evaluator(EvolveConfig(task=REF), task)
     try:
         monkeypatch.setattr(evaluator.executor, "submit", fake_submit)
+        monkeypatch.setattr(evaluator.cache, "get", lambda key: None)  # canned results must never be cached
+        monkeypatch.setattr(evaluator.cache, "put", lambda key, score, metrics: None)
         test = [i for i in task.instances() if i.split == "test"]
-        result = evaluator.submit("def score(item, bins):\n    return bins.remaining\n", test, split=True).result()
+        code = task.baselines()["best-fit"].read_text()
+        result = evaluator.submit(code, test, cacheable=True).result()
+        assert [len(r.instances) for r in seen] == [3, 3, 2]
+        assert [r.limits.wall_seconds for r in seen] == [3 * evaluator.limits.wall_seconds] * 2 + \
+            [2 * evaluator.limits.wall_seconds]
+        assert list(result.scores) == [i.id for i in test]
+        seen.clear()
+        evaluator.submit("def score(item, bins):\n    return bins.remaining\n", test, split=True).result()
+        assert [len(r.instances) for r in seen] == [1] * len(test)
+        assert {r.limits.wall_seconds for r in seen} == {evaluator.limits.wall_seconds}
     finally:
         evaluator.close()
-    assert [len(r.instances) for r in seen] == [3, 3, 2]
-    assert [r.limits.wall_seconds for r in seen] == [3 * evaluator.limits.wall_seconds] * 2 + \
-        [2 * evaluator.limits.wall_seconds]
-    assert list(result.scores) == [i.id for i in test]
 
 
 @needs_sandbox

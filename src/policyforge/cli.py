@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -235,9 +236,12 @@ def cmd_runs_export(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from policyforge.search.contracts import EvalRequest, Limits
+    from concurrent.futures import ThreadPoolExecutor
+
+    from policyforge.search.contracts import EvalRequest, EvalResult, Limits
     from policyforge.search.evaluation import (
         allowed_imports,
+        merge,
         required_functions,
         run_sandboxed,
         sandbox_paths,
@@ -254,9 +258,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                    f"({', '.join(baselines)})")
         path = baselines[args.policy]
     instances = task.screen_instances() if args.split == "screen" else [i for i in task.instances() if i.split == args.split]
-    request = EvalRequest(ref, path.read_text(encoding="utf-8"), tuple(instances), task.options(),
-                          Limits(**_limits(args)), sandbox_paths(ref, task))
-    result = run_sandboxed(request, args.unsafe_no_sandbox, allowed_imports(task), required_functions(task))
+    code, limits, paths = path.read_text(encoding="utf-8"), Limits(**_limits(args)), sandbox_paths(ref, task)
+    imports, functions = allowed_imports(task), required_functions(task)
+
+    def one(instance) -> EvalResult:  # one child per instance, as the engine runs candidates
+        request = EvalRequest(ref, code, (instance,), task.options(), limits, paths)
+        return run_sandboxed(request, args.unsafe_no_sandbox, imports, functions)
+
+    with ThreadPoolExecutor(max(1, min(len(instances), os.cpu_count() or 1))) as pool:
+        result = merge(list(pool.map(one, instances)))
     if args.json:
         print(json.dumps({"status": result.status, "reason": result.reason, "scores": result.scores,
                           "score": (sum(result.scores.values()) / len(result.scores)) if result.scores else None,

@@ -205,9 +205,11 @@ class Task:
     gp_table: ClassVar[GPTable | None] = None
     """The offline proposer's table for `gp_spec` (default: derived from the spec alone)."""
     instances_per_sandbox: ClassVar[int] = 1
-    """How many instances one sandboxed child runs in turn (default 1: one child per instance, spread over
-    the jobs). Raise it when an instance takes less time than a child's start (imports, loading data); the
-    child's time limits grow with the number of instances it runs. Scores do not depend on it."""
+    """How many instances one sandboxed child runs in turn when it measures the task's own baseline files
+    (default 1). Raise it when an instance takes less time than a child's start (imports, loading data); the
+    child's time limits grow with the number of instances it runs. Candidate code always gets one child per
+    instance: a policy's module state could otherwise carry one instance's data (a whole trace) into the
+    next and read its future."""
 
     # --- required ----------------------------------------------------------------------------------
     def instances(self) -> list[Instance]:
@@ -231,9 +233,11 @@ class Task:
     # --- optional, with defaults -------------------------------------------------------------------
     def reference_baselines(self) -> tuple[str, ...]:
         """Names of baselines the task computes with its own trusted code instead of a policy file: the
-        mechanism-level policies that do not fit the interface (ARC's queues, an offline oracle). Every run
-        measures them on train, validation and test beside `baselines()`, and verdicts compare the candidate
-        against them too; they seed no island. Default: none."""
+        mechanism-level policies that do not fit the interface (ARC's queues, say). Every run measures them
+        on train, validation and test beside `baselines()`; feedback, the screen's threshold (the median of
+        every baseline on the screen instance), progress lines and verdicts count them; they seed no island.
+        An offline optimum is a bound, not a baseline: leave it out, or no candidate can ever win. Default:
+        none."""
         return ()
 
     def reference_evaluation(self, name: str, instance: Instance) -> Evaluation:

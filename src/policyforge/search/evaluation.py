@@ -142,10 +142,9 @@ class Evaluator:
         self.orchestrator = ThreadPoolExecutor(max_workers=max(4, 2 * config.jobs), thread_name_prefix="cascade")
         self.cache = ResultCache(Path(task.cache_dir() or data_dir() / "results") / "evaluations.sqlite")
 
-    def _request(self, code: str, instances: list[Instance]) -> EvalRequest:
-        limits = self.limits if len(instances) <= 1 else replace(
-            self.limits, wall_seconds=self.limits.wall_seconds * len(instances),
-            cpu_seconds=self.limits.cpu_seconds * len(instances))
+    def _request(self, code: str, instances: list[Instance], scale: int = 1) -> EvalRequest:
+        limits = self.limits if scale <= 1 else replace(self.limits, wall_seconds=self.limits.wall_seconds * scale,
+                                                        cpu_seconds=self.limits.cpu_seconds * scale)
         return EvalRequest(self.task_name, code, tuple(instances), self.task_options, limits, self.data_paths)
 
     def _run(self, code: str, instances: list[Instance], cacheable: bool, split: bool) -> EvalResult:
@@ -153,10 +152,14 @@ class Evaluator:
                 for i in instances} if cacheable else {}
         cached = {i.id: self.cache.get(keys[i.id]) for i in instances} if cacheable else {}
         todo = [i for i in instances if not cached.get(i.id)]
-        groups = [todo[k:k + self.per_child] for k in range(0, len(todo), self.per_child)] if split else \
+        # Several instances share a child only for the task's own baseline files (`cacheable`): candidate code
+        # could keep module state from one instance (the whole trace, say) and read the future in the next.
+        per_child = self.per_child if cacheable else 1
+        groups = [todo[k:k + per_child] for k in range(0, len(todo), per_child)] if split else \
             ([todo] if todo else [])
-        futures = [self.executor.submit(run_sandboxed, self._request(code, g), self.unsafe, self.allowed_imports,
-                                        self.required_functions) for g in groups]
+        futures = [self.executor.submit(run_sandboxed, self._request(code, g, len(g) if per_child > 1 else 1),
+                                        self.unsafe, self.allowed_imports, self.required_functions)
+                   for g in groups]
         parts = [f.result() for f in futures]
         for hit in (i for i in instances if cached.get(i.id)):
             score, metrics = cached[hit.id]

@@ -205,8 +205,6 @@ class Evolution:
             try:
                 evaluation = self.task.reference_evaluation(name, instance)
                 value = float(evaluation.score)
-            except PolicyforgeError:
-                raise
             except Exception as exc:  # the task's own code failed: say which baseline and instance
                 raise PolicyforgeError(f"reference baseline {name} on {instance.id}: "
                                        f"{type(exc).__name__}: {exc}") from None

@@ -137,6 +137,7 @@ def _child_env(home: str) -> dict[str, str]:
     """The child's whole environment (bubblewrap starts it from a cleared one)."""
     return {
         "PATH": _PATH, "HOME": home, "PYTHONHASHSEED": "0", "PYTHONPATH": str(PACKAGE_PARENT),
+        "POLICYFORGE_SANDBOXED": "1",  # tasks may adapt (the cache loads compiled kernels from scratch space)
         "PYTHONIOENCODING": "utf-8", "PYTHONDONTWRITEBYTECODE": "1",
         "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         # the task resolves its data folder from here, as the caller would (the child's cwd is scratch)

@@ -3,9 +3,10 @@
 numba keeps compiled code beside the source (`__pycache__`) only when it can write there; in the sandbox the
 whole tree is read-only, so every child compiled the RANK mechanism again (about 10-25 s per evaluation,
 against 1 s of work). Imported before any kernel module decorates its functions, `prepare()` detects a
-read-only tree, copies the cache files the trusted engine left in the tree into the child's own scratch
-folder and points numba there (`numba.config.CACHE_DIR`); the child's writes stay in its scratch space, so
-nothing it does can reach code the engine loads. numba checks each file's source stamp and version itself;
+sandboxed child (the sandbox sets POLICYFORGE_SANDBOXED) in a read-only tree, copies the cache files the
+trusted engine left in the tree into a private scratch folder of the child and points numba there
+(`numba.config.CACHE_DIR`); the child's writes stay in its scratch space, so nothing it does can reach
+code the engine loads, and the engine itself never redirects. numba checks each file's source stamp and version itself;
 a missing or stale file just means compiling, as before.
 """
 
@@ -39,10 +40,15 @@ def _subpath(folder: Path) -> str | None:
 
 
 def prepare() -> None:
-    """Point numba at a scratch copy of the in-tree cache when the tree is read-only; else do nothing."""
-    if numba.config.CACHE_DIR or all(_writable(f) for f in FOLDERS):
+    """In a sandboxed child (POLICYFORGE_SANDBOXED, set by the sandbox) whose tree is read-only, point numba
+    at a private scratch copy of the in-tree cache; anywhere else (the engine, the judge) do nothing, so a
+    trusted process never loads compiled code from a folder anyone else could write."""
+    if os.environ.get("POLICYFORGE_SANDBOXED") != "1" or numba.config.CACHE_DIR or all(_writable(f) for f in FOLDERS):
         return
-    scratch = Path(tempfile.gettempdir()) / "policyforge-numba-cache"
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix="policyforge-numba-"))  # private (0700), never a shared path
+    except OSError:
+        return  # no scratch space: numba compiles in memory, as it would without a cache
     for folder in FOLDERS:
         subpath = _subpath(folder)
         source = folder / "__pycache__"
@@ -52,10 +58,10 @@ def prepare() -> None:
         try:
             target.mkdir(parents=True, exist_ok=True)
             for path in source.iterdir():
-                if path.suffix in (".nbi", ".nbc") and not (target / path.name).exists():
+                if path.suffix in (".nbi", ".nbc"):
                     shutil.copy2(path, target / path.name)
         except OSError:
-            return  # no scratch space either: numba compiles in memory, as it would without a cache
+            return
     numba.config.CACHE_DIR = str(scratch)
 
 

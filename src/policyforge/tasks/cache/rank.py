@@ -203,7 +203,7 @@ def run_policy(trace: Trace, mode: str, capacity: int, score: ScoreFn,
     rejected = np.empty(n, np.int64)
     counters = np.zeros(6, np.int64)  # misses, missed bytes, used, heap size, victims, refusals
     all_admitted = np.ones(MAX_CHUNK, np.bool_)
-    mean_object = max(1.0, trace.wss_bytes / trace.n_objects) if mode == "bytes" else 1.0
+    mean_object = max(1.0, trace.wss_bytes / max(1, trace.n_objects)) if mode == "bytes" else 1.0
     horizon = int(capacity / mean_object)  # an eviction is remembered for as many requests as the cache holds objects
     a, size = 0, FIRST_CHUNK
     while a < n:
@@ -218,7 +218,7 @@ def run_policy(trace: Trace, mode: str, capacity: int, score: ScoreFn,
                                   victims, rejected, counters, horizon)
         if reached != b:
             raise AssertionError(f"RANK mechanism: request {reached} was mispredicted (the chunk ends at {b})")
-        size = min(MAX_CHUNK, size * 2) if b == bound else max(MIN_CHUNK, 2 * (b - a))
+        size = min(MAX_CHUNK, size * 2 if b == bound else max(MIN_CHUNK, 2 * (b - a)))
         a = b
     dense_to_id = np.empty(n_obj, np.uint64)
     dense_to_id[trace.ids] = trace.obj_id
