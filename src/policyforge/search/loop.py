@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from policyforge.contract import Task
+from policyforge.contract import Task, finite_evaluation
 from policyforge.errors import PolicyforgeError
 from policyforge.search.contracts import EvalResult, Instance, Limits, ParentInfo, Proposal
 from policyforge.search.database import DatabaseConfig, Program, ProgramsDatabase
@@ -203,15 +203,13 @@ class Evolution:
         metrics: dict[str, dict] = {}
         for instance in instances:
             try:
-                evaluation = self.task.reference_evaluation(name, instance)
-                value = float(evaluation.score)
+                raw = self.task.reference_evaluation(name, instance)
+                evaluation = finite_evaluation(raw.score, raw.metrics)
             except Exception as exc:  # the task's own code failed: say which baseline and instance
                 raise PolicyforgeError(f"reference baseline {name} on {instance.id}: "
                                        f"{type(exc).__name__}: {exc}") from None
-            if not np.isfinite(value):
-                raise PolicyforgeError(f"reference baseline {name} on {instance.id}: score {value} is not finite")
-            scores[instance.id] = value
-            metrics[instance.id] = dict(evaluation.metrics)
+            scores[instance.id] = evaluation.score
+            metrics[instance.id] = evaluation.metrics
         return scores, metrics
 
     def _seed_programs(self) -> list[str]:

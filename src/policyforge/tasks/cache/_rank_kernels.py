@@ -1,6 +1,6 @@
-"""Compiled parts of the RANK mechanism: trace statistics, the speculative feature prediction for a chunk of
-requests, the simulation of that chunk with the policy's scores, and the trusted replay of eviction
-decisions. See rank.py for why the run is speculative and why it is exact."""
+"""Compiled parts of the RANK mechanism: trace statistics, the exact features of a chunk of requests (a chunk
+ends with the request its scores decide), the simulation of that chunk with the policy's scores, and the
+trusted replay of eviction and admission decisions. See rank.py for why chunks end where they do."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ import numpy as np
 from numba import njit
 
 from policyforge.tasks.cache.algorithms._heap import heap_pop, heap_push
-
-STATS_BLOCK = 4096
-STATS_HISTORY = 65536
 
 
 @njit(cache=True)

@@ -58,22 +58,15 @@ def _stream(trace: Trace) -> np.ndarray:
 
 
 class Columns:
-    """A read-only bag of columns handed to a policy: `len()` is the number of rows, attributes cannot be
-    set, and every array is the policy's own read-only copy, so nothing it does reaches the mechanism."""
+    """A read-only bag of columns handed to a policy: `len()` is the number of rows and attributes cannot be
+    set. The values must already be the policy's own read-only copies (see `_views`), so nothing it does
+    reaches the mechanism."""
 
     __slots__ = ("_columns", "_rows")
 
-    def __init__(self, rows: int, **columns: np.ndarray | float) -> None:
-        object.__setattr__(self, "_rows", rows)
-        object.__setattr__(self, "_columns", {k: _readonly_copy(v) for k, v in columns.items()})
-
-    @classmethod
-    def _own(cls, rows: int, columns: dict[str, np.ndarray | float]) -> Columns:
-        """Columns around values that already are the policy's own read-only copies (no second copy)."""
-        self = object.__new__(cls)
+    def __init__(self, rows: int, columns: Mapping[str, np.ndarray | float]) -> None:
         object.__setattr__(self, "_rows", rows)
         object.__setattr__(self, "_columns", columns)
-        return self
 
     def __getattr__(self, name: str):
         try:
@@ -92,14 +85,6 @@ class Columns:
 
     def __dir__(self) -> list[str]:
         return sorted(object.__getattribute__(self, "_columns"))
-
-
-def _readonly_copy(value: np.ndarray | float) -> np.ndarray | float:
-    if not isinstance(value, np.ndarray):
-        return float(value)
-    array = np.array(value, dtype=np.float64)  # always a copy: the policy never holds the mechanism's memory
-    array.flags.writeable = False
-    return array
 
 
 OBJS_COLUMNS = ("size", "insert_time", "last_access", "prev_access", "count", "total_count", "in_ghost", "hit",
@@ -132,8 +117,8 @@ def _views(block: np.ndarray, trace: Trace, capacity: int) -> tuple[Columns, Col
     mine = block.copy()
     mine.flags.writeable = False
     rows = block.shape[1]
-    objs = Columns._own(rows, _BlockRows(mine))
-    stats = Columns._own(rows, {"capacity": float(capacity), "objects": float(trace.n_objects),
+    objs = Columns(rows, _BlockRows(mine))
+    stats = Columns(rows, {"capacity": float(capacity), "objects": float(trace.n_objects),
                                 "requests": float(len(trace))})
     return objs, stats
 
