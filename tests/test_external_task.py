@@ -272,44 +272,65 @@ def test_editing_an_outside_task_invalidates_its_cached_results(tmp_path):
     assert ResultCache.key(ref, {}, "code", instance, before) != ResultCache.key(ref, {}, "code", instance, after)
 
 
-def test_a_task_may_run_several_instances_per_sandbox_child_and_limits_grow_with_them(monkeypatch):
-    """`instances_per_sandbox` groups the task's baseline files' instances into fewer children (cheap
-    instances, costly starts); each child's time limits scale with its instances, and the merged result is
-    per instance, in order. Candidate code keeps one child per instance (module state must not carry)."""
+def test_baselines_and_engine_trees_go_to_the_worker_pool_and_code_to_the_sandbox(monkeypatch):
+    """The engine vouches for two kinds of code: the task's own baseline files and its own renderings of
+    well-typed GP trees. Both run in the trusted worker pool, split per instance; anything else (a GP module
+    with one edited line, a user's function) goes to the sandbox."""
     from concurrent.futures import Future
 
     from policyforge.search.evaluation import Evaluator
     from policyforge.search.loop import EvolveConfig
+    from policyforge.search.proposers.gp import GPProposer
 
     task = get_task(REF)
-    monkeypatch.setattr(type(task), "instances_per_sandbox", 3)
-    seen: list[EvalRequest] = []
+    seen: list[tuple[str, EvalRequest]] = []
 
-    def fake_submit(fn, request, *args):
-        seen.append(request)
-        done: Future = Future()
-        done.set_result(EvalResult("ok", "", {i.id: float(len(i.id)) for i in request.instances},
-                                   {i.id: {} for i in request.instances}))
-        return done
+    def fake(kind):
+        def submit(fn, request, *args):
+            seen.append((args[0] if kind == "compute" else "sandbox", request))
+            done: Future = Future()
+            done.set_result(EvalResult("ok", "", {i.id: float(len(i.id)) for i in request.instances},
+                                       {i.id: {} for i in request.instances}))
+            return done
+        return submit
 
     evaluator = Evaluator(EvolveConfig(task=REF), task)
     try:
-        monkeypatch.setattr(evaluator.executor, "submit", fake_submit)
+        monkeypatch.setattr(evaluator.executor, "submit", fake("sandbox"))
+        monkeypatch.setattr(evaluator.executor, "submit_compute", fake("compute"))
         monkeypatch.setattr(evaluator.cache, "get", lambda key: None)  # canned results must never be cached
         monkeypatch.setattr(evaluator.cache, "put", lambda key, score, metrics: None)
         test = [i for i in task.instances() if i.split == "test"]
-        code = task.baselines()["best-fit"].read_text()
-        result = evaluator.submit(code, test, cacheable=True).result()
-        assert [len(r.instances) for r in seen] == [3, 3, 2]
-        assert [r.limits.wall_seconds for r in seen] == [3 * evaluator.limits.wall_seconds] * 2 + \
-            [2 * evaluator.limits.wall_seconds]
+        baseline = task.baselines()["best-fit"].read_text()
+        result = evaluator.submit(baseline, test, cacheable=True).result()
+        assert [(kind, len(r.instances)) for kind, r in seen] == [("baseline", 1)] * len(test)
         assert list(result.scores) == [i.id for i in test]
-        seen.clear()
-        evaluator.submit("def score(item, bins):\n    return bins.remaining\n", test, split=True).result()
-        assert [len(r.instances) for r in seen] == [1] * len(test)
-        assert {r.limits.wall_seconds for r in seen} == {evaluator.limits.wall_seconds}
+        gp = GPProposer(task.spec, table=task.gp_table)
+        tree_code = gp.seed_programs()[0]
+        for code, expected in ((tree_code, "tree"), (tree_code + "\nLEAK = 1\n", "sandbox"),
+                               ("def score(item, bins):\n    return bins.remaining\n", "sandbox")):
+            seen.clear()
+            evaluator.submit(code, test[:2]).result()
+            assert {kind for kind, _ in seen} == {expected}, code
     finally:
         evaluator.close()
+
+
+def test_a_baseline_file_that_fails_the_static_check_is_rejected_not_run(tmp_path):
+    """A baseline runs outside the sandbox only because it is the task author's file; it must still be a
+    valid example of the interface, so the static check refuses it exactly as it would a candidate."""
+    from policyforge.search.evaluation import Evaluator
+    from policyforge.search.loop import EvolveConfig
+
+    task = get_task(REF)
+    bad = "import os\n\n\ndef score(item, bins):\n    return bins.free\n"
+    evaluator = Evaluator(EvolveConfig(task=REF), task)
+    try:
+        evaluator.baseline_codes.add(bad)
+        result = evaluator.submit(bad, task.instances()[:1], cacheable=True).result()
+    finally:
+        evaluator.close()
+    assert result.status == "rejected" and "os" in result.reason
 
 
 @needs_sandbox

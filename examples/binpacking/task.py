@@ -231,6 +231,7 @@ class OnlineBinPacking(Task):
     name = "binpacking"
     spec = BINPACKING_POLICY
     gp_table = BINPACKING_GP_TABLE
+    trusted_tree_runs = True  # `run` keeps no state between calls, so GP trees need no sandbox
 
     def __init__(self, items: int = 500, train_seeds: list[int] | tuple[int, ...] = (1, 2),
                  validation_seeds: list[int] | tuple[int, ...] = (11,),

@@ -382,8 +382,8 @@ def build_parser(simulate_task: str | None = None) -> argparse.ArgumentParser:
     evolve.add_argument("--max-samples", type=POSITIVE_INT, help="stop after this many samples (default 40)")
     evolve.add_argument("--max-cost", type=POSITIVE, help="stop when LLM spending reaches this many USD")
     evolve.add_argument("--seed", type=NATURAL, default=0, help="the run's seed: same seed, same run (default 0)")
-    evolve.add_argument("--jobs", type=POSITIVE_INT, default=2, help="evaluations at once (parallelism only: the "
-                        "run is the same whatever it is)")
+    evolve.add_argument("--jobs", type=POSITIVE_INT, default=0, help="evaluations at once (default: every core; "
+                        "parallelism only: the run is the same whatever it is)")
     evolve.add_argument("--batch-size", type=POSITIVE_INT, default=2, help="samples proposed from one state of "
                         "the database (part of the search's definition, like --seed; default 2)")
     evolve.add_argument("--islands", type=POSITIVE_INT, default=4,

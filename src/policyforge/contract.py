@@ -204,12 +204,16 @@ class Task:
     """The interface the offline proposer evolves (default: `spec`)."""
     gp_table: ClassVar[GPTable | None] = None
     """The offline proposer's table for `gp_spec` (default: derived from the spec alone)."""
-    instances_per_sandbox: ClassVar[int] = 1
-    """How many instances one sandboxed child runs in turn when it measures the task's own baseline files
-    (default 1). Raise it when an instance takes less time than a child's start (imports, loading data); the
-    child's time limits grow with the number of instances it runs. Candidate code always gets one child per
-    instance: a policy's module state could otherwise carry one instance's data (a whole trace) into the
-    next and read its future."""
+    trusted_tree_runs: ClassVar[bool] = False
+    """Opt in to fast offline search: when True, a GP tree (which the engine builds from this spec's declared
+    fields and features, so it is data, not code) is evaluated in the engine's worker processes by a trusted
+    interpreter instead of being rendered and run in a sandboxed child per instance. The engine calls this
+    task's own `run` there, with a module object whose evolved functions compute the tree exactly as the
+    rendered module would, then `score` as always. Turn it on when `run` may be called many times in one
+    long-lived process with the same results as in a fresh one (keep no state between calls that changes
+    what a later call computes; caches of read-only inputs are fine). Code from an LLM or a user always runs
+    in the sandbox, and the task's baseline files always run in the worker processes (after the static
+    check: they are the author's code, not a candidate's)."""
 
     # --- required ----------------------------------------------------------------------------------
     def instances(self) -> list[Instance]:

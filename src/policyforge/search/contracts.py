@@ -104,8 +104,11 @@ class Proposer(Protocol):
 
 
 class Executor(Protocol):
-    """Runs functions somewhere (local processes, a Ray cluster) and hands back futures."""
+    """Runs functions somewhere (local processes, a Ray cluster) and hands back futures: `submit` for work
+    that waits on a sandboxed child, `submit_compute` for work that computes in the worker itself."""
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future: ...
+
+    def submit_compute(self, fn: Callable[..., Any], *args: Any) -> Future: ...
 
     def shutdown(self) -> None: ...

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from policyforge import __version__
 from policyforge.fetch import data_dir
 from policyforge.search.contracts import EvalRequest, EvalResult, Instance, Limits
-from policyforge.search.executors import make_executor
+from policyforge.search.executors import default_jobs, make_executor
+from policyforge.search.trusted import BASELINE, TREE, run_trusted
 
 if TYPE_CHECKING:
     from policyforge.contract import Task
@@ -47,6 +48,19 @@ def required_functions(task: Task) -> tuple[tuple[str, ...], ...]:
 def allowed_imports(task: Task) -> tuple[str, ...]:
     """The union of the allow-lists of the task's interfaces."""
     return tuple(dict.fromkeys(m for spec in (task.spec, *task.interfaces) for m in spec.allowed_imports))
+
+
+def tree_grammar(task: Task):
+    """The grammar whose trees the task runs in the trusted worker pool, or None when it does not opt in
+    (`Task.trusted_tree_runs`) or its grammar cannot be built."""
+    if not getattr(task, "trusted_tree_runs", False):
+        return None
+    from policyforge.search.proposers.grammar import build_grammar
+
+    try:
+        return build_grammar(task.gp_spec or task.spec, task.gp_table)
+    except ValueError:
+        return None
 
 
 def sandbox_paths(ref: str, task: Task) -> tuple[str, ...]:
@@ -128,6 +142,9 @@ class ResultCache:
 
 
 class Evaluator:
+    """Evaluates code on instances through the right door: the sandbox for code, the trusted worker pool for
+    the engine's own GP trees and the task's own baseline files (search/trusted.py)."""
+
     def __init__(self, config: EvolveConfig, task: Task) -> None:
         self.task_name = config.task
         self.task_options = task.options()
@@ -137,29 +154,54 @@ class Evaluator:
         self.required_functions = required_functions(task)
         self.data_paths = sandbox_paths(config.task, task)
         self.task_source = task_fingerprint(task)
-        self.per_child = max(1, int(task.instances_per_sandbox))
+        self.baseline_codes = {path.read_text() for path in task.baselines().values()}
+        self.grammar = tree_grammar(task)
         self.executor = make_executor(config.executor, config.jobs, config.ray_address)
-        self.orchestrator = ThreadPoolExecutor(max_workers=max(4, 2 * config.jobs), thread_name_prefix="cascade")
+        self.orchestrator = ThreadPoolExecutor(max_workers=max(4, 2 * (config.jobs or default_jobs())), thread_name_prefix="cascade")
         self.cache = ResultCache(Path(task.cache_dir() or data_dir() / "results") / "evaluations.sqlite")
+        self.checked: dict[str, str | None] = {}
 
-    def _request(self, code: str, instances: list[Instance], scale: int = 1) -> EvalRequest:
-        limits = self.limits if scale <= 1 else replace(self.limits, wall_seconds=self.limits.wall_seconds * scale,
-                                                        cpu_seconds=self.limits.cpu_seconds * scale)
-        return EvalRequest(self.task_name, code, tuple(instances), self.task_options, limits, self.data_paths)
+    def _request(self, code: str, instances: list[Instance]) -> EvalRequest:
+        return EvalRequest(self.task_name, code, tuple(instances), self.task_options, self.limits, self.data_paths)
+
+    def route(self, code: str) -> str:
+        """`tree` or `baseline` (trusted worker pool) when the engine can vouch for `code`, else `sandbox`."""
+        from policyforge.search.proposers.interpreter import trusted_tree
+
+        if code in self.baseline_codes:
+            return BASELINE
+        if self.grammar is not None and trusted_tree(self.grammar, code) is not None:
+            return TREE
+        return "sandbox"
+
+    def _static_check(self, code: str) -> str | None:
+        if code not in self.checked:
+            from policyforge.search.static_check import check_source
+
+            self.checked[code] = check_source(code, self.allowed_imports, self.required_functions)
+        return self.checked[code]
+
+    def _submit_one(self, code: str, kind: str, instances: list[Instance]) -> Future:
+        request = self._request(code, instances)
+        if kind == "sandbox":
+            return self.executor.submit(run_sandboxed, request, self.unsafe, self.allowed_imports,
+                                        self.required_functions)
+        return self.executor.submit_compute(run_trusted, request, kind)
 
     def _run(self, code: str, instances: list[Instance], cacheable: bool, split: bool) -> EvalResult:
+        kind = self.route(code)
+        if kind == BASELINE:  # the task's own file, yet it must stay a valid example of the interface
+            reason = self._static_check(code)
+            if reason is not None:
+                return EvalResult("rejected", reason)
         keys = {i.id: ResultCache.key(self.task_name, self.task_options, code, i, self.task_source)
                 for i in instances} if cacheable else {}
         cached = {i.id: self.cache.get(keys[i.id]) for i in instances} if cacheable else {}
         todo = [i for i in instances if not cached.get(i.id)]
-        # Several instances share a child only for the task's own baseline files (`cacheable`): candidate code
-        # could keep module state from one instance (the whole trace, say) and read the future in the next.
-        per_child = self.per_child if cacheable else 1
-        groups = [todo[k:k + per_child] for k in range(0, len(todo), per_child)] if split else \
-            ([todo] if todo else [])
-        futures = [self.executor.submit(run_sandboxed, self._request(code, g, len(g) if per_child > 1 else 1),
-                                        self.unsafe, self.allowed_imports, self.required_functions)
-                   for g in groups]
+        # Trusted work is split per instance so the pool's processes share it; a sandboxed candidate gets one
+        # child per instance when split (its module state must not carry one instance into the next).
+        groups = [[i] for i in todo] if split or kind != "sandbox" else ([todo] if todo else [])
+        futures = [self._submit_one(code, kind, g) for g in groups]
         parts = [f.result() for f in futures]
         for hit in (i for i in instances if cached.get(i.id)):
             score, metrics = cached[hit.id]

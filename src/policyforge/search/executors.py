@@ -1,30 +1,54 @@
-"""Where sandboxed evaluations run: a local pool (default) or a Ray cluster, behind one tiny interface.
+"""Where evaluations run: a local pool (default) or a Ray cluster, behind one tiny interface.
 
-Local evaluations already run in their own sandboxed processes, so the local executor is a thread pool that
-bounds how many run at once. Ray ships the same function to remote workers; its futures are adapted to
-concurrent.futures so the loop does not care which one it has.
+Two kinds of work. A sandboxed evaluation already runs in its own sandboxed process, so locally it only needs
+a thread that waits for it (`submit`). A trusted evaluation (a GP tree, a baseline file: search/trusted.py)
+computes in the worker itself, so locally it goes to a pool of long-lived processes that keep the task and its
+data loaded (`submit_compute`). Ray ships either to its workers; its futures are adapted to
+concurrent.futures so the loop does not care which executor it has.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from policyforge.errors import PolicyforgeError
 
 
+def default_jobs() -> int:
+    """Every core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class LocalExecutor:
-    """At most `jobs` evaluations at once on this machine."""
+    """At most `jobs` evaluations of each kind at once on this machine."""
 
     def __init__(self, jobs: int) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="evaluate")
+        self.jobs = max(1, jobs)
+        self.pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="evaluate")
+        self._processes: ProcessPoolExecutor | None = None
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """`fn` waits on work done elsewhere (a sandboxed child): a thread is enough."""
         return self.pool.submit(fn, *args)
+
+    def submit_compute(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """`fn` computes here: a worker process (spawned, not forked: the engine has threads)."""
+        if self._processes is None:
+            self._processes = ProcessPoolExecutor(max_workers=self.jobs,
+                                                  mp_context=multiprocessing.get_context("spawn"))
+        return self._processes.submit(fn, *args)
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if self._processes is not None:
+            self._processes.shutdown(wait=False, cancel_futures=True)
 
 
 class RayExecutor:
@@ -50,6 +74,9 @@ class RayExecutor:
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         return self._call.remote(fn, *args).future()
 
+    def submit_compute(self, fn: Callable[..., Any], *args: Any) -> Future:
+        return self._call.remote(fn, *args).future()
+
     def shutdown(self) -> None:
         if self.started_here and self.ray.is_initialized():
             self.ray.shutdown()
@@ -61,6 +88,8 @@ def _call(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def make_executor(kind: str, jobs: int, address: str | None = None) -> LocalExecutor | RayExecutor:
+    """`jobs` <= 0 means every core."""
+    jobs = jobs if jobs > 0 else default_jobs()
     if kind == "local":
         return LocalExecutor(jobs)
     if kind == "ray":

@@ -47,7 +47,8 @@ class EvolveConfig:
     limits: dict[str, Any] = field(default_factory=lambda: asdict(Limits()))
     executor: str = "local"
     ray_address: str | None = None
-    jobs: int = 2
+    jobs: int = 0
+    """Evaluations at once; 0 means every core."""
     unsafe: bool = False
     validate_top: int = 3
 

@@ -80,6 +80,8 @@ class Terminal:
     local: str
     doc: str
     feature: str | None = None
+    args: tuple[str, ...] = ()
+    """A feature's arguments: names of the evolved function's parameters, passed in this order."""
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,8 @@ def build_grammar(spec: PolicySpec, table: GPTable | None = None) -> Grammar:
         if per_candidate and args and set(args) <= set(params) and fn.name not in table.exclude:
             call = f"{fn.name}({', '.join(args)})"
             terminals[fn.name] = Terminal(fn.name, VEC, f"np.asarray({call}, dtype=float)", f"feat_{fn.name}",
-                                          f"{fn.doc} ({fn.returns})", feature=fn.name)
+                                          f"{fn.doc} ({fn.returns})", feature=fn.name,
+                                          args=tuple(args))
     if not any(t.type == VEC for t in terminals.values()):
         raise ValueError(f"task {spec.task}: no per-candidate terminal to build a GP grammar from")
     docs = (SCORE_DOC,) if len(evolved) == 1 else tuple(f"{f.returns[0].upper()}{f.returns[1:]}: {f.doc}."

@@ -125,7 +125,7 @@ class CacheTask(Task):
     name = "cache"
     spec: PolicySpec = CACHE_RANK_POLICY
     gp_table: GPTable = CACHE_GP_TABLE
-    instances_per_sandbox = 4  # baseline files only: an instance runs in about 0.3 s, a child takes 1-2 s to start
+    trusted_tree_runs = True  # `run` keeps only read-only caches (trace windows, compiled kernels)
 
     def __init__(self, window: int = 200_000, train_windows: list[int] | tuple[int, ...] = (0, 1_000_000),
                  validation_windows: list[int] | tuple[int, ...] = (3_000_000, 4_000_000),

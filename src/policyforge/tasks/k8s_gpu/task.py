@@ -60,6 +60,7 @@ class K8sGpuTask(Task):
     name = "k8s-gpu"
     spec: PolicySpec = K8S_GPU_POLICY
     gp_table: GPTable = K8S_GPU_GP_TABLE
+    trusted_tree_runs = True  # `run` keeps only read-only caches (the loaded trace and cluster)
 
     def __init__(self, workload: str = "default", train_seeds: list[int] | tuple[int, ...] = (42, 43, 44, 45, 46),
                  validation_seeds: list[int] | tuple[int, ...] = (52, 53, 54),

@@ -141,6 +141,7 @@ class PipelinesTask(Task):
     gp_spec: PolicySpec = PIPELINES_RANK_POLICY
     """What the GP proposer evolves: `rank(ops, load)` over the ranking mechanism (see ranking.py)."""
     gp_table: GPTable = PIPELINES_RANK_GP_TABLE
+    trusted_tree_runs = True  # every `run` builds a fresh engine from the instance
 
     def __init__(self, scenario: str = "mixed", train_seeds: list[int] | tuple[int, ...] = (1, 2, 3, 4, 5),
                  validation_seeds: list[int] | tuple[int, ...] = (101, 102, 103),

@@ -1,0 +1,154 @@
+"""A trusted interpreter for GP trees: a tree is data the engine built, so it runs without a sandbox.
+
+A tree the grammar accepts can only read the task's declared view fields and call its declared features,
+then combine them with the grammar's operators; it has no way to name anything else. So the engine evaluates
+it in its own worker processes: the tree is compiled once per candidate into a flat postfix program, and each
+call of an evolved function runs that program over numpy values. Every operation is the one the rendered
+module (grammar.render) performs, in the same order, so the decisions are the same, decision for decision
+(tests/test_interpreter.py checks it on every built-in task).
+
+`trusted_tree` decides what may take this path: a module whose code is exactly what the engine renders from
+its own `# gp-tree:` line. Anything else (an LLM's edit of a GP module, a user file) stays code and goes to
+the sandbox.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from policyforge.search.proposers.grammar import (
+    EPS,
+    NUM,
+    SBOOL,
+    VEC,
+    Grammar,
+    Node,
+    _arguments,
+    parse_sexpr,
+    render,
+    tree_line,
+)
+
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / np.where(np.abs(b) > EPS, b, 1.0),
+    "min": np.minimum,
+    "max": np.maximum,
+    "lt": lambda a, b: a < b,
+    "gt": lambda a, b: a > b,
+}
+_UNARY: dict[str, Callable[[Any], Any]] = {"neg": lambda a: -a, "abs": np.abs, "floor": np.floor}
+_TERNARY: dict[str, Callable[[Any, Any, Any], Any]] = {"where": np.where, "clip": np.clip}
+
+
+def trusted_tree(grammar: Grammar, code: str) -> Node | None:
+    """The tree of `code` when `code` is exactly the engine's rendering of a well-typed tree (and the grammar
+    adds no code of the task's own around it); None otherwise, and the code is treated as untrusted."""
+    if grammar.imports or grammar.epilogue:
+        return None
+    line = tree_line(code)
+    if line is None:
+        return None
+    try:
+        tree = parse_sexpr(line)
+    except ValueError:
+        return None
+    if not grammar.valid_program(tree) or render(grammar, tree) != code:
+        return None
+    return tree
+
+
+@dataclass(frozen=True)
+class Step:
+    """One instruction of a postfix program: push a terminal's value or a constant, or apply an operator."""
+
+    op: str
+    arity: int = 0
+    terminal: int = -1
+    value: float = 0.0
+
+
+def _postfix(node: Node, terminals: list[str], out: list[Step]) -> None:
+    for child in node.children:
+        _postfix(child, terminals, out)
+    if node.op == "const":
+        out.append(Step("const", value=float(node.value)))
+    elif not node.children:
+        out.append(Step("terminal", terminal=terminals.index(node.op)))
+    else:
+        out.append(Step(node.op, arity=len(node.children)))
+
+
+class CompiledFunction:
+    """One evolved function: a postfix program over the terminals it reads, called like the rendered one."""
+
+    def __init__(self, grammar: Grammar, signature: str, tree: Node, features: types.ModuleType | None) -> None:
+        used = {n.op for n in _nodes(tree)}
+        self.terminals = [t for t in grammar.terminals.values() if t.name in used]  # the rendered module's order
+        self.params = _arguments(signature.removeprefix("def ").rstrip(":"))
+        self.length_view = grammar.length_expr.removeprefix("len(").removesuffix(")")
+        self.program: list[Step] = []
+        _postfix(tree, [t.name for t in self.terminals], self.program)
+        self.readers = [self._reader(t, features) for t in self.terminals]
+
+    def _reader(self, terminal: Any, features: types.ModuleType | None) -> Callable[[dict[str, Any]], Any]:
+        """How one terminal is read from the call's arguments, as the rendered module's header line does."""
+        if terminal.feature:
+            if features is None:
+                raise ValueError(f"terminal {terminal.name} needs the task's feature module")
+            fn = getattr(features, terminal.feature)
+            args = terminal.args
+            return lambda env: np.asarray(fn(*(env[a] for a in args)), dtype=float)
+        view, attr = terminal.name.split(".", 1)
+        if terminal.type == VEC:
+            return lambda env: np.asarray(getattr(env[view], attr), dtype=float)
+        if terminal.type == SBOOL:
+            return lambda env: bool(getattr(env[view], attr))
+        if terminal.type == NUM:
+            return lambda env: float(getattr(env[view], attr))
+        raise ValueError(f"terminal {terminal.name} has no reader for type {terminal.type}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        env = dict(zip(self.params, args, strict=False))
+        env.update(kwargs)
+        with np.errstate(all="ignore"):
+            values = [read(env) for read in self.readers]
+            stack: list[Any] = []
+            for step in self.program:
+                if step.op == "terminal":
+                    stack.append(values[step.terminal])
+                elif step.op == "const":
+                    stack.append(step.value)
+                elif step.arity == 2:
+                    b = stack.pop()
+                    stack[-1] = _BINARY[step.op](stack[-1], b)
+                elif step.arity == 1:
+                    stack[-1] = _UNARY[step.op](stack[-1])
+                else:
+                    c, b = stack.pop(), stack.pop()
+                    stack[-1] = _TERNARY[step.op](stack[-1], b, c)
+            raw = stack[-1]
+            return np.array(np.broadcast_to(np.nan_to_num(np.asarray(raw, dtype=float)),
+                                            (len(env[self.length_view]),)), dtype=float)
+
+
+def _nodes(node: Node):
+    yield node
+    for child in node.children:
+        yield from _nodes(child)
+
+
+def compile_tree(grammar: Grammar, tree: Node, features: types.ModuleType | None) -> types.ModuleType:
+    """A module object whose evolved functions compute `tree` (what `Task.run` expects of a policy)."""
+    module = types.ModuleType("gp_tree", "A GP tree evaluated by policyforge's trusted interpreter.")
+    for signature, subtree in zip(grammar.signatures, grammar.functions(tree), strict=True):
+        fn = CompiledFunction(grammar, signature, subtree, features)
+        setattr(module, signature.removeprefix("def ").split("(")[0], fn)
+    return module

@@ -1,0 +1,87 @@
+"""Evaluations that need no sandbox: GP trees (data the engine built) and the task's own baseline files.
+
+Both run in the engine's worker processes (a local process pool, or Ray workers), where the task and its
+data are loaded once per process and reused: no child per instance, no import per evaluation. Their figures
+still come from the task's trusted `score`, through the same judge as a sandboxed candidate's decisions.
+
+What may take this path is decided by the engine, never by a candidate (search/evaluation.py): a tree must
+be exactly the engine's rendering of a well-typed tree (proposers/interpreter.py), a baseline must be the
+text of one of the task's baseline files and pass the static check. Code from an LLM or a user always goes
+to the sandbox. These processes never import candidate code, so they may judge.
+"""
+
+from __future__ import annotations
+
+import time
+import types
+from functools import lru_cache
+
+from policyforge.contract import Task
+from policyforge.errors import PolicyCrashed, PolicyError
+from policyforge.search.contracts import EvalRequest, EvalResult
+from policyforge.search.judge import REASON_CHARS, judge, task_for
+
+TREE, BASELINE = "tree", "baseline"
+"""The two kinds of trusted evaluation."""
+
+
+@lru_cache(maxsize=4)
+def _grammar(task: Task):
+    from policyforge.search.proposers.grammar import build_grammar
+
+    return build_grammar(task.gp_spec or task.spec, task.gp_table)
+
+
+@lru_cache(maxsize=4)
+def _features(module: str) -> types.ModuleType | None:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def _tree_policy(task: Task, code: str) -> types.ModuleType:
+    from policyforge.search.proposers.interpreter import compile_tree, trusted_tree
+
+    grammar = _grammar(task)
+    tree = trusted_tree(grammar, code)
+    if tree is None:  # the engine routes only its own renderings here; anything else is a bug, not a score
+        raise RuntimeError("not an engine-rendered GP tree")
+    return compile_tree(grammar, tree, _features(grammar.feature_module))
+
+
+def _baseline_policy(code: str) -> types.ModuleType:
+    """A fresh module of a baseline file's code (fresh per instance, as a sandboxed child would load it)."""
+    module = types.ModuleType("baseline")
+    exec(compile(code, "<baseline>", "exec"), module.__dict__)  # the task author's own file, statically checked
+    return module
+
+
+def run_trusted(request: EvalRequest, kind: str) -> EvalResult:
+    """Decisions of a tree or baseline on the request's instances, then their trusted scores.
+
+    Never raises for what the policy does: a policy error is `invalid_output`, an exception `crashed`, as in
+    the sandbox."""
+    started = time.monotonic()
+    task = task_for(request)
+    decisions = {}
+
+    def failed(status: str, reason: str) -> EvalResult:
+        return EvalResult(status, " ".join(reason.split())[:REASON_CHARS], seconds=time.monotonic() - started)
+
+    try:
+        shared = _tree_policy(task, request.code) if kind == TREE else None
+        for instance in request.instances:
+            policy = shared if shared is not None else _baseline_policy(request.code)
+            decisions[instance.id] = task.run(policy, instance)
+    except PolicyCrashed as exc:
+        return failed("crashed", str(exc))
+    except PolicyError as exc:
+        return failed("invalid_output", str(exc))
+    except MemoryError as exc:
+        return failed("crashed", f"out of memory (MemoryError: {exc})")
+    except Exception as exc:
+        return failed("crashed", f"{type(exc).__name__}: {exc}")
+    return judge(request, EvalResult("ok", seconds=time.monotonic() - started, decisions=decisions))
