@@ -259,8 +259,19 @@ class Task:
         return {} if workload is None else {"workload": workload}
 
     def screen_instances(self) -> list[Instance]:
-        """The cheap first stage of the evaluation cascade (default: the first train instance)."""
+        """The cheap first stage of the evaluation cascade when the task declares no `proxy_instances`
+        (default: the first train instance)."""
         return [i for i in self.instances() if i.split == "train"][:1]
+
+    def proxy_instances(self) -> list[Instance]:
+        """Cheaper stand-ins for the train instances (a proportional sample of the cluster, a shorter window
+        or scenario), for multi-fidelity search: the engine screens every candidate on them and promotes
+        the best to full train fidelity (successive halving); validation and test are always full
+        fidelity. Each has split "train", an id no other instance has, and the group of the instance it
+        stands for. They are worth having only when their scores rank policies as the full instances do:
+        measure the rank correlation (benchmarks/proxy_fidelity.py). Default: none, and the screen is
+        `screen_instances()`."""
+        return []
 
     def objective(self) -> str:
         """One sentence on what the score means, for prompts and reports."""
