@@ -1,7 +1,9 @@
-"""Evaluating candidates: the sandbox behind an executor, the cheap-screen cascade, and a result cache.
+"""Evaluating code on instances: the sandbox or the trusted worker pool behind an executor, and a result cache.
 
-The executor (local processes or Ray) only ever runs `run_sandboxed`; orchestration (the cascade's "screen
-first, pay full price only if promising") happens in local threads that wait on it.
+The executor (local threads and processes, or Ray) runs `run_sandboxed` for code and `run_trusted` for what
+the engine can vouch for (its own GP trees, the task's baseline files); orchestration happens in local
+threads that wait on it. Which instances a candidate is measured on (successive halving) is the loop's
+business (search/loop.py).
 """
 
 from __future__ import annotations
@@ -220,28 +222,6 @@ class Evaluator:
         """Evaluate `code` on `instances`; `split` runs one sandbox per instance (parallel), `cacheable`
         reuses earlier results of identical deterministic evaluations."""
         return self.orchestrator.submit(self._run, code, instances, cacheable, split or cacheable)
-
-    def cascade(self, code: str, stages: list[tuple[str, list[Instance]]], threshold: float | None) -> Future:
-        """Run stages in order; stop after the screen when its mean score is below `threshold`.
-        Resolves to (last stage run, result over all stages run)."""
-
-        def work() -> tuple[str, EvalResult]:
-            parts: list[EvalResult] = []
-            for name, instances in stages:
-                if not instances:
-                    continue
-                # One sandbox per instance keeps every core busy even when a single candidate is in flight.
-                result = self._run(code, instances, False, split=len(instances) > 1)
-                parts.append(result)
-                if not result.ok:
-                    return name, merge(parts)
-                if name == "screen" and threshold is not None:
-                    mean = sum(result.scores.values()) / len(result.scores)
-                    if mean < threshold:
-                        return name, merge(parts)
-            return stages[-1][0], merge(parts)
-
-        return self.orchestrator.submit(work)
 
     def close(self) -> None:
         self.orchestrator.shutdown(wait=False, cancel_futures=True)

@@ -9,6 +9,7 @@ when evaluated; a candidate found unevaluated on resume is evaluated then, witho
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +24,7 @@ from policyforge.errors import PolicyforgeError
 from policyforge.search.contracts import EvalResult, Instance, Limits, ParentInfo, Proposal
 from policyforge.search.database import DatabaseConfig, Program, ProgramsDatabase
 from policyforge.search.dedup import code_hash, normalised_hash
-from policyforge.search.evaluation import Evaluator
+from policyforge.search.evaluation import Evaluator, merge
 from policyforge.search.runs import run_verdict, selected_best
 from policyforge.search.store import Candidate, Store
 from policyforge.tasks.registry import get_task
@@ -51,6 +52,10 @@ class EvolveConfig:
     """Evaluations at once; 0 means every core."""
     unsafe: bool = False
     validate_top: int = 3
+    promote_top: float = 1 / 3
+    """Successive halving's 1/eta: a screened candidate goes on to full train fidelity when its screen score
+    is among this top share of every screen score so far (baselines, seeds, earlier samples and its own
+    batch), or when it beats the best screen score of its parents."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,7 +139,10 @@ class Evolution:
         self.train = [i for i in self.instances if i.split == "train"]
         self.validation = [i for i in self.instances if i.split == "validation"]
         self.test = [i for i in self.instances if i.split == "test"]
-        self.screen = self.task.screen_instances() if self.config.cascade else []
+        self.proxies = [i for i in self.task.proxy_instances() if i.id not in {t.id for t in self.instances}] \
+            if self.config.cascade else []
+        self.screen = self.proxies or (self.task.screen_instances() if self.config.cascade else [])
+        """The first rung of successive halving: the task's proxies, else its screen (a train subset)."""
         factory = proposer_factory or default_proposers
         self.proposers = factory(self.config, self.task)
         if not resume:
@@ -146,7 +154,9 @@ class Evolution:
         self.evaluator = Evaluator(self.config, self.task)
         self.database = ProgramsDatabase(DatabaseConfig(islands=self.config.islands))
         self.baseline_scores: dict[str, dict[str, float]] = {}
-        self.screen_threshold: float | None = None
+        self.baseline_screen: dict[str, dict[str, float]] = {}
+        self.rung: list[float] = []
+        """Screen means of every program screened so far, baselines and seeds included (the promotion bar)."""
         self.tally = Tally.of(self.store)
 
     # --- set-up ------------------------------------------------------------------------------------
@@ -158,45 +168,69 @@ class Evolution:
         missing = [n for n in paths if n not in done]
         if missing:
             display(f"measuring {len(missing)} baseline(s) on {len(self.train)} train instance(s)")
-        futures = {n: self.evaluator.submit(paths[n].read_text(), self.train, cacheable=True) for n in missing}
+        measured = self.train + self.proxies
+        futures = {n: self.evaluator.submit(paths[n].read_text(), measured, cacheable=True) for n in missing}
         for position, name in enumerate(missing, start=1):
             result = futures[name].result()
             code = paths[name].read_text()
+            train, screen = self._split(result.scores)
             self.store.insert(proposer="baseline", name=name, code=code, code_hash=code_hash(code),
                               norm_hash=normalised_hash(code), status=result.status, reason=result.reason,
-                              stage="train", scores=result.scores, metrics=result.metrics,
-                              score=_mean(result.scores) if result.ok else None, eval_seconds=result.seconds)
+                              stage="train", scores=train, metrics=self._train_only(result.metrics),
+                              screen_scores=screen, score=_mean(train) if result.ok else None,
+                              eval_seconds=result.seconds)
             if not result.ok:
-                raise PolicyforgeError(f"baseline {name} failed in the sandbox: {result.status}: {result.reason}")
-            display(f"  baseline {name}: train {_mean(result.scores):.3f} ({position}/{len(missing)})")
+                raise PolicyforgeError(f"baseline {name} failed: {result.status}: {result.reason}")
+            display(f"  baseline {name}: train {_mean(train):.3f} ({position}/{len(missing)})")
         references = [n for n in self.task.reference_baselines() if n not in done and n not in paths]
         if references:
             display(f"computing {len(references)} reference baseline(s) of the task on {len(self.train)} train "
                     "instance(s) (trusted code)")
         for name in references:
-            scores, metrics = self._reference(name, self.train)
+            scores, metrics = self._reference(name, self.train + self.proxies)
+            train, screen = self._split(scores)
             code = reference_code(name)
             self.store.insert(proposer="baseline", name=name, code=code, code_hash=code_hash(code),
                               norm_hash=normalised_hash(code), status="ok", reason="", stage="train",
-                              scores=scores, metrics=metrics, score=_mean(scores), eval_seconds=0.0)
+                              scores=train, metrics=self._train_only(metrics), screen_scores=screen,
+                              score=_mean(train), eval_seconds=0.0)
             display(f"  reference {name}: train {_mean(scores):.3f}")
         for c in self.store.all("proposer = 'baseline' AND status = 'ok'"):
             self.baseline_scores[c.name] = c.scores
+            self.baseline_screen[c.name] = c.screen_scores or {}
             if c.name in paths:  # a reference baseline is no program: it seeds no island
                 self.database.seed(self._program(c))
-        for code in self._seed_programs():
-            if self.store.find_hash(code_hash(code), normalised_hash(code)) is None:
-                result = self.evaluator.submit(code, self.train).result()
-                self.store.insert(proposer="seed", code=code, code_hash=code_hash(code), norm_hash=normalised_hash(code),
-                                  status=result.status, reason=result.reason, stage="train", scores=result.scores,
-                                  metrics=result.metrics, score=_mean(result.scores) if result.ok else None,
-                                  eval_seconds=result.seconds)
+        seeds = [code for code in self._seed_programs()
+                 if self.store.find_hash(code_hash(code), normalised_hash(code)) is None]
+        futures = [(code, self.evaluator.submit(code, measured, split=True)) for code in seeds]
+        for code, future in futures:
+            result = future.result()
+            train, screen = self._split(result.scores)
+            self.store.insert(proposer="seed", code=code, code_hash=code_hash(code), norm_hash=normalised_hash(code),
+                              status=result.status, reason=result.reason, stage="train", scores=train,
+                              metrics=self._train_only(result.metrics), screen_scores=screen,
+                              score=_mean(train) if result.ok else None, eval_seconds=result.seconds)
         for c in self.store.all("proposer = 'seed' AND status = 'ok'"):
             self.database.seed(self._program(c))
-        if self.screen:
-            first = self.screen[0].id
-            values = sorted(s[first] for s in self.baseline_scores.values() if first in s)
-            self.screen_threshold = float(np.median(values)) if values else None
+
+    def _split(self, scores: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+        """(train scores, screen scores) of one result's per-instance scores."""
+        train_ids, screen_ids = {i.id for i in self.train}, {i.id for i in self.screen}
+        return ({k: v for k, v in scores.items() if k in train_ids},
+                {k: v for k, v in scores.items() if k in screen_ids})
+
+    def _train_only(self, metrics: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        train_ids = {i.id for i in self.train}
+        return {k: v for k, v in metrics.items() if k in train_ids}
+
+    def _screen_mean(self, c: Candidate) -> float | None:
+        """A program's mean over the whole screen, or None when it was not measured on all of it."""
+        values = [(c.screen_scores or {}).get(i.id) for i in self.screen]
+        return None if not values or None in values else float(np.mean(values))
+
+    def _rebuild_rung(self) -> None:
+        self.rung = [m for c in self.store.all("status IN ('ok', 'screened_out') AND screen_scores IS NOT NULL")
+                     if (m := self._screen_mean(c)) is not None]
 
     def _reference(self, name: str, instances: list[Instance]) -> tuple[dict[str, float], dict[str, dict]]:
         """A reference baseline's scores and metrics, computed by the task's trusted code in this process."""
@@ -227,6 +261,7 @@ class Evolution:
 
     def _replay(self) -> None:
         """Rebuild the islands from the store: the same adds and resets, in the same order, as the live run."""
+        self._rebuild_rung()
         evaluated = self.store.all("sample IS NOT NULL AND status NOT IN ('proposed')", order="sample")
         by_batch: dict[int, list[Candidate]] = {}
         for c in evaluated:
@@ -296,30 +331,37 @@ class Evolution:
                                      code_hash=exact, norm_hash=norm, **fields)
         return self.store.insert(status="proposed", code=code, code_hash=exact, norm_hash=norm, **fields)
 
-    def _evaluate(self, candidate_id: int) -> Future:
-        """Submit the cascade for a proposed candidate; the future resolves to the store update."""
-        c = self.store.get(candidate_id)
-        stages: list[tuple[str, list[Instance]]] = []
-        if self.screen and self.screen_threshold is not None:
-            stages.append(("screen", self.screen))
-        rest = [i for i in self.train if i not in self.screen] if stages else self.train
-        stages.append(("train", rest))
-        return self.evaluator.cascade(c.code or "", stages, self.screen_threshold)
+    def _promotion_bar(self, batch_means: list[float]) -> float:
+        """The screen score a candidate of this batch must reach to be promoted (successive halving): the
+        (1 - promote_top) quantile of every screen score so far and the batch's own; everything passes while
+        there are too few scores to rank."""
+        values = self.rung + batch_means
+        if len(values) * self.config.promote_top < 1:
+            return -math.inf
+        return float(np.quantile(values, 1.0 - self.config.promote_top))
 
-    def _record(self, candidate_id: int, outcome: tuple[str, EvalResult]) -> None:
-        stage, result = outcome
+    def _parent_screen(self, c: Candidate) -> float | None:
+        means = [m for p in c.parents if (m := self._screen_mean(self.store.get(p))) is not None]
+        return max(means) if means else None
+
+    def _record(self, c: Candidate, stage: str, result: EvalResult, screen: dict[str, float],
+                reason: str = "") -> None:
         status = result.status
-        score = _mean(result.scores) if result.ok else None
+        train, _ = self._split(result.scores)
+        metrics = self._train_only(result.metrics)
         if result.ok and stage == "screen":
-            status, reason = "screened_out", f"screen score {score:.3f} below threshold {self.screen_threshold:.3f}"
+            status = "screened_out"
+            feedback = self.task.feedback(screen, {k: v for k, v in result.metrics.items() if k in screen},
+                                          self.baseline_screen)
         else:
             reason = result.reason
-        feedback = self.task.feedback(result.scores, result.metrics, self.baseline_scores) if result.ok else \
-            f"{result.status}: {result.reason}"
+            feedback = self.task.feedback(train, metrics, self.baseline_scores) if result.ok else \
+                f"{result.status}: {result.reason}"
+        score = _mean(train) if status == "ok" else None
         self.tally.evaluated += 1
         self.tally.valid += status in ("ok", "screened_out")
-        self.store.update(candidate_id, status=status, reason=reason, stage=stage, scores=result.scores,
-                          metrics=result.metrics, score=score if status == "ok" else None, feedback=feedback,
+        self.store.update(c.id, status=status, reason=reason, stage=stage, scores=train, metrics=metrics,
+                          screen_scores=screen or None, score=score, feedback=feedback,
                           output=result.output[-4000:], eval_seconds=result.seconds)
 
     # --- the run -----------------------------------------------------------------------------------
@@ -357,11 +399,47 @@ class Evolution:
             return list(pool.map(self._propose, samples))
 
     def _finish_batch(self, ids: list[int]) -> None:
-        futures = [(i, self._evaluate(i)) for i in ids]
-        for candidate_id, future in futures:
-            self._record(candidate_id, future.result())
-        for candidate_id, _ in futures:
-            c = self.store.get(candidate_id)
+        """Evaluate a batch by successive halving: every candidate on the screen, the promoted ones on the
+        rest of train; results enter the store in sample order, so timing never changes the run."""
+        candidates = [self.store.get(i) for i in ids]
+        if not self.screen:
+            futures = [(c, self.evaluator.submit(c.code or "", self.train, split=True)) for c in candidates]
+            for c, future in futures:
+                self._record(c, "train", future.result(), {})
+            self._add_to_database(candidates)
+            return
+        first = [(c, self.evaluator.submit(c.code or "", self.screen, split=True)) for c in candidates]
+        screened = [(c, future.result()) for c, future in first]
+        means = {c.id: _mean(r.scores) for c, r in screened if r.ok}
+        bar = self._promotion_bar([m for m in means.values() if m is not None])
+        rest = [i for i in self.train if i.id not in {s.id for s in self.screen}]
+        second: list[tuple[Candidate, EvalResult, Future | None, str]] = []
+        for c, result in screened:
+            mean = means.get(c.id)
+            if mean is None:
+                second.append((c, result, None, ""))
+                continue
+            parent = self._parent_screen(c)
+            if mean >= bar or (parent is not None and mean > parent):
+                second.append((c, result, self.evaluator.submit(c.code or "", rest, split=True) if rest else None, ""))
+            else:
+                shown = "" if parent is None else f" and its parents' best {parent:.3f}"
+                second.append((c, result, None, f"screen score {mean:.3f} below the promotion bar {bar:.3f}{shown}"))
+        for c, result, future, reason in second:
+            _, screen = self._split(result.scores)
+            if not result.ok:
+                self._record(c, "screen", result, {})
+            elif reason:
+                self._record(c, "screen", result, screen, reason)
+            else:
+                full = merge([result, future.result()]) if future is not None else result
+                self._record(c, "train", full, screen)
+        self.rung.extend(m for m in means.values() if m is not None)
+        self._add_to_database(candidates)
+
+    def _add_to_database(self, candidates: list[Candidate]) -> None:
+        for candidate in candidates:
+            c = self.store.get(candidate.id)
             if c.status == "ok" and c.score is not None:
                 self.database.add(self._program(c), c.island or 0)
 

@@ -49,14 +49,17 @@ CREATE TABLE IF NOT EXISTS candidates (
     validation_score REAL,
     validation_scores TEXT,
     test_score REAL,
-    test_scores TEXT
+    test_scores TEXT,
+    screen_scores TEXT                -- scores on the screen's instances (the task's proxies), if screened
 );
 CREATE INDEX IF NOT EXISTS candidates_hash ON candidates (code_hash);
 CREATE INDEX IF NOT EXISTS candidates_norm ON candidates (norm_hash);
 CREATE INDEX IF NOT EXISTS candidates_sample ON candidates (sample);
 """
 
-JSON_COLUMNS = ("parents", "scores", "metrics", "validation_scores", "test_scores")
+JSON_COLUMNS = ("parents", "scores", "metrics", "validation_scores", "test_scores", "screen_scores")
+ADDED_COLUMNS = {"screen_scores": "TEXT"}
+"""Columns newer than the first schema: added to an older run's database when it is opened (resume)."""
 
 
 @dataclass
@@ -92,6 +95,7 @@ class Candidate:
     output: str = ""
     code_hash: str | None = None
     norm_hash: str | None = None
+    screen_scores: dict[str, float] | None = None
 
 
 class Store:
@@ -104,6 +108,10 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            present = {row[1] for row in self.db.execute("PRAGMA table_info(candidates)")}
+            for column, kind in ADDED_COLUMNS.items():
+                if column not in present:
+                    self.db.execute(f"ALTER TABLE candidates ADD COLUMN {column} {kind}")
         except sqlite3.DatabaseError as exc:
             raise PolicyforgeError(f"{self.path}: not a usable run database ({exc})") from None
         self.db.row_factory = sqlite3.Row
