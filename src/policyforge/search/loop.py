@@ -194,7 +194,7 @@ class Evolution:
                               norm_hash=normalised_hash(code), status="ok", reason="", stage="train",
                               scores=train, metrics=self._train_only(metrics), screen_scores=screen,
                               score=_mean(train), eval_seconds=0.0)
-            display(f"  reference {name}: train {_mean(scores):.3f}")
+            display(f"  reference {name}: train {_mean(train):.3f}")
         for c in self.store.all("proposer = 'baseline' AND status = 'ok'"):
             self.baseline_scores[c.name] = c.scores
             self.baseline_screen[c.name] = c.screen_scores or {}
