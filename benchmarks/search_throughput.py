@@ -6,9 +6,12 @@ with the compiled tree, then the task's trusted `score`. Printed per task: candi
 screen (the task's proxies, or its screen instance) and on the full train set, after a warm-up that starts
 the pool and loads the data (its time is printed too). `--end-to-end N` also times an N-sample `evolve` run
 per task (baselines, search, validation, test, verdict, report). `--ray` repeats the screen measurement
-with `--executor ray` on a local Ray runtime, to show the interpreter path runs there too.
+with `--executor ray` on a local Ray runtime, to show the interpreter path runs there too. `--baselines`
+times measuring every baseline file of the task on train, validation and test with an empty result cache
+(what a first run pays before it searches).
 
-    python benchmarks/search_throughput.py [k8s-gpu cache pipelines] [--candidates 60] [--end-to-end 2000] [--ray]
+    python benchmarks/search_throughput.py [k8s-gpu cache pipelines] [--candidates 60] [--end-to-end 2000]
+        [--ray] [--baselines]
 
 Quote the load average printed with the figures: the machine must be quiet for them to mean anything.
 """
@@ -76,6 +79,27 @@ def measure(name: str, candidates: int, executor: str) -> None:
         evaluator.close()
 
 
+def baselines(name: str) -> None:
+    from policyforge.search.evaluation import ResultCache
+
+    task = get_task(name)
+    instances = task.instances()
+    evaluator = Evaluator(EvolveConfig(task=name), task)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            evaluator.cache = ResultCache(Path(tmp) / "empty.sqlite")
+            started = time.perf_counter()
+            futures = [evaluator.submit(path.read_text(), instances, cacheable=True)
+                       for path in task.baselines().values()]
+            valid = sum(f.result().ok for f in futures)
+            seconds = time.perf_counter() - started
+    finally:
+        evaluator.close()
+    runs = len(futures) * len(instances)
+    print(f"{name}: {len(futures)} baselines x {len(instances)} instances = {runs} runs in {seconds:.1f} s "
+          f"({valid}/{len(futures)} ok; pool start and data loading included)", flush=True)
+
+
 def end_to_end(name: str, samples: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-m", "policyforge.cli", "evolve", "--task", name, "--run-dir", f"{tmp}/run",
@@ -94,9 +118,12 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=60)
     parser.add_argument("--end-to-end", type=int, default=0, metavar="SAMPLES")
     parser.add_argument("--ray", action="store_true")
+    parser.add_argument("--baselines", action="store_true")
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; cores: {os.cpu_count()}")
     for name in args.tasks:
+        if args.baselines:
+            baselines(name)
         measure(name, args.candidates, "local")
         if args.ray:
             measure(name, max(8, args.candidates // 4), "ray")
