@@ -20,6 +20,7 @@ from itertools import repeat
 
 import numpy as np
 
+from policyforge.contract import unseeded
 from policyforge.errors import PolicyCrashed, PolicyError
 from policyforge.tasks.pipelines.decisions import parse_decisions
 from policyforge.tasks.pipelines.estimates import noisy, truth
@@ -109,8 +110,8 @@ class _Pool:
 class Engine:
     """One run: a workload, a cluster, a policy and a seed."""
 
-    def __init__(self, workload: Workload, config: ClusterConfig, policy: Policy, seed: int,
-                 estimate_sigma: float, estimate_seed: int | None = None) -> None:
+    def __init__(self, workload: Workload, config: ClusterConfig, policy: Policy, seed: int | np.random.Generator,
+                 estimate_sigma: float, estimate_seed: int | np.random.Generator | None = None) -> None:
         if workload.ticks_per_second != config.ticks_per_second:
             raise ValueError("workload and cluster disagree on ticks_per_second")
         ticks = [p.arrival_tick for p in workload.pipelines]
@@ -163,7 +164,7 @@ class Engine:
         self.flagged: list[_Container] = []
         self.call_due = -1
         self.record = RunRecord(config.ticks_per_second, config.duration)
-        self.random = np.random.default_rng(seed)
+        self.random = unseeded(np.random.default_rng(seed))  # the policy's: no path back to any seed
         self.policy_state: dict = {}
         self.log: DecisionLog | None = None
         """When set, every call's parsed decisions are appended (the sandboxed half's output)."""
@@ -512,8 +513,8 @@ class ScriptedPolicy:
             raise PolicyError(f"decision log has {len(self.ticks) - self.next} calls the simulation never made")
 
 
-def simulate(workload: Workload, config: ClusterConfig, policy: Policy, seed: int = 0,
-             estimate_sigma: float = 0.3, estimate_seed: int | None = None,
+def simulate(workload: Workload, config: ClusterConfig, policy: Policy, seed: int | np.random.Generator = 0,
+             estimate_sigma: float = 0.3, estimate_seed: int | np.random.Generator | None = None,
              log: DecisionLog | None = None) -> RunRecord:
     """Run `policy` on `workload` and return its record (Eudoxia's statistics and ours).
 
