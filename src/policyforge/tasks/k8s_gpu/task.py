@@ -46,12 +46,12 @@ def _absolute(workload: str) -> str:
     return workload
 
 
-@lru_cache(maxsize=8)
 def _streams(instance: Instance) -> Streams | None:
     """A search instance's keyed streams; None (its public seed) for `simulate` and other public runs."""
     return Streams.keyed(instance) if instance.key else None
 
 
+@lru_cache(maxsize=8)
 def _inputs(workload: str, data_dir: str | None, nodes: str | None = None) -> Inputs:
     return resolve(workload, nodes, data_root=data_dir)
 

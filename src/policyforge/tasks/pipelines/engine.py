@@ -107,6 +107,12 @@ class _Pool:
     view: PoolView | None = None  # the policy's snapshot, rebuilt only after the pool changed
 
 
+MAX_REJECTED_PER_CALL = 64
+"""Rejected suspensions and assignments one call may return (the baselines: none; a sloppy whole scheduler
+among the hostile tests' honest twins: up to 21). Each costs the trusted replay a check, so without a cap a
+policy chooses the judge's cost (400 impossible assignments per call made it take longer than the run)."""
+
+
 class Engine:
     """One run: a workload, a cluster, a policy and a seed."""
 
@@ -165,6 +171,7 @@ class Engine:
         self.call_due = -1
         self.record = RunRecord(config.ticks_per_second, config.duration)
         self.random = unseeded(np.random.default_rng(seed))  # the policy's: no path back to any seed
+        self.call_rejections = 0
         self.policy_state: dict = {}
         self.log: DecisionLog | None = None
         """When set, every call's parsed decisions are appended (the sandboxed half's output)."""
@@ -246,6 +253,7 @@ class Engine:
         if self.log is not None:
             self.log.append(t, suspensions, assignments)
         chosen: set[int] = set()
+        self.call_rejections = 0
         for cid in suspensions:
             self._suspend(cid, t, chosen)
         for c in self.flagged:  # a boundary is suspendable on this call only
@@ -257,6 +265,10 @@ class Engine:
             self._assign(assignment, t, used)
 
     def _reject(self, t: int, reason: str) -> None:
+        self.call_rejections += 1
+        if self.call_rejections > MAX_REJECTED_PER_CALL:
+            raise PolicyError(f"t={t * self.tick_len:.2f}s: more than {MAX_REJECTED_PER_CALL} rejected decisions in "
+                              f"one call (the last: {reason})")
         self.record.reject(t * self.tick_len, reason)
 
     def _suspend(self, cid: int, t: int, chosen: set[int]) -> None:
