@@ -221,6 +221,8 @@ class _Checker(ast.NodeVisitor):
     def _attribute(self, node: ast.AST, attr: str) -> None:
         if attr.startswith("_"):
             raise _Rejected(node, f"attributes starting with '_' are not allowed: .{attr}")
+        if attr in _SEED_ATTRIBUTES:
+            raise _Rejected(node, f"attribute .{attr} is not allowed (a generator's seed and state: use its draws)")
         if attr in FORBIDDEN_ATTRIBUTES:
             raise _Rejected(node, f"attribute .{attr} is not allowed (files, native code, reflection)")
 
