@@ -143,6 +143,12 @@ def _distributions() -> frozenset[str]:
     return frozenset(importlib.metadata.packages_distributions())
 
 
+def _not_exported(module: str, exported: frozenset[str], name: str) -> str:
+    if not exported:
+        return f"{module} declares no __all__, so a policy may use nothing from it ({name})"
+    return f"{module} exports only {', '.join(sorted(exported))}; {name} is not among them"
+
+
 class _Checker(ast.NodeVisitor):
     """Raises _Rejected at the first construct that is not allowed."""
 
@@ -195,8 +201,7 @@ class _Checker(ast.NodeVisitor):
                 raise _Rejected(node, f"importing {alias.name!r} from {module!r} is not allowed")
             exported = _exports(module)
             if exported is not None and alias.name not in exported:
-                raise _Rejected(node, f"{module} exports only {', '.join(sorted(exported))}; "
-                                      f"{alias.name!r} is not among them")
+                raise _Rejected(node, _not_exported(module, exported, repr(alias.name)))
             self._identifier(node, alias.asname or alias.name)
             submodule = _exports(f"{module}.{alias.name}")
             if submodule is not None:
@@ -239,8 +244,7 @@ class _Checker(ast.NodeVisitor):
         if isinstance(node.value, ast.Name) and node.value.id in self.feature_aliases:
             module, exported = self.feature_aliases[node.value.id]
             if node.attr not in exported:
-                raise _Rejected(node, f"{module} exports only {', '.join(sorted(exported))}; "
-                                      f".{node.attr} is not among them")
+                raise _Rejected(node, _not_exported(module, exported, f".{node.attr}"))
         if not isinstance(node.ctx, ast.Load):
             raise _Rejected(node, f"assigning or deleting attributes is not allowed (.{node.attr})")
         if node.attr in RAW_ARRAY_TYPES and id(node) not in self.type_check_args:

@@ -1,7 +1,12 @@
 """The conformance check every task passes (`policyforge tasks check NAME`), in the spirit of Gymnasium's
 env_checker: instances well formed, the same seed gives the same numbers, views are read-only, every baseline
 loads, runs and scores, its decisions survive the trip from the sandbox, and the trusted half refuses decisions
-that are not a run's. Runs in-process on trusted code only (the task's own baselines and probe)."""
+that are not a run's.
+
+It is `evolve`'s dress rehearsal: every baseline also passes the static check and runs in the sandbox, judged
+by the bounded judge, exactly as `evolve` measures it; every GP seed parses and type-checks; every feature
+module declares what it exports. A task it calls conformant does not fail at the start of a run. The rest
+runs in-process on trusted code only (the task's own baselines and probe)."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from typing import Any
 
 from policyforge.contract import SPLITS, Evaluation, Instance, Task
 from policyforge.policy_files import import_policy_file
-from policyforge.tasks.registry import get_task, task_class
+from policyforge.tasks.registry import canonical, get_task, task_class
 from policyforge.wire import decode, encode
 
 
@@ -52,6 +57,7 @@ def check_task(name: str, report: Callable[[str], None] = lambda _: None, worklo
     check("screen instances are train instances",
           lambda: None if screen and all(i in instances and i.split == "train" for i in screen) else "bad screen set")
 
+    check_candidate_paths(task, canonical(name), check, screen)
     baselines = task.baselines()
     first_run: dict[str, dict] = {}
     for baseline, path in baselines.items():
@@ -95,6 +101,116 @@ def check_task(name: str, report: Callable[[str], None] = lambda _: None, worklo
 
         check("views are read-only (a policy that writes to them fails)", read_only)
     return failures
+
+
+CHECK_KEY = "policyforge-tasks-check"
+"""The secret `tasks check` keys its sandboxed runs with: the keyed path evolve takes, with a key of its own
+(a check creates no installation key)."""
+
+
+def check_candidate_paths(task: Task, ref: str, check: Callable[[str, Callable[[], str | None]], None],
+                          screen: list[Instance]) -> None:
+    """What `evolve` does with the task's programs before it searches, done the same way: every baseline
+    passes the static check and runs in the sandbox with its decisions judged; every GP seed parses,
+    type-checks and renders to a module the static check accepts; every feature module a policy may import
+    declares the names it exports (`__all__`), and those names exist."""
+    from policyforge.search.evaluation import (
+        allowed_imports,
+        required_functions,
+    )
+    from policyforge.search.static_check import check_source
+
+    allowed, required = allowed_imports(task), required_functions(task)
+    for spec in dict.fromkeys((task.spec, *task.interfaces, *((task.gp_spec,) if task.gp_spec else ()))):
+        if spec.feature_module:
+            check(f"feature module {spec.feature_module} exports exactly its __all__",
+                  lambda module=spec.feature_module: _exports_problem(module))
+    passed = []
+    for baseline, path in task.baselines().items():
+        def static(path: Path = path, baseline: str = baseline) -> str | None:
+            reason = check_source(Path(path).read_text(encoding="utf-8"), allowed, required)
+            if reason is None:
+                passed.append(baseline)
+                return None
+            return f"evolve would refuse it: {reason}"
+
+        check(f"baseline {baseline} passes the static check", static)
+    _check_in_sandbox(task, ref, check, passed, screen)
+    _check_gp_seeds(task, check, allowed, required)
+
+
+def _exports_problem(module: str) -> str | None:
+    import importlib
+
+    try:
+        loaded = importlib.import_module(module)
+    except Exception as exc:  # a task's module failing at import: the check's failure, with its reason
+        return f"cannot import it: {type(exc).__name__}: {exc}"
+    names = getattr(loaded, "__all__", None)
+    if names is None:
+        return "it declares no __all__, so a policy may import nothing from it"
+    missing = [n for n in names if not hasattr(loaded, n)]
+    private = [n for n in names if str(n).startswith("_")]
+    if missing or private:
+        return f"__all__ names {', '.join(missing + private)}, which it does not define or are private"
+    return None
+
+
+def _check_in_sandbox(task: Task, ref: str, check: Callable[[str, Callable[[], str | None]], None],
+                      baselines: list[str], screen: list[Instance]) -> None:
+    """Each baseline through `evolve`'s path: the sandboxed child, then the bounded judge."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from policyforge.contract import keyed
+    from policyforge.search.contracts import EvalRequest
+    from policyforge.search.evaluation import (
+        allowed_imports,
+        required_functions,
+        run_sandboxed,
+        sandbox_paths,
+    )
+    from policyforge.search.sandbox import _bwrap_problem
+
+    problem = _bwrap_problem()
+    if problem:  # evolve then refuses to start without --unsafe-no-sandbox
+        check(f"baselines in the sandbox: skipped ({problem})", lambda: None)
+        return
+    paths = task.baselines()
+    instances = tuple(keyed(screen, CHECK_KEY))
+
+    def one(name: str):
+        request = EvalRequest(ref, paths[name].read_text(encoding="utf-8"), instances, task.options(),
+                              data_paths=sandbox_paths(ref, task))
+        return run_sandboxed(request, False, allowed_imports(task), required_functions(task))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(zip(baselines, pool.map(one, baselines), strict=True))
+    for name, result in results.items():
+        check(f"baseline {name} runs in the sandbox and is judged, as evolve runs it",
+              lambda result=result: None if result.ok else f"{result.status}: {result.reason}")
+
+
+def _check_gp_seeds(task: Task, check: Callable[[str, Callable[[], str | None]], None],
+                    allowed: tuple[str, ...], required: tuple[tuple[str, ...], ...]) -> None:
+    from policyforge.search.proposers.gp import GPProposer
+    from policyforge.search.proposers.grammar import parse_sexpr
+    from policyforge.search.static_check import check_source
+
+    proposer = GPProposer(task.gp_spec or task.spec, table=task.gp_table)
+    for seed, text in proposer.grammar.seeds.items():
+        def seed_ok(text: str = text) -> str | None:
+            try:
+                tree = parse_sexpr(text)
+            except ValueError as exc:
+                return f"does not parse: {exc}"
+            if not proposer.grammar.valid_program(tree):
+                return "does not type-check in the task's grammar (an unknown terminal, operator or arity)"
+            if not proposer.within_limits(tree):
+                return f"is larger than GP's limits (size {proposer.max_size}, depth {proposer.max_depth})"
+            reason = check_source(proposer.render(tree), allowed, required)
+            return None if reason is None else f"renders to a module the static check refuses: {reason}"
+
+        check(f"GP seed {seed} parses and type-checks", seed_ok)
 
 
 def evaluate_trusted(task: Task, path: Path, instances: list[Instance]) -> dict[str, Evaluation]:
