@@ -145,10 +145,17 @@ def _worker_command(tag: str) -> list[str]:
     return [sys.executable, "-s", "-P", "-B", "-m", "policyforge.search.worker", "--tag", tag]
 
 
+def _engine_pythonpath() -> list[str]:
+    """The absolute folders of this process's PYTHONPATH (read-only in the sandbox, like the rest of /)."""
+    return [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+
+
 def _child_env(home: str) -> dict[str, str]:
     """The child's whole environment (bubblewrap starts it from a cleared one)."""
     return {
-        "PATH": _PATH, "HOME": home, "PYTHONHASHSEED": "0", "PYTHONPATH": str(PACKAGE_PARENT),
+        # policyforge, then what the engine's own PYTHONPATH adds (a task found there must load in the child too)
+        "PATH": _PATH, "HOME": home, "PYTHONHASHSEED": "0",
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(PACKAGE_PARENT), *_engine_pythonpath()])),
         "POLICYFORGE_SANDBOXED": "1",  # tasks may adapt (the cache loads compiled kernels from scratch space)
         "PYTHONIOENCODING": "utf-8", "PYTHONDONTWRITEBYTECODE": "1",
         "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",

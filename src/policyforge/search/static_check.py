@@ -124,9 +124,10 @@ def _exports(module: str) -> frozenset[str] | None:
 
 @functools.lru_cache(maxsize=256)
 def _task_module(module: str) -> bool:
-    """True for policyforge's modules and for modules of no library (found through a task file's folder)."""
+    """True for policyforge's modules, installed tasks' packages and modules of no library (found through a
+    task file's folder)."""
     root = module.split(".")[0]
-    if root == "policyforge":
+    if root == "policyforge" or root in _task_packages():
         return True
     if root in sys.stdlib_module_names or root in _distributions():
         return False
@@ -135,6 +136,16 @@ def _task_module(module: str) -> bool:
     except (ImportError, ValueError):
         return True  # unknown here: refuse its names rather than allow them all
     return spec is None or spec.origin not in ("built-in", "frozen")
+
+
+@functools.lru_cache(maxsize=1)
+def _task_packages() -> frozenset[str]:
+    """Top-level packages of installed tasks (entry points `policyforge.tasks`): their modules are task code."""
+    try:
+        points = importlib.metadata.entry_points(group="policyforge.tasks")
+    except Exception:  # a broken installation's metadata: no installed task packages, as the registry finds
+        return frozenset()
+    return frozenset(point.value.split(":")[0].split(".")[0] for point in points)
 
 
 @functools.lru_cache(maxsize=1)

@@ -118,11 +118,11 @@ def check_candidate_paths(task: Task, ref: str, check: Callable[[str, Callable[[
         allowed_imports,
         required_functions,
     )
-    from policyforge.search.static_check import check_source
+    from policyforge.search.static_check import _task_module, check_source
 
     allowed, required = allowed_imports(task), required_functions(task)
     for spec in dict.fromkeys((task.spec, *task.interfaces, *((task.gp_spec,) if task.gp_spec else ()))):
-        if spec.feature_module:
+        if spec.feature_module and _task_module(spec.feature_module):  # not a library (numpy) named as one
             check(f"feature module {spec.feature_module} exports exactly its __all__",
                   lambda module=spec.feature_module: _exports_problem(module))
     passed = []
