@@ -155,12 +155,21 @@ def test_llm_preflight_accepts_a_live_server_and_reports_a_refused_key():
         httpd.shutdown()
 
 
-def test_evaluate_accepts_baseline_names_as_simulate_does():
+def test_evaluate_resolves_baseline_names_and_files_as_simulate_does_and_says_which(tmp_path: Path):
+    (tmp_path / "fgd").write_text("def score(pod, nodes, cluster):\n    return 1 / 0\n")  # shadows nothing
     result = cli("evaluate", "--workload", TINY, "--policy", "fgd", "--split", "screen", "--json",
-                 "--unsafe-no-sandbox")
+                 "--unsafe-no-sandbox", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert "evaluating baseline fgd (" in result.stderr
+    own = tmp_path / "mine.py"
+    own.write_text("def score(pod, nodes, cluster):\n    return -nodes.cpu_free\n")
+    result = cli("evaluate", "--workload", TINY, "--policy", "mine.py", "--split", "screen", "--json",
+                 "--unsafe-no-sandbox", cwd=tmp_path)
+    assert result.returncode == 0 and "evaluating policy file mine.py" in result.stderr, result.stderr
     one_line_error(cli("evaluate", "--workload", TINY, "--policy", "nosuch", "--unsafe-no-sandbox"),
-                   "nosuch: neither a policy file nor a k8s-gpu baseline (random, firstfit")
+                   "unknown policy 'nosuch': give a k8s-gpu baseline name (random, firstfit")
+    one_line_error(cli("evaluate", "--workload", TINY, "--policy", "nosuch.py", "--unsafe-no-sandbox"),
+                   "nosuch.py: policy file not found")
 
 
 def test_every_command_and_option_has_help_and_there_is_a_version():

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from policyforge.contract import Instance
+from policyforge.contract import Instance, keyed
 from policyforge.policy_files import import_policy_file
 from policyforge.search.contracts import EvalRequest, EvalResult
 from policyforge.search.judge import judge
@@ -229,6 +229,9 @@ def test_the_guides_evolve_run_finishes_and_its_scores_are_the_trusted_ones(tmp_
     with sqlite3.connect(run / "run.sqlite") as db:
         db.row_factory = sqlite3.Row
         rows = db.execute("SELECT * FROM candidates").fetchall()
+        secret = json.loads(db.execute("SELECT value FROM run WHERE key = 'instance_key'").fetchone()[0])
+    # the run keyed its instances with this installation's secret (created in the run's data folder)
+    assert secret and secret == (tmp_path / "data" / "instance.key").read_text().strip()
     samples = [r for r in rows if r["sample"] is not None]
     assert len(samples) == 6
     ok = [r for r in samples if r["status"] == "ok"]
@@ -237,8 +240,8 @@ def test_the_guides_evolve_run_finishes_and_its_scores_are_the_trusted_ones(tmp_
     assert set(baselines) == {"first-fit", "best-fit", "worst-fit", "harmonic-4"}
     options = json.loads(args[args.index("--task-options") + 1])
     task = get_task(REF, **options)
-    train = [i for i in task.instances() if i.split == "train"]
-    test = [i for i in task.instances() if i.split == "test"]
+    train = keyed([i for i in task.instances() if i.split == "train"], secret)
+    test = keyed([i for i in task.instances() if i.split == "test"], secret)
     for name, path in task.baselines().items():
         in_process = {i: e.score for i, e in evaluate_trusted(task, path, train).items()}
         assert json.loads(baselines[name]["scores"]) == in_process, name

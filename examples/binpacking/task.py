@@ -20,7 +20,6 @@ fresh `Packing` of its own, which refuses any illegal one. docs/write-your-own-t
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -43,6 +42,7 @@ from policyforge.contract import (
     as_int_array,
     check_held_out,
     finite_evaluation,
+    instance_rng,
     policy_function,
 )
 from policyforge.errors import PolicyforgeError
@@ -57,10 +57,13 @@ HELD_OUT_DISTRIBUTIONS = ("weibull",)
 # --- the world: item sizes and the one place a placement is accepted or refused ----------------------
 
 
-def item_sizes(distribution: str, seed: int, count: int) -> np.ndarray:
-    """The arrival sequence of an instance: `count` integer sizes in 1..CAPACITY, a pure function of its
-    arguments (the name is mixed into the seed so two distributions never share a stream)."""
-    rng = np.random.default_rng([seed, zlib.crc32(distribution.encode())])
+def item_sizes(distribution: str, rng: np.random.Generator, count: int) -> np.ndarray:
+    """The arrival sequence of an instance: `count` integer sizes in 1..CAPACITY drawn from `rng`.
+
+    The generator comes from `instance_rng(instance, "items")` (see `_sizes`): keyed by the engine's
+    secret, so the items a policy has seen do not identify the instance. Seeding a public generator with
+    the instance's seed instead would let a policy find the seed from a handful of items and know every
+    item still to come."""
     if distribution == "uniform":
         sizes = rng.integers(10, 51, count)
     elif distribution == "small":
@@ -332,8 +335,9 @@ def harmonic_bins(sizes: np.ndarray, capacity: int, classes: int) -> np.ndarray:
 
 
 def _sizes(instance: Instance) -> np.ndarray:
+    """The instance's items: the same in `run` and `score` (the same instance, hence the same key)."""
     params = instance.params
-    return item_sizes(str(params["distribution"]), int(params["seed"]), int(params["items"]))
+    return item_sizes(str(params["distribution"]), instance_rng(instance, "items"), int(params["items"]))
 
 
 def _numeric(raw: object) -> bool:

@@ -238,6 +238,7 @@ def cmd_runs_export(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
+    from policyforge.contract import keyed
     from policyforge.search.contracts import EvalRequest, EvalResult, Limits
     from policyforge.search.evaluation import (
         allowed_imports,
@@ -246,18 +247,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         run_sandboxed,
         sandbox_paths,
     )
+    from policyforge.search.instance_keys import installation_key
     from policyforge.tasks.registry import get_task
 
     ref, options = _task_setup(args.task, args.workload, args.task_options)
     task = get_task(ref, **options)
-    path = Path(args.policy)
-    if not path.is_file():
-        baselines = task.baselines()
-        if args.policy not in baselines:
-            raise PolicyforgeError(f"{args.policy}: neither a policy file nor a {task.name or ref} baseline "
-                                   f"({', '.join(baselines)})")
-        path = baselines[args.policy]
+    path, label = _evaluated_policy(args.policy, task.baselines(), task.name or ref)
+    print(f"evaluating {label}", file=sys.stderr)
     instances = task.screen_instances() if args.split == "screen" else [i for i in task.instances() if i.split == args.split]
+    instances = keyed(instances, installation_key())  # the instances evolve measures, keyed the same way
     code, limits, paths = path.read_text(encoding="utf-8"), Limits(**_limits(args)), sandbox_paths(ref, task)
     imports, functions = allowed_imports(task), required_functions(task)
 
@@ -278,6 +276,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if result.scores:
             print(f"  mean: {sum(result.scores.values()) / len(result.scores):.3f}")
     return 0 if result.ok else 1
+
+
+def _evaluated_policy(policy: str, baselines: dict[str, Path], task: str) -> tuple[Path, str]:
+    """(file, what it is) for `evaluate --policy`, resolved as `simulate` resolves it: a baseline's name is the
+    baseline (a file of that name does not shadow it); anything else is a file, named by an explicit path
+    (ending in .py or containing a folder)."""
+    if policy in baselines:
+        return Path(baselines[policy]), f"baseline {policy} ({baselines[policy]})"
+    path = Path(policy)
+    if path.suffix != ".py" and os.sep not in policy and "/" not in policy:
+        raise PolicyforgeError(f"unknown policy {policy!r}: give a {task} baseline name ({', '.join(baselines)}) "
+                               "or a policy file's path (ending in .py)")
+    if not path.is_file():
+        raise PolicyforgeError(f"{policy}: policy file not found")
+    return path, f"policy file {path}"
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -444,7 +457,8 @@ def build_parser(simulate_task: str | None = None) -> argparse.ArgumentParser:
     evaluate.add_argument("--task", help=task_help)
     evaluate.add_argument("--workload", help="the task's workload (as for evolve; default: its default)")
     evaluate.add_argument("--task-options", metavar="JSON", help="further task options as a JSON object")
-    evaluate.add_argument("--policy", required=True, help="a policy .py file, or a baseline name of the task")
+    evaluate.add_argument("--policy", required=True,
+                          help="a baseline name of the task, or a policy file's path (ending in .py); as in simulate")
     evaluate.add_argument("--split", choices=("screen", "train", "validation", "test"), default="train",
                           help="which instances: screen (the cascade's first), train (default), validation, test")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object: status, scores, metrics")

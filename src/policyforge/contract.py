@@ -24,6 +24,9 @@ imported by its plain name.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +41,7 @@ from policyforge.errors import PolicyCrashed, PolicyError, PolicyforgeError
 __all__ = [
     "SPLITS", "Instance", "FieldSpec", "ViewSpec", "FunctionSpec", "PolicySpec", "GPTable", "Evaluation",
     "Decisions", "Command", "Task", "PolicyError", "PolicyCrashed", "PolicyforgeError", "policy_function",
-    "check_held_out",
+    "check_held_out", "instance_rng", "keyed", "unseeded",
 ]
 
 SPLITS = ("train", "validation", "test")
@@ -48,12 +51,58 @@ SPLITS = ("train", "validation", "test")
 @dataclass(frozen=True)
 class Instance:
     """One evaluation case of a task. `params` is JSON-able; `group` names the table row the instance
-    belongs to in verdicts and reports (a workload, trace or scenario), its seeds being the repeats."""
+    belongs to in verdicts and reports (a workload, trace or scenario), its seeds being the repeats.
+
+    `key` is set by the engine (`keyed`), never by a task: a secret per instance from which `instance_rng`
+    draws everything random about it. Tasks pass the instance to nothing a policy can see."""
 
     id: str
     split: str
     params: dict[str, Any] = field(default_factory=dict)
     group: str = ""
+    key: str = field(default="", repr=False)
+
+
+# --- randomness a policy cannot recover ------------------------------------------------------------
+
+PUBLIC_KEY = "policyforge-public"
+"""What `instance_rng` keys an instance with when the engine gave it no secret (`tasks check`, tests):
+deterministic and public, so fine for anything but a search."""
+
+
+def keyed(instances: list[Instance], secret: str) -> list[Instance]:
+    """`instances` with their secret keys: HMAC(secret, id and params), so every instance of every task has
+    its own key and one key says nothing about another (or about the secret)."""
+    return [Instance(i.id, i.split, i.params, i.group, _hmac(secret, json.dumps([i.id, i.params], sort_keys=True,
+                                                                                 default=str)))
+            for i in instances]
+
+
+def instance_rng(instance: Instance, stream: str) -> np.random.Generator:
+    """THE way a task draws anything random about an instance (arrival order, sizes, noise, the policy's
+    own generator): a generator keyed by the engine's secret, the instance and the stream's name.
+
+    Without it a policy can identify the instance: a published seed and a public generator let it recompute
+    the whole future from the few draws it has seen (then it plans with foresight, making only legal
+    decisions the judge cannot fault). Keyed by a secret it never sees, the history says nothing about what
+    comes next. Use one stream name per purpose ("items", "noise", "policy") so streams stay independent;
+    the generator has no path back to the key (its seed sequence is a dummy)."""
+    key = instance.key or _hmac(PUBLIC_KEY, json.dumps([instance.id, instance.params], sort_keys=True, default=str))
+    entropy = int(_hmac(key, stream), 16)
+    return unseeded(np.random.Generator(np.random.PCG64(entropy)))
+
+
+def unseeded(rng: np.random.Generator) -> np.random.Generator:
+    """A generator with the same future draws as `rng` and no path back to its seed: a numpy generator keeps
+    its seed in `bit_generator.seed_seq.entropy`; this one's seed sequence is a constant dummy. Give a
+    policy only generators made this way (public seeds keep their streams, so published figures stand)."""
+    bits = type(rng.bit_generator)(0)
+    bits.state = rng.bit_generator.state
+    return np.random.Generator(bits)
+
+
+def _hmac(key: str, message: str) -> str:
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 # --- the policy interface, declared once ----------------------------------------------------------

@@ -53,8 +53,11 @@ class RunReport:
 def load(run_dir: Path) -> RunData:
     store = open_run(run_dir)
     try:
-        return RunData(run_dir, store.config().get("config", {}), store.all(), selected_best(store),
-                       run_verdict(store))
+        stored = store.config()
+        config = dict(stored.get("config", {}))
+        if stored.get("instance_key") and config:  # the task sections replay the run's own instances
+            config["instance_key"] = stored["instance_key"]
+        return RunData(run_dir, config, store.all(), selected_best(store), run_verdict(store))
     finally:
         store.close()
 

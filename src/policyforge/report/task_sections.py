@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from policyforge.contract import Instance, Task
+from policyforge.contract import Instance, Task, keyed
 from policyforge.errors import PolicyforgeError
 from policyforge.report.html import write_atomic
 from policyforge.search.contracts import EvalRequest, Limits
@@ -48,7 +48,8 @@ def task_sections(config: dict[str, Any], best: Candidate | None, out: Path, not
     if type(task).report_sections is Task.report_sections:
         return []  # the task draws nothing: running its policies for series would be wasted
     instances: list[Instance] = []
-    for instance in (i for i in task.instances() if i.split == "test"):
+    tests = [i for i in task.instances() if i.split == "test"]
+    for instance in keyed(tests, config["instance_key"]) if config.get("instance_key") else tests:
         if instance.group not in {i.group for i in instances} and len(instances) < max_groups:
             instances.append(instance)
     codes = {name: path.read_text(encoding="utf-8") for name, path in task.baselines().items()}

@@ -125,8 +125,8 @@ class ResultCache:
 
     @staticmethod
     def key(task: str, options: dict[str, Any], code: str, instance: Instance, task_source: str = "") -> str:
-        blob = json.dumps([source_fingerprint(), task_source, task, options, code, instance.id, instance.params],
-                          sort_keys=True)
+        blob = json.dumps([source_fingerprint(), task_source, task, options, code, instance.id, instance.params,
+                           instance.key], sort_keys=True)  # the key: figures of one secret's instances only
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def get(self, key: str) -> tuple[float, dict] | None:

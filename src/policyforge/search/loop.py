@@ -19,12 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from policyforge.contract import Task, finite_evaluation
+from policyforge.contract import Task, finite_evaluation, keyed
 from policyforge.errors import PolicyforgeError
 from policyforge.search.contracts import EvalResult, Instance, Limits, ParentInfo, Proposal
 from policyforge.search.database import DatabaseConfig, Program, ProgramsDatabase
 from policyforge.search.dedup import code_hash, normalised_hash
 from policyforge.search.evaluation import Evaluator, merge
+from policyforge.search.instance_keys import installation_key
 from policyforge.search.runs import run_verdict, selected_best
 from policyforge.search.store import Candidate, Store
 from policyforge.tasks.registry import get_task
@@ -118,6 +119,7 @@ class Evolution:
                  proposer_factory: Callable[[EvolveConfig, Task], dict[str, Any]] | None = None) -> None:
         self.run_dir = Path(run_dir)
         db_path = self.run_dir / "run.sqlite"
+        stored: dict[str, Any] = {}
         if resume:
             if not db_path.exists():
                 raise PolicyforgeError(f"{self.run_dir}: no run to resume (run.sqlite missing)")
@@ -135,13 +137,19 @@ class Evolution:
         # Everything that can refuse the configuration (task, options, files, proposers) runs before the run
         # folder exists, so a failed start leaves nothing behind that neither a new run nor --resume can use.
         self.task = get_task(self.config.task, **self.config.task_options)
-        self.instances = self.task.instances()
+        # Every instance draws its randomness from a key the candidates never see (contract.instance_rng). A
+        # resumed run keeps the key it started with; one from before keys existed stays on public seeds.
+        self.instance_key = stored.get("instance_key", "") if resume else installation_key()
+        self.instances = keyed(self.task.instances(), self.instance_key) if self.instance_key else \
+            self.task.instances()
         self.train = [i for i in self.instances if i.split == "train"]
         self.validation = [i for i in self.instances if i.split == "validation"]
         self.test = [i for i in self.instances if i.split == "test"]
-        self.proxies = [i for i in self.task.proxy_instances() if i.id not in {t.id for t in self.instances}] \
+        proxies = [i for i in self.task.proxy_instances() if i.id not in {t.id for t in self.instances}] \
             if self.config.cascade else []
-        self.screen = self.proxies or (self.task.screen_instances() if self.config.cascade else [])
+        screen = proxies or (self.task.screen_instances() if self.config.cascade else [])
+        self.proxies = keyed(proxies, self.instance_key) if self.instance_key else proxies
+        self.screen = keyed(screen, self.instance_key) if self.instance_key else screen
         """The first rung of successive halving: the task's proxies, else its screen (a train subset)."""
         factory = proposer_factory or default_proposers
         self.proposers = factory(self.config, self.task)
@@ -149,7 +157,7 @@ class Evolution:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.store = Store(db_path)
         # `groups` names each instance's table row (Instance.group), so verdicts never parse instance ids.
-        self.store.set_config({"config": self.config.to_json(),
+        self.store.set_config({"config": self.config.to_json(), "instance_key": self.instance_key,
                                "groups": {i.id: i.group or i.id for i in self.instances}})
         self.evaluator = Evaluator(self.config, self.task)
         self.database = ProgramsDatabase(DatabaseConfig(islands=self.config.islands))

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import policyforge
 from policyforge.search.contracts import STATUSES, EvalRequest, EvalResult, Limits
+from policyforge.search.instance_keys import key_path
 from policyforge.search.static_check import check_source
 from policyforge.wire import WireError, decode
 
@@ -84,6 +85,7 @@ def run(request: EvalRequest, *, allowed_imports: tuple[str, ...], allow_unsafe:
     def result(status: str, reason: str, **fields: object) -> EvalResult:
         return EvalResult(status, _one_line(reason), seconds=time.monotonic() - start, **fields)
 
+    _load_task_modules(request.task)
     reason = check_source(request.code, allowed_imports, required_functions)
     if reason is not None:
         return result("rejected", reason)
@@ -123,6 +125,16 @@ def run(request: EvalRequest, *, allowed_imports: tuple[str, ...], allow_unsafe:
     return result(status, reason, decisions=decisions, output=capture.text())
 
 
+def _load_task_modules(ref: str) -> None:
+    """Load the task's class here (trusted code): its folder joins `sys.path`, so the static check can read
+    an outside feature module's `__all__` (it refuses the names of a module it cannot find)."""
+    from policyforge.tasks.registry import task_class
+
+    # the selftest probes fail here, and so does a task that will fail in the child with its own message
+    with contextlib.suppress(Exception):
+        task_class(ref)
+
+
 # --- the child's command line ----------------------------------------------------------------------
 
 _PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -133,10 +145,17 @@ def _worker_command(tag: str) -> list[str]:
     return [sys.executable, "-s", "-P", "-B", "-m", "policyforge.search.worker", "--tag", tag]
 
 
+def _engine_pythonpath() -> list[str]:
+    """The absolute folders of this process's PYTHONPATH (read-only in the sandbox, like the rest of /)."""
+    return [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+
+
 def _child_env(home: str) -> dict[str, str]:
     """The child's whole environment (bubblewrap starts it from a cleared one)."""
     return {
-        "PATH": _PATH, "HOME": home, "PYTHONHASHSEED": "0", "PYTHONPATH": str(PACKAGE_PARENT),
+        # policyforge, then what the engine's own PYTHONPATH adds (a task found there must load in the child too)
+        "PATH": _PATH, "HOME": home, "PYTHONHASHSEED": "0",
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(PACKAGE_PARENT), *_engine_pythonpath()])),
         "POLICYFORGE_SANDBOXED": "1",  # tasks may adapt (the cache loads compiled kernels from scratch space)
         "PYTHONIOENCODING": "utf-8", "PYTHONDONTWRITEBYTECODE": "1",
         "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -152,7 +171,8 @@ def _bwrap_args(extra_paths: tuple[str, ...] = ()) -> list[str]:
     for d in masked:
         args += ["--tmpfs", d]
     args += ["--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp"]
-    args += [arg for f in MASKED_FILES if os.path.isfile(f) for arg in ("--ro-bind", "/dev/null", f)]
+    hidden = (*MASKED_FILES, os.path.realpath(key_path()))  # the instance key too, as defence in depth
+    args += [arg for f in hidden if os.path.isfile(f) for arg in ("--ro-bind", "/dev/null", f)]
     for path in _outermost({*_runtime_paths(), *_with_targets(extra_paths)}):
         if any(path == d or path.startswith(d + "/") for d in [*masked, "/tmp"]):
             args += ["--ro-bind", path, path]  # bind sources are the host's, not the masked view

@@ -12,7 +12,11 @@ opens a new path fails a test instead of silently widening the sandbox.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
+import importlib.metadata
+import importlib.util
+import sys
 
 MAX_SOURCE_CHARS = 200_000
 
@@ -46,8 +50,14 @@ _REFLECTION_ATTRIBUTES = {
     "ag_await", "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "f_trace", "tb_frame", "tb_next",
     "co_code", "co_consts", "co_names",
 }
+_SEED_ATTRIBUTES = {
+    "bit_generator", "seed_seq", "entropy", "spawn_key", "pool_size", "n_children_spawned", "state",
+    "get_state", "set_state", "generate_state", "spawn", "jumped", "advance",
+}
+"""A generator's seed and state: `rng.bit_generator.seed_seq.entropy` was the instance's seed. The engine's
+generators no longer lead back to any key (contract.unseeded); refusing the path is defence in depth."""
 FORBIDDEN_ATTRIBUTES = frozenset(
-    _IO_ATTRIBUTES | _CODE_ATTRIBUTES | _MUTATION_ATTRIBUTES | _REFLECTION_ATTRIBUTES)
+    _IO_ATTRIBUTES | _CODE_ATTRIBUTES | _MUTATION_ATTRIBUTES | _REFLECTION_ATTRIBUTES | _SEED_ATTRIBUTES)
 
 RAW_ARRAY_TYPES = frozenset({"ndarray", "recarray", "chararray", "memmap", "matrix"})
 """Constructors that accept a raw buffer (and so can forge object pointers): they may be named where the class
@@ -94,16 +104,60 @@ def check_source(code: str, allowed_imports: tuple[str, ...],
 
 
 def _exports(module: str) -> frozenset[str] | None:
-    """A policyforge module's `__all__` (what a policy may use from a task's feature module), or None for
-    other modules. Everything else such a module holds (the simulator's tables it computes with) stays out
-    of a policy's reach."""
-    if module != "policyforge" and not module.startswith("policyforge."):
+    """What a policy may use from `module`: its `__all__` when it is a task's own module (a policyforge
+    module, or one that belongs to no library: a feature module beside a task file), None (no limit) for
+    libraries (the standard library, numpy, any installed distribution). Everything else a task's module
+    holds (the simulator it imports, tables it computes with) stays out of a policy's reach; a task module
+    without `__all__` exports nothing."""
+    if not _task_module(module):
         return None
     try:
-        names = getattr(importlib.import_module(module), "__all__", None)
+        loaded = importlib.import_module(module)
     except ImportError:
         return None
-    return None if names is None else frozenset(names)
+    names = getattr(loaded, "__all__", None)
+    if names is None:
+        # a package above a task's feature module (policyforge, policyforge.tasks) is a path, not an API
+        return None if hasattr(loaded, "__path__") and module.split(".")[0] == "policyforge" else frozenset()
+    return frozenset(str(n) for n in names)
+
+
+@functools.lru_cache(maxsize=256)
+def _task_module(module: str) -> bool:
+    """True for policyforge's modules, installed tasks' packages and modules of no library (found through a
+    task file's folder)."""
+    root = module.split(".")[0]
+    if root == "policyforge" or root in _task_packages():
+        return True
+    if root in sys.stdlib_module_names or root in _distributions():
+        return False
+    try:
+        spec = importlib.util.find_spec(root)
+    except (ImportError, ValueError):
+        return True  # unknown here: refuse its names rather than allow them all
+    return spec is None or spec.origin not in ("built-in", "frozen")
+
+
+@functools.lru_cache(maxsize=1)
+def _task_packages() -> frozenset[str]:
+    """Top-level packages of installed tasks (entry points `policyforge.tasks`): their modules are task code."""
+    try:
+        points = importlib.metadata.entry_points(group="policyforge.tasks")
+    except Exception:  # a broken installation's metadata: no installed task packages, as the registry finds
+        return frozenset()
+    return frozenset(point.value.split(":")[0].split(".")[0] for point in points)
+
+
+@functools.lru_cache(maxsize=1)
+def _distributions() -> frozenset[str]:
+    """Top-level names that installed distributions provide (numpy, scipy ...): libraries, not task code."""
+    return frozenset(importlib.metadata.packages_distributions())
+
+
+def _not_exported(module: str, exported: frozenset[str], name: str) -> str:
+    if not exported:
+        return f"{module} declares no __all__, so a policy may use nothing from it ({name})"
+    return f"{module} exports only {', '.join(sorted(exported))}; {name} is not among them"
 
 
 class _Checker(ast.NodeVisitor):
@@ -138,8 +192,9 @@ class _Checker(ast.NodeVisitor):
                 raise _Rejected(node, f"write `import {alias.name} as NAME`: binding {top!r} is not allowed")
             self._identifier(node, alias.asname or top)
             exported = _exports(alias.name)
-            if exported is not None and alias.asname:
-                self.feature_aliases[alias.asname] = (alias.name, exported)
+            bound = alias.asname or (alias.name if "." not in alias.name else None)
+            if exported is not None and bound:
+                self.feature_aliases[bound] = (alias.name, exported)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
@@ -157,8 +212,7 @@ class _Checker(ast.NodeVisitor):
                 raise _Rejected(node, f"importing {alias.name!r} from {module!r} is not allowed")
             exported = _exports(module)
             if exported is not None and alias.name not in exported:
-                raise _Rejected(node, f"{module} exports only {', '.join(sorted(exported))}; "
-                                      f"{alias.name!r} is not among them")
+                raise _Rejected(node, _not_exported(module, exported, repr(alias.name)))
             self._identifier(node, alias.asname or alias.name)
             submodule = _exports(f"{module}.{alias.name}")
             if submodule is not None:
@@ -183,6 +237,8 @@ class _Checker(ast.NodeVisitor):
     def _attribute(self, node: ast.AST, attr: str) -> None:
         if attr.startswith("_"):
             raise _Rejected(node, f"attributes starting with '_' are not allowed: .{attr}")
+        if attr in _SEED_ATTRIBUTES:
+            raise _Rejected(node, f"attribute .{attr} is not allowed (a generator's seed and state: use its draws)")
         if attr in FORBIDDEN_ATTRIBUTES:
             raise _Rejected(node, f"attribute .{attr} is not allowed (files, native code, reflection)")
 
@@ -199,8 +255,7 @@ class _Checker(ast.NodeVisitor):
         if isinstance(node.value, ast.Name) and node.value.id in self.feature_aliases:
             module, exported = self.feature_aliases[node.value.id]
             if node.attr not in exported:
-                raise _Rejected(node, f"{module} exports only {', '.join(sorted(exported))}; "
-                                      f".{node.attr} is not among them")
+                raise _Rejected(node, _not_exported(module, exported, f".{node.attr}"))
         if not isinstance(node.ctx, ast.Load):
             raise _Rejected(node, f"assigning or deleting attributes is not allowed (.{node.attr})")
         if node.attr in RAW_ARRAY_TYPES and id(node) not in self.type_check_args:

@@ -84,4 +84,5 @@ def run_trusted(request: EvalRequest, kind: str) -> EvalResult:
         return failed("crashed", f"out of memory (MemoryError: {exc})")
     except Exception as exc:
         return failed("crashed", f"{type(exc).__name__}: {exc}")
-    return judge(request, EvalResult("ok", seconds=time.monotonic() - started, decisions=decisions))
+    return judge(request, EvalResult("ok", seconds=time.monotonic() - started, decisions=decisions),
+                 trusted_decisions=True)

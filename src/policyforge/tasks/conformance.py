@@ -1,7 +1,13 @@
 """The conformance check every task passes (`policyforge tasks check NAME`), in the spirit of Gymnasium's
 env_checker: instances well formed, the same seed gives the same numbers, views are read-only, every baseline
 loads, runs and scores, its decisions survive the trip from the sandbox, and the trusted half refuses decisions
-that are not a run's. Runs in-process on trusted code only (the task's own baselines and probe)."""
+that are not a run's.
+
+It is `evolve`'s dress rehearsal: every baseline also passes the static check and runs in a worker process
+of the engine's pool, judged, exactly as `evolve` measures it; every GP seed parses and type-checks (and runs
+in the trusted interpreter when the task opts in); every feature
+module declares what it exports. A task it calls conformant does not fail at the start of a run. The rest
+runs in-process on trusted code only (the task's own baselines and probe)."""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from typing import Any
 
 from policyforge.contract import SPLITS, Evaluation, Instance, Task
 from policyforge.policy_files import import_policy_file
-from policyforge.tasks.registry import get_task, task_class
+from policyforge.tasks.registry import canonical, get_task, task_class
 from policyforge.wire import decode, encode
 
 
@@ -52,6 +58,7 @@ def check_task(name: str, report: Callable[[str], None] = lambda _: None, worklo
     check("screen instances are train instances",
           lambda: None if screen and all(i in instances and i.split == "train" for i in screen) else "bad screen set")
 
+    check_candidate_paths(task, canonical(name), check, screen)
     baselines = task.baselines()
     first_run: dict[str, dict] = {}
     for baseline, path in baselines.items():
@@ -95,6 +102,120 @@ def check_task(name: str, report: Callable[[str], None] = lambda _: None, worklo
 
         check("views are read-only (a policy that writes to them fails)", read_only)
     return failures
+
+
+CHECK_KEY = "policyforge-tasks-check"
+"""The secret `tasks check` keys its runs with: the keyed path evolve takes, with a key of its own
+(a check creates no installation key)."""
+
+
+def check_candidate_paths(task: Task, ref: str, check: Callable[[str, Callable[[], str | None]], None],
+                          screen: list[Instance]) -> None:
+    """What `evolve` does with the task's programs before it searches, done the same way: every baseline
+    passes the static check and runs in the engine's worker pool with its decisions judged; every GP seed parses,
+    type-checks and renders to a module the static check accepts; every feature module a policy may import
+    declares the names it exports (`__all__`), and those names exist."""
+    from policyforge.search.evaluation import (
+        allowed_imports,
+        required_functions,
+    )
+    from policyforge.search.static_check import _task_module, check_source
+
+    allowed, required = allowed_imports(task), required_functions(task)
+    for spec in dict.fromkeys((task.spec, *task.interfaces, *((task.gp_spec,) if task.gp_spec else ()))):
+        if spec.feature_module and _task_module(spec.feature_module):  # not a library (numpy) named as one
+            check(f"feature module {spec.feature_module} exports exactly its __all__",
+                  lambda module=spec.feature_module: _exports_problem(module))
+    passed = []
+    for baseline, path in task.baselines().items():
+        def static(path: Path = path, baseline: str = baseline) -> str | None:
+            reason = check_source(Path(path).read_text(encoding="utf-8"), allowed, required)
+            if reason is None:
+                passed.append(baseline)
+                return None
+            return f"evolve would refuse it: {reason}"
+
+        check(f"baseline {baseline} passes the static check", static)
+    _check_as_evolve(task, ref, check, passed, screen)
+    _check_gp_seeds(task, check, allowed, required)
+
+
+def _exports_problem(module: str) -> str | None:
+    import importlib
+
+    try:
+        loaded = importlib.import_module(module)
+    except Exception as exc:  # a task's module failing at import: the check's failure, with its reason
+        return f"cannot import it: {type(exc).__name__}: {exc}"
+    names = getattr(loaded, "__all__", None)
+    if names is None:
+        return "it declares no __all__, so a policy may import nothing from it"
+    missing = [n for n in names if not hasattr(loaded, n)]
+    private = [n for n in names if str(n).startswith("_")]
+    if missing or private:
+        return f"__all__ names {', '.join(missing + private)}, which it does not define or are private"
+    return None
+
+
+def _check_as_evolve(task: Task, ref: str, check: Callable[[str, Callable[[], str | None]], None],
+                     baselines: list[str], screen: list[Instance]) -> None:
+    """Each baseline, and each GP seed of a task that runs trees in the trusted pool, through `evolve`'s
+    very path: a worker process of the engine's pool that loads the task from its reference, runs it there
+    and judges the decisions."""
+    from policyforge.contract import keyed
+    from policyforge.errors import PolicyforgeError
+    from policyforge.search.contracts import EvalRequest
+    from policyforge.search.evaluation import sandbox_paths, tree_grammar
+    from policyforge.search.executors import LocalExecutor
+    from policyforge.search.proposers.gp import GPProposer
+    from policyforge.search.proposers.interpreter import trusted_tree
+    from policyforge.search.trusted import BASELINE, TREE, run_trusted
+
+    paths = task.baselines()
+    instances = tuple(keyed(screen, CHECK_KEY))
+    work = [(f"baseline {name} runs in the engine's worker pool and is judged, as evolve runs it", BASELINE,
+             paths[name].read_text(encoding="utf-8")) for name in baselines]
+    grammar = tree_grammar(task)
+    if grammar is not None:
+        try:
+            seeds = GPProposer(task.gp_spec or task.spec, table=task.gp_table).seed_programs()
+        except PolicyforgeError:  # a seed that does not parse or type-check: _check_gp_seeds names it
+            seeds = []
+        work += [(f"GP seed {k + 1} runs in the trusted interpreter and is judged, as evolve runs it", TREE, code)
+                 for k, code in enumerate(seeds) if trusted_tree(grammar, code) is not None]
+    executor = LocalExecutor(2)
+    try:
+        futures = [(label, executor.submit_compute(run_trusted, EvalRequest(
+            ref, code, instances, task.options(), data_paths=sandbox_paths(ref, task)), kind))
+            for label, kind, code in work]
+        for label, future in futures:
+            result = future.result()
+            check(label, lambda result=result: None if result.ok else f"{result.status}: {result.reason}")
+    finally:
+        executor.shutdown()
+
+
+def _check_gp_seeds(task: Task, check: Callable[[str, Callable[[], str | None]], None],
+                    allowed: tuple[str, ...], required: tuple[tuple[str, ...], ...]) -> None:
+    from policyforge.search.proposers.gp import GPProposer
+    from policyforge.search.proposers.grammar import parse_sexpr
+    from policyforge.search.static_check import check_source
+
+    proposer = GPProposer(task.gp_spec or task.spec, table=task.gp_table)
+    for seed, text in proposer.grammar.seeds.items():
+        def seed_ok(text: str = text) -> str | None:
+            try:
+                tree = parse_sexpr(text)
+            except ValueError as exc:
+                return f"does not parse: {exc}"
+            if not proposer.grammar.valid_program(tree):
+                return "does not type-check in the task's grammar (an unknown terminal, operator or arity)"
+            if not proposer.within_limits(tree):
+                return f"is larger than GP's limits (size {proposer.max_size}, depth {proposer.max_depth})"
+            reason = check_source(proposer.render(tree), allowed, required)
+            return None if reason is None else f"renders to a module the static check refuses: {reason}"
+
+        check(f"GP seed {seed} parses and type-checks", seed_ok)
 
 
 def evaluate_trusted(task: Task, path: Path, instances: list[Instance]) -> dict[str, Evaluation]:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from policyforge.contract import GPTable, PolicySpec
+from policyforge.errors import PolicyforgeError
 from policyforge.search.contracts import ParentInfo, Proposal
 from policyforge.search.proposers.grammar import (
     BOOL,
@@ -155,11 +156,18 @@ class GPProposer:
 
     def seed_programs(self) -> list[str]:
         """Modules expressing the task's baselines in the grammar (its GPTable's seed trees, in order),
-        skipping any that the grammar or limits cannot hold."""
+        skipping any larger than GP's limits; PolicyforgeError naming a seed that does not parse or
+        type-check (the task author's mistake, said before anything is measured)."""
         out = []
-        for text in self.grammar.seeds.values():
-            tree = parse_sexpr(text)
-            if self.grammar.valid_program(tree) and self.within_limits(tree):
+        for name, text in self.grammar.seeds.items():
+            try:
+                tree = parse_sexpr(text)
+            except ValueError as exc:
+                raise PolicyforgeError(f"task {self.grammar.task}: GP seed {name!r} does not parse: {exc}") from None
+            if not self.grammar.valid_program(tree):
+                raise PolicyforgeError(f"task {self.grammar.task}: GP seed {name!r} does not type-check in the "
+                                       "task's grammar (an unknown terminal, operator or arity)")
+            if self.within_limits(tree):
                 out.append(self.render(tree))
         return out
 

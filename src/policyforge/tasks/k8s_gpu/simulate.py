@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from policyforge.contract import Instance, instance_rng, unseeded
 from policyforge.errors import PolicyError, PolicyforgeError
 from policyforge.tasks.k8s_gpu.cluster import ClusterState, PlacementError
 from policyforge.tasks.k8s_gpu.engine import Placement, Scheduler, pod_requests
@@ -31,7 +32,8 @@ MODES = ("inflation", "replay")
 
 @dataclass(frozen=True)
 class Streams:
-    """Independent random streams of one run, all derived from its seed."""
+    """Independent random streams of one run: from a public seed (the paper's experiments), or keyed by the
+    engine's secret for a search instance. The policy's generator never leads back to a seed."""
 
     workload: np.random.Generator
     tie_break: np.random.Generator
@@ -39,9 +41,17 @@ class Streams:
 
     @staticmethod
     def of(seed: int) -> Streams:
+        """The published experiment's streams (the policy's has the same draws, minus its seed)."""
         workload, tie_break, policy = np.random.SeedSequence(seed).spawn(3)
         return Streams(np.random.default_rng(workload), np.random.default_rng(tie_break),
-                       np.random.default_rng(policy))
+                       unseeded(np.random.default_rng(policy)))
+
+    @staticmethod
+    def keyed(instance: Instance) -> Streams:
+        """A search instance's streams, each keyed by the instance's secret: knowing the seed in its name, the
+        trace and the inflation code, a policy still cannot recompute the arrival order."""
+        return Streams(instance_rng(instance, "workload"), instance_rng(instance, "tie_break"),
+                       instance_rng(instance, "policy"))
 
 
 @dataclass
@@ -150,15 +160,16 @@ def _number(value: float) -> float | None:
 
 def run_inflation(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int, tune: float = 1.3,
                   workload: TargetWorkload | None = None, fragmentation: bool = True,
-                  fallback=None) -> InflationResult:
+                  fallback=None, streams: Streams | None = None) -> InflationResult:
     """The FGD experiment: the tuned arrival sequence, placed one pod at a time, failures final.
 
     `fragmentation=False` skips the fragmentation record (the sandboxed half, whose figures nobody reads).
     `fallback` (a fallback.FallbackOptions, default off) repacks a few nodes with CP-SAT when a pod would
     fail; fragmentation is then not recorded (a repacking changes several nodes in one step), and the run's
-    decisions no longer describe it (pods moved), so a fallback run is for trusted policies only."""
+    decisions no longer describe it (pods moved), so a fallback run is for trusted policies only. `streams`
+    (a search instance's keyed streams) replaces those of `seed`, which then only labels the result."""
     started = time.perf_counter()
-    streams = Streams.of(seed)
+    streams = streams or Streams.of(seed)
     state, workload, sequence = _setup(nodes, pods, tune, streams, workload)
     scheduler = Scheduler(state, policy, workload, streams.tie_break, streams.policy)
     n = len(sequence)
@@ -198,7 +209,7 @@ def run_inflation(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int, t
 
 
 def _setup(nodes: NodeTable, pods: PodTable, tune: float, streams: Streams, workload: TargetWorkload | None,
-           seed: int | None = None):
+           seed: int | str | None = None):
     """A fresh cluster, the target workload and the arrival sequence; with `seed`, the (immutable) workload
     and sequence are remembered per inputs, as the trusted replay meets the same instances again and again."""
     state = ClusterState(nodes)
@@ -233,12 +244,15 @@ def _gpus_of(mask: int) -> tuple[int, ...]:
 
 
 def replay_inflation(nodes: NodeTable, pods: PodTable, name: str, seed: int, tune: float, node: np.ndarray,
-                     gpu_mask: np.ndarray, workload: TargetWorkload | None = None) -> InflationResult:
+                     gpu_mask: np.ndarray, workload: TargetWorkload | None = None, streams: Streams | None = None,
+                     memo: str | None = None) -> InflationResult:
     """The trusted half: the same arrival sequence as `run_inflation`, with the given decisions instead of a
     policy. Every binding is validated by the cluster state; a pod left unplaced must fit no node (the
-    mechanism never lets a policy refuse a feasible pod). PolicyError names the first illegal decision."""
+    mechanism never lets a policy refuse a feasible pod). PolicyError names the first illegal decision.
+    With `streams` (keyed), `memo` (the instance's key) names the arrival sequence to remember."""
     started = time.perf_counter()
-    state, workload, sequence = _setup(nodes, pods, tune, Streams.of(seed), workload, seed)
+    state, workload, sequence = _setup(nodes, pods, tune, streams or Streams.of(seed), workload,
+                                       seed if streams is None else memo)
     n = len(sequence)
     if len(node) != n or len(gpu_mask) != n:
         raise PolicyError(f"decisions for {len(node)} pods, but {n} arrive")

@@ -28,7 +28,7 @@ from policyforge.errors import PolicyforgeError
 from policyforge.tasks.k8s_gpu.inputs import BUNDLED_SPECS, Inputs, check_workload, openb_dir, resolve
 from policyforge.tasks.k8s_gpu.interface import K8S_GPU_GP_TABLE, K8S_GPU_POLICY
 from policyforge.tasks.k8s_gpu.policy import BASELINES, baseline_path, policy_of_module
-from policyforge.tasks.k8s_gpu.simulate import InflationResult, replay_inflation, run_inflation
+from policyforge.tasks.k8s_gpu.simulate import InflationResult, Streams, replay_inflation, run_inflation
 
 DEFAULT_TEST_WORKLOADS = ("default", "cpu050", "gpushare40", "gpuspec33", "multigpu50")
 METRICS = ("alloc_at_100", "alloc_at_130", "frag_ratio_at_100", "frag_amount_at_100", "failed_pods")
@@ -44,6 +44,11 @@ def _absolute(workload: str) -> str:
     if workload.endswith((".yaml", ".yml", ".csv")) and Path(workload).exists():
         return str(Path(workload).resolve())
     return workload
+
+
+def _streams(instance: Instance) -> Streams | None:
+    """A search instance's keyed streams; None (its public seed) for `simulate` and other public runs."""
+    return Streams.keyed(instance) if instance.key else None
 
 
 @lru_cache(maxsize=8)
@@ -135,7 +140,8 @@ class K8sGpuTask(Task):
     def run(self, policy: ModuleType, instance: Instance) -> Decisions:
         inputs = _inputs(str(instance.params["workload"]), self.data_dir, self.nodes)
         result = run_inflation(inputs.nodes, inputs.pods, policy_of_module(policy, "candidate"),
-                               int(instance.params["seed"]), self.tune, fragmentation=False)
+                               int(instance.params["seed"]), self.tune, fragmentation=False,
+                               streams=_streams(instance))
         return result.decisions()
 
     def replay(self, instance: Instance, decisions: Decisions) -> InflationResult:
@@ -144,7 +150,7 @@ class K8sGpuTask(Task):
         node = as_int_array(decisions, "node")
         mask = as_int_array(decisions, "gpu_mask", len(node))
         return replay_inflation(inputs.nodes, inputs.pods, "candidate", int(instance.params["seed"]), self.tune,
-                                node, mask)
+                                node, mask, streams=_streams(instance), memo=instance.key or None)
 
     def score(self, instance: Instance, decisions: Decisions) -> Evaluation:
         summary = self.replay(instance, decisions).summary()

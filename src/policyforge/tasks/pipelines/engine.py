@@ -20,6 +20,7 @@ from itertools import repeat
 
 import numpy as np
 
+from policyforge.contract import unseeded
 from policyforge.errors import PolicyCrashed, PolicyError
 from policyforge.tasks.pipelines.decisions import parse_decisions
 from policyforge.tasks.pipelines.estimates import noisy, truth
@@ -106,11 +107,17 @@ class _Pool:
     view: PoolView | None = None  # the policy's snapshot, rebuilt only after the pool changed
 
 
+MAX_REJECTED_PER_CALL = 64
+"""Rejected suspensions and assignments one call may return (the baselines: none; a sloppy whole scheduler
+among the hostile tests' honest twins: up to 21). Each costs the trusted replay a check, so without a cap a
+policy chooses the judge's cost (400 impossible assignments per call made it take longer than the run)."""
+
+
 class Engine:
     """One run: a workload, a cluster, a policy and a seed."""
 
-    def __init__(self, workload: Workload, config: ClusterConfig, policy: Policy, seed: int,
-                 estimate_sigma: float, estimate_seed: int | None = None) -> None:
+    def __init__(self, workload: Workload, config: ClusterConfig, policy: Policy, seed: int | np.random.Generator,
+                 estimate_sigma: float, estimate_seed: int | np.random.Generator | None = None) -> None:
         if workload.ticks_per_second != config.ticks_per_second:
             raise ValueError("workload and cluster disagree on ticks_per_second")
         ticks = [p.arrival_tick for p in workload.pipelines]
@@ -163,7 +170,8 @@ class Engine:
         self.flagged: list[_Container] = []
         self.call_due = -1
         self.record = RunRecord(config.ticks_per_second, config.duration)
-        self.random = np.random.default_rng(seed)
+        self.random = unseeded(np.random.default_rng(seed))  # the policy's: no path back to any seed
+        self.call_rejections = 0
         self.policy_state: dict = {}
         self.log: DecisionLog | None = None
         """When set, every call's parsed decisions are appended (the sandboxed half's output)."""
@@ -245,6 +253,7 @@ class Engine:
         if self.log is not None:
             self.log.append(t, suspensions, assignments)
         chosen: set[int] = set()
+        self.call_rejections = 0
         for cid in suspensions:
             self._suspend(cid, t, chosen)
         for c in self.flagged:  # a boundary is suspendable on this call only
@@ -256,6 +265,10 @@ class Engine:
             self._assign(assignment, t, used)
 
     def _reject(self, t: int, reason: str) -> None:
+        self.call_rejections += 1
+        if self.call_rejections > MAX_REJECTED_PER_CALL:
+            raise PolicyError(f"t={t * self.tick_len:.2f}s: more than {MAX_REJECTED_PER_CALL} rejected decisions in "
+                              f"one call (the last: {reason})")
         self.record.reject(t * self.tick_len, reason)
 
     def _suspend(self, cid: int, t: int, chosen: set[int]) -> None:
@@ -512,8 +525,8 @@ class ScriptedPolicy:
             raise PolicyError(f"decision log has {len(self.ticks) - self.next} calls the simulation never made")
 
 
-def simulate(workload: Workload, config: ClusterConfig, policy: Policy, seed: int = 0,
-             estimate_sigma: float = 0.3, estimate_seed: int | None = None,
+def simulate(workload: Workload, config: ClusterConfig, policy: Policy, seed: int | np.random.Generator = 0,
+             estimate_sigma: float = 0.3, estimate_seed: int | np.random.Generator | None = None,
              log: DecisionLog | None = None) -> RunRecord:
     """Run `policy` on `workload` and return its record (Eudoxia's statistics and ours).
 

@@ -24,7 +24,7 @@ def truth(op: Operator) -> tuple[float, float, float, str]:
             sum(s.io_seconds for s in segments), max(segments, key=lambda s: s.baseline_cpu_seconds).cpu_scaling)
 
 
-def noisy(values: np.ndarray, sigma: float, seed: int) -> np.ndarray:
+def noisy(values: np.ndarray, sigma: float, seed: int | np.random.Generator) -> np.ndarray:
     """Each value times an independent lognormal(0, sigma) factor, rounded to 6 decimals (rows: operators)."""
     array = np.asarray(values, float).reshape(-1, 3)
     if sigma > 0:

@@ -114,10 +114,12 @@ PIPELINES_POLICY = PolicySpec(
         "reflected in them, so track what you hand out (free CPUs and RAM per pool) yourself.",
         "Keep state in the `state` dict (item assignment, not attributes); it is fresh for every run.",
         "Return plain tuples/lists: suspensions are container ids, assignments (pool, [op ids], cpus, ram_gb) "
-        "with cpus a positive integer. An infeasible decision is rejected with a reason and has no effect.",
+        "with cpus a positive integer. An infeasible decision is rejected with a reason and has no effect; more "
+        "than 64 rejected in one call invalidate the policy.",
         "All operators of one assignment belong to one pipeline; each must be pending or failed, and each "
         "parent must have completed or come earlier in the same assignment.",
-        "Use only `cluster.random` for randomness, so runs are reproducible from their seed.",
+        "Use only `cluster.random` for randomness, so runs are reproducible; it says nothing about the "
+        "instance (its seed is the engine's secret).",
         "Names starting with an underscore are private to the simulator.",
     ),
 )

@@ -15,6 +15,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from policyforge.contract import (
     Decisions,
     Evaluation,
@@ -23,6 +25,7 @@ from policyforge.contract import (
     PolicySpec,
     Task,
     check_held_out,
+    instance_rng,
     versus_best_baseline,
 )
 from policyforge.errors import PolicyforgeError
@@ -84,9 +87,29 @@ def _workload(name: str, seed: int) -> tuple[Workload, ClusterConfig, float]:
     return generate(s, seed), config, s.estimate_sigma
 
 
-def instance_inputs(params: dict[str, Any]) -> tuple[Workload, ClusterConfig, float, int, int | None]:
-    """(workload, cluster, estimate sigma, seed, estimate-noise seed) of an instance's parameters."""
+Seed = int | np.random.Generator
+"""A public seed, or a keyed generator (a search instance)."""
+
+
+def instance_inputs(instance: Instance) -> tuple[Workload, ClusterConfig, float, Seed, Seed | None]:
+    """(workload, cluster, estimate sigma, policy seed, estimate-noise seed) of an instance.
+
+    A search instance (keyed by the engine) draws its workload, its estimate noise and its policy's
+    generator from three independent keyed streams, so its seed is only a label; a public one (`simulate`)
+    uses its seed as Eudoxia does. A trace is public either way: only its noise and policy stream are keyed."""
+    params = instance.params
     seed = int(params["seed"])
+    if instance.key:
+        hidden = int(instance_rng(instance, "workload").integers(2 ** 63))
+        noise, policy = instance_rng(instance, "estimates"), instance_rng(instance, "policy")
+        if "params" in params:
+            if params.get("trace"):
+                sim, workload, config = inputs(str(params["params"]), str(params["trace"]), hidden)
+                return workload, config, sim.estimate_sigma, policy, noise
+            workload, config, sigma = params_workload(str(params["params"]), hidden)
+            return workload, config, sigma, policy, noise
+        workload, config, sigma = _workload(str(params["scenario"]), hidden)
+        return workload, config, sigma, policy, noise
     if "params" in params:
         if params.get("trace"):
             sim, workload, config = inputs(str(params["params"]), str(params["trace"]), seed)
@@ -220,11 +243,11 @@ class PipelinesTask(Task):
 
     def replay(self, instance: Instance, decisions: Decisions):
         """The trusted run the decisions describe (its RunRecord); PolicyError when they diverge from it."""
-        workload, config, sigma, seed, noise = instance_inputs(instance.params)
+        workload, config, sigma, seed, noise = instance_inputs(instance)
         return simulate(workload, config, ScriptedPolicy(decisions), seed, sigma, noise)
 
     def run(self, policy: ModuleType, instance: Instance) -> Decisions:
-        workload, config, sigma, seed, noise = instance_inputs(instance.params)
+        workload, config, sigma, seed, noise = instance_inputs(instance)
         log = DecisionLog()
         simulate(workload, config, policy_of_module(policy, "candidate"), seed, sigma, noise, log=log)
         return log.columns()
