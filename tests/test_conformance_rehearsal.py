@@ -10,9 +10,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
-from policyforge.search import sandbox
 from policyforge.search.static_check import check_source
 from policyforge.tasks.conformance import check_task
 
