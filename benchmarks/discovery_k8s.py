@@ -1,8 +1,9 @@
 """Discovery on OpenB, honestly measured: several offline GP searches, each against every baseline.
 
-Each search seed evolves k8s-gpu policies with the genetic-programming proposer on `default` seeds 42-46
-(train), selects among the five best on seeds 52-54 (validation), then measures the winner and all ten
-baselines on held-out seeds 47-51 of `default`, `cpu050`, `gpushare40`, `gpuspec33` and `multigpu50`.
+Each search seed evolves k8s-gpu policies with the genetic-programming proposer on the task's default
+instances (train: seed 42 of `default`, `cpu300`, `gpushare60`, `gpuspec33`, `multigpu50`), selects among the
+five best on seed 43 of the same (validation), then measures the winner and all ten baselines on held-out
+seeds 47-49 of all 24 OpenB workloads (19 never trained on).
 Prints, per search seed, the verdict (paired differences over the held-out seeds against every baseline,
 95% intervals, the best baseline of each workload), then per workload the evolved policy's difference to
 that workload's best baseline across search seeds, with its 95% interval.

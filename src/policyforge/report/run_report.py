@@ -131,7 +131,7 @@ def _verdict(data: RunData) -> str:
                "test instances when the search ends.</p>"
     names = sorted(verdict.overall.baselines, key=lambda b: -verdict.overall.baselines[b])
     rows = []
-    for r in [*verdict.groups, verdict.overall] if len(verdict.groups) > 1 else verdict.groups:
+    for r in [*verdict.groups, *verdict.aggregates, verdict.overall] if len(verdict.groups) > 1 else verdict.groups:
         diff = r.vs_best
         rows.append([h.esc(label(r.group)), h.num(r.seeds), h.num(r.candidate, 2),
                      *[h.num(r.baselines[n], 2) for n in names], h.esc(r.best_baseline), h.esc(diff.text())])
@@ -141,7 +141,7 @@ def _verdict(data: RunData) -> str:
     parts.append(h.table(["held-out group", "seeds", "selected", *names, "best baseline",
                           "selected − best (95% CI)"], rows, numeric=range(1, 3 + len(names))))
     detail = []
-    for r in [*verdict.groups, verdict.overall] if len(verdict.groups) > 1 else verdict.groups:
+    for r in [*verdict.groups, *verdict.aggregates, verdict.overall] if len(verdict.groups) > 1 else verdict.groups:
         detail += [[h.esc(label(r.group)), h.esc(n), h.esc(r.differences[n].text())] for n in names]
     parts.append("<details><summary>selected − each baseline, per group (95% CI)</summary>"
                  + h.table(["held-out group", "baseline", "difference (95% CI)"], detail) + "</details>")

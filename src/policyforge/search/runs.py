@@ -62,7 +62,9 @@ def run_verdict(store: Store) -> Verdict | None:
     if not baselines:
         return None
     label = f"candidate {best.id}"
-    verdict = compare(best.test_scores, baselines, instance_groups(store), name=label)
+    groups = instance_groups(store)
+    seen = {g for i, g in groups.items() if i not in best.test_scores}  # groups of train/validation instances
+    verdict = compare(best.test_scores, baselines, groups, name=label, seen=seen)
     if best.proposer == "seed":
         verdict.notes.append(f"{label} is a seed program, written before the search started: no candidate the "
                              "search produced scored higher on validation")

@@ -5,18 +5,22 @@ trace or scenario: `Instance.group`) are repeats of the same question under diff
 policy is measured on the same instances, so the candidate and a baseline are compared by paired
 differences: per group, the mean difference over that group's seeds with a 95% Student-t interval; overall,
 the mean over groups of the group means (each group counts once, whatever its seed count), with the
-interval of that stratified mean (Welch-Satterthwaite degrees of freedom). An improvement is claimed only
+interval of that stratified mean (Welch-Satterthwaite degrees of freedom). When some held-out groups were
+also trained on and others never were, the same stratified aggregate is shown for each kind (`seen`,
+`unseen`): a search can look good on what it saw and fail on what it did not. An improvement is claimed only
 when the interval excludes zero; otherwise the conclusion says, in words, that none was found.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 OVERALL = "overall"
+SEEN = "seen (trained on)"
+UNSEEN = "unseen"
 
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom, then a few anchors; between anchors
 # the quantile is interpolated linearly in 1/df (close between anchors, on the wide side at fractional df < 2).
@@ -136,6 +140,8 @@ class Verdict:
     improved: bool
     conclusion: str
     notes: list[str] = field(default_factory=list)
+    aggregates: list[GroupVerdict] = field(default_factory=list)
+    """Stratified rows over the groups seen in training and over the others (empty unless both exist)."""
 
     def to_json(self) -> dict[str, Any]:
         def group(g: GroupVerdict) -> dict[str, Any]:
@@ -144,7 +150,8 @@ class Verdict:
                     "differences": {n: asdict(i) for n, i in g.differences.items()}}
 
         return {"candidate": self.candidate, "improved": self.improved, "conclusion": self.conclusion,
-                "notes": list(self.notes), "groups": [group(g) for g in self.groups], "overall": group(self.overall)}
+                "notes": list(self.notes), "groups": [group(g) for g in self.groups],
+                "aggregates": [group(g) for g in self.aggregates], "overall": group(self.overall)}
 
 
 def _group_order(instances: Iterable[str], groups: Mapping[str, str]) -> dict[str, list[str]]:
@@ -155,10 +162,13 @@ def _group_order(instances: Iterable[str], groups: Mapping[str, str]) -> dict[st
 
 
 def compare(candidate: Mapping[str, float], baselines: Mapping[str, Mapping[str, float]],
-            groups: Mapping[str, str], name: str = "selected candidate") -> Verdict:
+            groups: Mapping[str, str], name: str = "selected candidate",
+            seen: Collection[str] | None = None) -> Verdict:
     """The verdict of `candidate` (instance -> score) against `baselines` (name -> instance -> score).
 
-    `groups` maps instance id -> group. Only instances every policy was measured on count."""
+    `groups` maps instance id -> group. Only instances every policy was measured on count. `seen` names the
+    groups the search trained or validated on; when held-out groups of both kinds exist, each kind gets a
+    stratified row of its own (`Verdict.aggregates`)."""
     if not baselines:
         raise ValueError("a verdict needs at least one baseline")
     common = [i for i in candidate if all(i in s for s in baselines.values())]
@@ -173,16 +183,28 @@ def compare(candidate: Mapping[str, float], baselines: Mapping[str, Mapping[str,
         paired = (tuple(candidate[i] - baselines[best][i] for i in ids),)
         rows.append(GroupVerdict(group, len(ids), math.fsum(candidate[i] for i in ids) / len(ids), means, best,
                                  diffs, paired))
-    overall_means = {b: math.fsum(r.baselines[b] for r in rows) / len(rows) for b in baselines}
-    overall_best = max(overall_means, key=lambda b: (overall_means[b], b))
-    overall_diffs = {b: stratified_interval([[candidate[i] - s[i] for i in ids] for ids in by_group.values()])
-                     for b, s in baselines.items()}
-    seeds = min(len(ids) for ids in by_group.values())
-    overall_paired = tuple(tuple(candidate[i] - baselines[overall_best][i] for i in ids) for ids in by_group.values())
-    overall = GroupVerdict(OVERALL, seeds, math.fsum(r.candidate for r in rows) / len(rows), overall_means,
-                           overall_best, overall_diffs, overall_paired)
+    overall = _stratified(OVERALL, candidate, baselines, rows, by_group)
+    aggregates = []
+    if seen is not None:
+        kinds = {SEEN: [r for r in rows if r.group in seen], UNSEEN: [r for r in rows if r.group not in seen]}
+        if all(kinds.values()):
+            aggregates = [_stratified(kind, candidate, baselines, part, {r.group: by_group[r.group] for r in part})
+                          for kind, part in kinds.items()]
     improved = overall.vs_best.above_zero
-    return Verdict(name, rows, overall, improved, _conclusion(name, rows, overall, improved))
+    return Verdict(name, rows, overall, improved, _conclusion(name, rows, overall, improved),
+                   aggregates=aggregates)
+
+
+def _stratified(name: str, candidate: Mapping[str, float], baselines: Mapping[str, Mapping[str, float]],
+                rows: list[GroupVerdict], by_group: Mapping[str, list[str]]) -> GroupVerdict:
+    """One row over several groups: each group's mean counts once, intervals from the stratified mean."""
+    means = {b: math.fsum(r.baselines[b] for r in rows) / len(rows) for b in baselines}
+    best = max(means, key=lambda b: (means[b], b))
+    diffs = {b: stratified_interval([[candidate[i] - s[i] for i in ids] for ids in by_group.values()])
+             for b, s in baselines.items()}
+    seeds = min(len(ids) for ids in by_group.values())
+    paired = tuple(tuple(candidate[i] - baselines[best][i] for i in ids) for ids in by_group.values())
+    return GroupVerdict(name, seeds, math.fsum(r.candidate for r in rows) / len(rows), means, best, diffs, paired)
 
 
 def _conclusion(name: str, rows: list[GroupVerdict], overall: GroupVerdict, improved: bool) -> str:
@@ -244,9 +266,9 @@ def across_search_seeds(verdicts: Sequence[Verdict]) -> list[SeedsSummary]:
     if not verdicts:
         raise ValueError("no verdicts to combine")
     out = []
-    for row in [*verdicts[0].groups, verdicts[0].overall]:
+    for row in [*verdicts[0].groups, *verdicts[0].aggregates, verdicts[0].overall]:
         best = row.best_baseline
-        found = [next(r for r in [*v.groups, v.overall] if r.group == row.group) for v in verdicts]
+        found = [next(r for r in [*v.groups, *v.aggregates, v.overall] if r.group == row.group) for v in verdicts]
         averaged = [[math.fsum(vals) / len(vals) for vals in zip(*(r.best_paired[g] for r in found), strict=True)]
                     for g in range(len(row.best_paired))]
         out.append(SeedsSummary(row.group, best, row.baselines[best], mean_interval([r.candidate for r in found]),
@@ -269,7 +291,7 @@ def render_table(verdict: Verdict, digits: int = 2) -> list[str]:
     """Plain-text rows: per group, the candidate, every baseline, the best one, and the difference to it
     (the `overall` row only when there are several groups)."""
     names = sorted(verdict.overall.baselines, key=lambda b: -verdict.overall.baselines[b])
-    rows = [*verdict.groups, verdict.overall] if len(verdict.groups) > 1 else verdict.groups
+    rows = [*verdict.groups, *verdict.aggregates, verdict.overall] if len(verdict.groups) > 1 else verdict.groups
     width = max(16, *(len(label(r.group)) + 2 for r in rows))
     head = f"{'held-out group':<{width}}{'seeds':>6}{'selected':>10}" + "".join(f"{n[:12]:>13}" for n in names)
     head += f"  {'best baseline':<21}selected - best (95% CI)"

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from policyforge.tasks.k8s_gpu.trace import ALL_MODELS_MASK, MILLI
+from policyforge.tasks.k8s_gpu.trace import ALL_MODELS_MASK, KNOWN_GPU_MODELS, MILLI
 from policyforge.tasks.k8s_gpu.views import ClusterView, NodesView, NodeView, PodView
 from policyforge.tasks.k8s_gpu.workload import TargetWorkload
 
@@ -24,6 +24,22 @@ __all__ = [
     "fgd_gpu",
     "cluster_fragmentation",
     "sigmoid",
+    "cpu_left_percent",
+    "memory_left_percent",
+    "tightest_gpu_free",
+    "partial_gpus",
+    "partial_gpu_free",
+    "same_kind_pods",
+    "gpu_pod_kinds",
+    "pod_model_share",
+    "model_demand_share",
+    "model_free_share",
+    "model_scarcity",
+    "cpu_gpu_balance",
+    "workload_cpu_only_share",
+    "workload_sharing_share",
+    "workload_multi_gpu_share",
+    "workload_constrained_share",
 ]
 
 
@@ -144,3 +160,186 @@ def fgd_gpu(pod: PodView, node: NodeView, cluster: ClusterView) -> tuple[int, ..
 def cluster_fragmentation(cluster: ClusterView) -> float:
     """The whole cluster's expected fragmented GPU milli."""
     return float(_before(cluster, np.arange(len(cluster))).sum())
+
+
+# --- what the other baselines and the winners of particular workloads read ----------------------------------
+#
+# Every function below returns one float per candidate, so the GP grammar takes it as a terminal. Values that
+# do not depend on the node (a property of the pod or of the workload) are repeated K times.
+
+
+def cpu_left_percent(pod: PodView, nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """CPU left on each candidate after placing `pod`, as a percent of the node's CPU capacity, computed in
+    one division (so floor gives Kubernetes' integer `(free - request) * 100 // capacity` exactly)."""
+    state, index = nodes._state, nodes._index
+    return (state.cpu_free[index] - pod.cpu_milli) * 100 / np.maximum(state.cpu_capacity[index], 1)
+
+
+def memory_left_percent(pod: PodView, nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """Memory left on each candidate after placing `pod`, as a percent of the node's memory capacity."""
+    state, index = nodes._state, nodes._index
+    return (state.memory_free[index] - pod.memory_mib) * 100 / np.maximum(state.memory_capacity[index], 1)
+
+
+def tightest_gpu_free(pod: PodView, nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """Free GPU milli of the GPU the pod takes by default on each candidate: for a sharing pod the tightest
+    GPU with room (its free milli minus the pod's is what stays stranded there); 1000 for a whole-GPU pod
+    (it takes idle GPUs); 0 for a CPU-only pod."""
+    k = len(nodes._index)
+    if pod.num_gpu == 0:
+        return np.zeros(k)
+    if not pod.is_sharing:
+        return np.full(k, float(MILLI))
+    free = nodes._state.gpu_free[nodes._index]
+    return np.where(free >= pod.gpu_milli, free, MILLI + 1).min(axis=1).astype(np.float64)
+
+
+def partial_gpus(nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """GPUs of each candidate that are partly used (some but not all of their milli free): per-GPU
+    fragmentation that only sharing pods can fill."""
+    free = nodes._state.gpu_free[nodes._index]
+    exists = nodes._state.gpu_exists[nodes._index]
+    return ((free > 0) & (free < MILLI) & exists).sum(axis=1).astype(np.float64)
+
+
+def partial_gpu_free(nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """Free GPU milli on each candidate's partly used GPUs (milli no whole-GPU pod can use)."""
+    free = nodes._state.gpu_free[nodes._index]
+    return np.where(free < MILLI, free, 0).sum(axis=1).astype(np.float64)
+
+
+def same_kind_pods(pod: PodView, nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """Pods on each candidate of the pod's GPU kind (sharing one GPU, or holding as many whole GPUs as it
+    asks for); 0 for a CPU-only pod. GpuClustering keeps kinds together."""
+    state, index = nodes._state, nodes._index
+    if pod.num_gpu == 0:
+        return np.zeros(len(index))
+    if pod.is_sharing:
+        return state.sharing_pods[index].astype(np.float64)
+    return state.whole_gpu_pods[index, pod.num_gpu - 1].astype(np.float64)
+
+
+def gpu_pod_kinds(nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """How many GPU pod kinds each candidate holds (sharing, 1 whole GPU, 2 whole GPUs, ...)."""
+    state, index = nodes._state, nodes._index
+    return ((state.sharing_pods[index] > 0) + (state.whole_gpu_pods[index] > 0).sum(axis=1)).astype(np.float64)
+
+
+class ModelTables:
+    """Per-run constants of the GPU models: capacity per model and the workload's demand tied to each."""
+
+    def __init__(self, cluster: ClusterView) -> None:
+        state, w = cluster._state, cluster.workload
+        models = len(KNOWN_GPU_MODELS)
+        has_gpu = state.gpu_model >= 0
+        self.capacity = np.bincount(state.gpu_model[has_gpu], state.gpu_count[has_gpu] * MILLI,
+                                    minlength=models).astype(np.float64)
+        bits = 1 << np.arange(models)
+        demand = w.probability * w.num_gpu * w.gpu_milli  # expected GPU milli per arriving pod, per shape
+        total = demand.sum()
+        self.demand_share = np.zeros(models)
+        for mask, d in zip(w.model_mask.tolist(), demand.tolist(), strict=True):
+            if mask == ALL_MODELS_MASK or d <= 0:
+                continue
+            allowed = self.capacity * ((mask & bits) != 0)
+            if allowed.sum() > 0:
+                self.demand_share += d * allowed / allowed.sum()
+        if total > 0:
+            self.demand_share /= total
+        p = w.probability
+        gpu = w.num_gpu > 0
+        self.cpu_only_share = float(p[~gpu].sum())
+        self.sharing_share = float(p[(w.num_gpu == 1) & (w.gpu_milli < MILLI)].sum())
+        self.multi_gpu_share = float(p[w.num_gpu > 1].sum())
+        self.constrained_share = float(p[gpu & (w.model_mask != ALL_MODELS_MASK)].sum())
+        gpu_cpu = (p * w.cpu_milli)[gpu].sum()
+        gpu_milli = demand[gpu].sum()
+        self.cpu_per_gpu_milli = gpu_cpu / gpu_milli if gpu_milli > 0 else 0.0
+        """Expected CPU milli the workload's GPU pods ask per GPU milli."""
+
+
+def _models(cluster: ClusterView) -> ModelTables:
+    return cluster._feature_cache("models", lambda: ModelTables(cluster))
+
+
+def _free_by_model(cluster: ClusterView) -> np.ndarray:
+    state = cluster._state
+    has_gpu = state.gpu_model >= 0
+    return np.bincount(state.gpu_model[has_gpu], state.gpu_free_total[has_gpu],
+                       minlength=len(KNOWN_GPU_MODELS)).astype(np.float64)
+
+
+def _node_model_values(nodes: NodesView, per_model: np.ndarray) -> np.ndarray:
+    model = nodes._state.gpu_model[nodes._index]
+    return np.where(model >= 0, per_model[np.maximum(model, 0)], 0.0)
+
+
+def pod_model_share(pod: PodView, nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """How specific the pod is: the share of the cluster's free GPU milli on models it accepts (1 for a pod
+    that accepts any model or needs no GPU; small for a pod that can only use a scarce model)."""
+    k = len(nodes._index)
+    if pod.num_gpu == 0 or pod.model_mask == ALL_MODELS_MASK:
+        return np.ones(k)
+    free = _free_by_model(cluster)
+    total = free.sum()
+    accepted = free[(pod.model_mask >> np.arange(len(free))) & 1 == 1].sum()
+    return np.full(k, accepted / total if total > 0 else 0.0)
+
+
+def model_demand_share(nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """The share of the workload's expected GPU demand that only some models can serve and that falls to
+    each candidate's model (a constrained shape's demand split over its models by capacity); 0 for a CPU
+    node or a model no constrained pod asks for."""
+    return _node_model_values(nodes, _models(cluster).demand_share)
+
+
+def model_free_share(nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """Each candidate's GPU model's share of the cluster's free GPU milli (0 for a CPU node)."""
+    free = _free_by_model(cluster)
+    total = free.sum()
+    return _node_model_values(nodes, free / total if total > 0 else free)
+
+
+def model_scarcity(nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """How much of each candidate's model the pods that need it will want: model_demand_share over
+    model_free_share (capped at 100). Above 1, pods tied to this model expect more of it than it has left
+    relative to the cluster; placing an unconstrained pod there spends capacity only they can use."""
+    free = _free_by_model(cluster)
+    total = free.sum()
+    share = free / total if total > 0 else free
+    demand = _models(cluster).demand_share
+    scarcity = np.where(demand > 0, np.minimum(demand / np.maximum(share, 1e-3), 100.0), 0.0)
+    return _node_model_values(nodes, scarcity)
+
+
+def cpu_gpu_balance(pod: PodView, nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """CPU left per GPU milli left on each candidate after placing `pod`, over what the workload's GPU pods
+    ask per GPU milli: below 1 the node runs out of CPU before its GPUs (they strand), above 1 it has CPU to
+    spare for CPU-only pods. Capped at 10 (also for a node left with no free GPU milli)."""
+    state, index = nodes._state, nodes._index
+    cpu = state.cpu_free[index] - pod.cpu_milli
+    gpu = state.gpu_free_total[index] - pod.num_gpu * pod.gpu_milli
+    need = _models(cluster).cpu_per_gpu_milli
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where((gpu > 0) & (need > 0), cpu / (np.maximum(gpu, 1) * max(need, 1e-9)), 10.0)
+    return np.minimum(ratio, 10.0)
+
+
+def workload_cpu_only_share(nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """The target workload's share of CPU-only pods (the same for every candidate)."""
+    return np.full(len(nodes._index), _models(cluster).cpu_only_share)
+
+
+def workload_sharing_share(nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """The target workload's share of pods that share one GPU (the same for every candidate)."""
+    return np.full(len(nodes._index), _models(cluster).sharing_share)
+
+
+def workload_multi_gpu_share(nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """The target workload's share of pods asking for several whole GPUs (the same for every candidate)."""
+    return np.full(len(nodes._index), _models(cluster).multi_gpu_share)
+
+
+def workload_constrained_share(nodes: NodesView, cluster: ClusterView) -> np.ndarray:
+    """The target workload's share of GPU pods tied to particular GPU models (the same for every candidate)."""
+    return np.full(len(nodes._index), _models(cluster).constrained_share)

@@ -1,8 +1,12 @@
 """The k8s-gpu search task: evolve node-scoring policies for the FGD paper's experiment.
 
 Instances are (workload, seed) pairs of the inflation experiment; the objective is the GPU allocation (%)
-when the arrived GPU request reaches 100% of capacity. Train, validation and test use disjoint seeds, and
-test adds other OpenB workloads, so a reported figure is never one the search selected on.
+when the arrived GPU request reaches 100% of capacity. By default (`default`/`auto` on the OpenB trace) the
+search trains on one seed of each of several workloads, one per OpenB family (no baseline wins them all:
+FirstFit wins `gpuspec*`, LeastAllocated `cpu300`, FGD most others), validates on another seed of each, and
+is tested on held-out seeds of those and of every other OpenB workload, never trained on. A single workload
+(`--workload X`) trains, validates and tests on that one with disjoint seeds. A reported figure is never one
+the search selected on.
 """
 
 from __future__ import annotations
@@ -30,7 +34,23 @@ from policyforge.tasks.k8s_gpu.interface import K8S_GPU_GP_TABLE, K8S_GPU_POLICY
 from policyforge.tasks.k8s_gpu.policy import BASELINES, baseline_path, policy_of_module
 from policyforge.tasks.k8s_gpu.simulate import InflationResult, Streams, replay_inflation, run_inflation
 
-DEFAULT_TEST_WORKLOADS = ("default", "cpu050", "gpushare40", "gpuspec33", "multigpu50")
+OPENB_WORKLOADS = (
+    "default", "cpu0", "cpu037", "cpu050", "cpu072", "cpu100", "cpu200", "cpu235", "cpu250", "cpu300",
+    "gpushare20", "gpushare40", "gpushare60", "gpushare80", "gpushare100",
+    "gpuspec05", "gpuspec10", "gpuspec20", "gpuspec25", "gpuspec33",
+    "multigpu20", "multigpu30", "multigpu40", "multigpu50",
+)
+"""The 24 pod lists of OpenB (openb_pod_list_<name>.csv)."""
+DEFAULT_TRAIN_WORKLOADS = ("default", "cpu300", "gpushare60", "gpuspec33", "multigpu50")
+"""The default search trains (one seed each) and validates (another seed each) on these: one per family,
+each at a variant where a different baseline leads or the family's pressure is high."""
+DEFAULT_TEST_WORKLOADS = OPENB_WORKLOADS
+"""Tested on held-out seeds of every OpenB workload: the 5 seen in training and the 19 never seen."""
+SUITE_SEEDS = ((42,), (43,), (47, 48, 49))
+"""Train, validation and test seeds of the default multi-workload suite (each instance is a full FGD-size
+experiment, ~1-3 s per policy: 5 train, 5 validation, 72 test instances)."""
+SINGLE_SEEDS = ((42, 43, 44, 45, 46), (52, 53, 54), (47, 48, 49, 50, 51))
+"""Train, validation and test seeds when one workload is searched on its own."""
 METRICS = ("alloc_at_100", "alloc_at_130", "frag_ratio_at_100", "frag_amount_at_100", "failed_pods")
 
 
@@ -67,27 +87,37 @@ class K8sGpuTask(Task):
     gp_table: GPTable = K8S_GPU_GP_TABLE
     trusted_tree_runs = True  # `run` keeps only read-only caches (the loaded trace and cluster)
 
-    def __init__(self, workload: str = "default", train_seeds: list[int] | tuple[int, ...] = (42, 43, 44, 45, 46),
-                 validation_seeds: list[int] | tuple[int, ...] = (52, 53, 54),
-                 test_seeds: list[int] | tuple[int, ...] = (47, 48, 49, 50, 51),
+    def __init__(self, workload: str = "default", train_seeds: list[int] | tuple[int, ...] | None = None,
+                 validation_seeds: list[int] | tuple[int, ...] | None = None,
+                 test_seeds: list[int] | tuple[int, ...] | None = None,
                  test_workloads: list[str] | tuple[str, ...] | None = None, tune: float = 1.3,
-                 data_dir: str | None = None, nodes: str | None = None) -> None:
+                 data_dir: str | None = None, nodes: str | None = None,
+                 train_workloads: list[str] | tuple[str, ...] | None = None) -> None:
         self.data_dir = str(Path(data_dir).resolve()) if data_dir else str(Path(openb_dir().parent).resolve())
         self.nodes = str(Path(nodes).resolve()) if nodes else None
         """A node-list .csv replacing the workload's cluster (as `simulate --nodes`)."""
         self.workload = _absolute(workload)
+        suite = workload == "default"  # the OpenB suite; any other workload is searched on its own
+        if train_workloads is None:
+            train_workloads = DEFAULT_TRAIN_WORKLOADS if suite else (workload,)
+        self.train_workloads = tuple(_absolute(w) for w in train_workloads)
+        """Workloads of the train and validation instances (the "seen" ones); the first is `workload`'s
+        stand-in wherever one workload is meant (the screen)."""
         if test_workloads is None:
-            test_workloads = DEFAULT_TEST_WORKLOADS if workload == "default" else (workload,)
+            test_workloads = DEFAULT_TEST_WORKLOADS if suite else (workload,)
         self.test_workloads = tuple(_absolute(w) for w in test_workloads)
-        self.train_seeds, self.validation_seeds = tuple(train_seeds), tuple(validation_seeds)
-        self.test_seeds, self.tune = tuple(test_seeds), float(tune)
-        for name in dict.fromkeys((self.workload, *self.test_workloads)):
+        seeds = SUITE_SEEDS if suite else SINGLE_SEEDS
+        self.train_seeds = tuple(seeds[0] if train_seeds is None else train_seeds)
+        self.validation_seeds = tuple(seeds[1] if validation_seeds is None else validation_seeds)
+        self.test_seeds, self.tune = tuple(seeds[2] if test_seeds is None else test_seeds), float(tune)
+        for name in dict.fromkeys((self.workload, *self.train_workloads, *self.test_workloads)):
             check_workload(name, self.data_dir)  # before anything is measured: a bad name fails the start
-        if workload in self.test_workloads:  # other workloads are held out whatever their seeds
+        if set(self.train_workloads) & set(self.test_workloads):  # other workloads are held out whatever their seeds
             check_held_out("k8s-gpu", self.train_seeds, self.validation_seeds, self.test_seeds)
 
     def options(self) -> dict[str, Any]:
-        return {"workload": self.workload, "train_seeds": list(self.train_seeds),
+        return {"workload": self.workload, "train_workloads": list(self.train_workloads),
+                "train_seeds": list(self.train_seeds),
                 "validation_seeds": list(self.validation_seeds), "test_seeds": list(self.test_seeds),
                 "test_workloads": list(self.test_workloads), "tune": self.tune, "data_dir": self.data_dir,
                 **({"nodes": self.nodes} if self.nodes else {})}
@@ -96,7 +126,8 @@ class K8sGpuTask(Task):
         return {name: baseline_path(name) for name in BASELINES}
 
     def data_paths(self) -> tuple[str, ...]:
-        files = [w for w in (self.workload, *self.test_workloads, self.nodes or "") if Path(w).is_absolute()]
+        files = [w for w in dict.fromkeys((self.workload, *self.train_workloads, *self.test_workloads,
+                                           self.nodes or "")) if Path(w).is_absolute()]
         return (self.data_dir, *files)
 
     def cache_dir(self) -> Path:
@@ -126,10 +157,12 @@ class K8sGpuTask(Task):
         return default_task_options(workload or "auto", report)
 
     def instances(self) -> list[Instance]:
-        w0 = self.workload
-        out = [Instance(f"{w0}/seed{s}", "train", {"workload": w0, "seed": s}, w0) for s in self.train_seeds]
-        out += [Instance(f"{w0}/seed{s}", "validation", {"workload": w0, "seed": s}, w0)
-                for s in self.validation_seeds]
+        """Train: each seen workload x train seed; validation: each seen workload x validation seed; test:
+        every test workload (seen or not) x test seed. Groups are workload names."""
+        out = [Instance(f"{w}/seed{s}", "train", {"workload": w, "seed": s}, w)
+               for w in self.train_workloads for s in self.train_seeds]
+        out += [Instance(f"{w}/seed{s}", "validation", {"workload": w, "seed": s}, w)
+                for w in self.train_workloads for s in self.validation_seeds]
         out += [Instance(f"{w}/seed{s}", "test", {"workload": w, "seed": s}, w)
                 for w in self.test_workloads for s in self.test_seeds]
         return out
