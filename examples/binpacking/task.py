@@ -261,6 +261,15 @@ class OnlineBinPacking(Task):
                 for s in self.test_seeds]
         return out
 
+    def proxy_instances(self) -> list[Instance]:
+        """Optional: cheaper stand-ins of the train instances for multi-fidelity search, the same
+        distribution and seed with a quarter of the items (`run` and `score` read the count from the
+        instance). Worth it only if they rank policies as the full instances do: measure with
+        benchmarks/proxy_fidelity.py."""
+        return [Instance(f"{i.id}@proxy", "train",
+                         {**i.params, "items": max(1, self.items // 4), "scale": 0.25}, i.group)
+                for i in self.instances() if i.split == "train"]
+
     def baselines(self) -> dict[str, Path]:
         return {name: HERE / "baselines" / f"{name.replace('-', '_')}.py"
                 for name in ("first-fit", "best-fit", "worst-fit")}

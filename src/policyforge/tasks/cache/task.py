@@ -49,6 +49,8 @@ MECHANISM_BASELINES = ("arc", "s3fifo", "sieve", "twoq", "lirs", "gdsf", "lhd", 
 """Mechanism-level baselines measured beside the RANK baselines (trusted, compiled; not policy files)."""
 REFERENCES = (*MECHANISM_BASELINES, "belady")
 """Every compiled reference figure, the offline optimum (Belady, the bound) included."""
+PROXY_SCALE = 0.25
+"""A proxy window's share of its train window (benchmarks/proxy_fidelity.py measured it)."""
 
 PROBE = '''
 import numpy as np
@@ -132,7 +134,8 @@ class CacheTask(Task):
                  test_windows: list[int] | tuple[int, ...] = (5_000_000, 6_000_000),
                  modes: list[str] | tuple[str, ...] = ("bytes", "objects"),
                  fractions: list[float] | tuple[float, ...] = (0.1, 0.01), cloudphysics: bool = True,
-                 data_dir: str | None = None, workload: str | None = None) -> None:
+                 data_dir: str | None = None, workload: str | None = None,
+                 proxy_scale: float = PROXY_SCALE) -> None:
         if workload not in (None, "openb-synthetic", "default", "twitter"):
             raise PolicyforgeError(f"cache: --workload {workload!r} is not a cache workload (the task reads the "
                                    "Twitter and CloudPhysics traces; set windows with --task-options)")
@@ -143,6 +146,9 @@ class CacheTask(Task):
                 raise PolicyforgeError(f"cache: mode {mode!r} is neither bytes nor objects")
         if not fractions or any(not 0 < f <= 1 for f in fractions):
             raise PolicyforgeError(f"cache: fractions {list(fractions)} must lie in (0, 1]")
+        if not 0 <= proxy_scale < 1 or (proxy_scale and int(window * proxy_scale) < 1):
+            raise PolicyforgeError(f"cache: proxy_scale {proxy_scale} must lie in [0, 1) (0: no proxies) and "
+                                   "leave a proxy window at least one request long")
         held = set(train_windows) | set(validation_windows)
         if held & set(test_windows):
             raise PolicyforgeError(f"cache: windows {sorted(held & set(test_windows))} are in test and train/validation")
@@ -151,13 +157,15 @@ class CacheTask(Task):
         self.test_windows = tuple(test_windows)
         self.modes, self.fractions = tuple(modes), tuple(float(f) for f in fractions)
         self.cloudphysics = bool(cloudphysics)
+        self.proxy_scale = float(proxy_scale)
+        """A proxy window's share of its train window (0: no proxies)."""
         self.data_dir = str(Path(data_dir).resolve()) if data_dir else str(default_data_dir())
 
     def options(self) -> dict[str, Any]:
         return {"window": self.window, "train_windows": list(self.train_windows),
                 "validation_windows": list(self.validation_windows), "test_windows": list(self.test_windows),
                 "modes": list(self.modes), "fractions": list(self.fractions), "cloudphysics": self.cloudphysics,
-                "data_dir": self.data_dir}
+                "data_dir": self.data_dir, "proxy_scale": self.proxy_scale}
 
     @classmethod
     def options_from_cli(cls, workload: str | None, report=print) -> dict[str, Any]:
@@ -186,6 +194,21 @@ class CacheTask(Task):
     def screen_instances(self) -> list[Instance]:
         return [i for i in self.instances() if i.split == "train"][:1]
 
+    def proxy_instances(self) -> list[Instance]:
+        """Per train instance, the first `proxy_scale` of its window, same mode and cache fraction: the cache
+        is that fraction of the shorter window's own working set (`capacity`), as for any window. `end`
+        says where the window stops, `scale` only records the share."""
+        if not self.proxy_scale:
+            return []
+        out = []
+        for i in self.instances():
+            if i.split == "train":
+                start, end = int(i.params["start"]), int(i.params["end"])
+                short = start + max(1, int((end - start) * self.proxy_scale))
+                out.append(Instance(f"{i.id}@proxy", "train", {**i.params, "end": short, "scale": self.proxy_scale},
+                                    i.group))
+        return out
+
     def baselines(self) -> dict[str, Path]:
         return {name: rank.POLICY_DIR / file for name, file in BASELINE_FILES.items()}
 
@@ -193,7 +216,7 @@ class CacheTask(Task):
         """The trace folder; first decodes every instance's window once (trusted, in the engine), so the
         sandboxed child loads a small file instead of decompressing millions of CSV lines, and compiles the
         mechanism into numba's cache beside the source, which the child loads instead of compiling it."""
-        for instance in self.instances():
+        for instance in self.instances() + self.proxy_instances():
             self.trace(instance)
         rank.warm_up()  # the child loads these compiled kernels instead of compiling them (_jit)
         return (self.data_dir,)

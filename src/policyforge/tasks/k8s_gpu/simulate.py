@@ -292,29 +292,64 @@ def peak_gpu_request(pods: PodTable) -> float:
     return float(np.cumsum(deltas[order]).max())
 
 
+def _node_types(nodes: NodeTable) -> list[list[int]]:
+    """Node indices grouped by type (GPU model, GPU count, CPU, memory), each group in list order."""
+    keys = zip(nodes.gpu_model.tolist(), nodes.gpu_count.tolist(), nodes.cpu_milli.tolist(),
+               nodes.memory_mib.tolist(), strict=True)
+    types: dict[tuple, list[int]] = {}
+    for i, key in enumerate(keys):
+        types.setdefault(key, []).append(i)
+    return list(types.values())
+
+
+def _sampled(types: list[list[int]], share: float) -> list[int]:
+    """The first max(1, round(share * n)) nodes of every type, in list order."""
+    return sorted(i for members in types for i in members[: max(1, round(share * len(members)))])
+
+
+def _keep(nodes: NodeTable, keep: list[int]) -> NodeTable:
+    return replace(nodes, names=tuple(nodes.names[i] for i in keep), cpu_milli=nodes.cpu_milli[keep],
+                   memory_mib=nodes.memory_mib[keep], gpu_count=nodes.gpu_count[keep],
+                   gpu_model=nodes.gpu_model[keep])
+
+
+def sample_cluster(nodes: NodeTable, share: float) -> NodeTable:
+    """A proportional sample of `nodes`: every node type keeps max(1, round(share * n)) of its n nodes, its
+    first ones in list order. Every pod that fits the full cluster fits the sample, and the mix of node types
+    is the full cluster's (rare types slightly over-represented), so a policy meets the same choices on a
+    cluster `share` times the size: the k8s-gpu task's cheap proxy instances."""
+    return _keep(nodes, _sampled(_node_types(nodes), share))
+
+
+def sample_pods(pods: PodTable, share: float) -> PodTable:
+    """An evenly spaced `share` of the trace's pods (at least one), in name order as `inflate` reads them, so
+    the sample keeps the trace's mix of shapes. With `sample_cluster` and the same tune, the inflated arrival
+    sequence is about `share` times as long: the whole trace alone fills most of the full cluster, and would
+    overfill a sampled one many times over. A sample without any GPU request (a tiny trace) is the whole
+    trace, which inflation needs."""
+    count = max(1, min(len(pods), round(share * len(pods))))
+    by_name = np.array(sorted(range(len(pods)), key=pods.names.__getitem__), np.int64)
+    picked = by_name[np.minimum(((np.arange(count) + 0.5) * len(pods) / count).astype(np.int64), len(pods) - 1)]
+    sample = pods.take(np.sort(picked))
+    return sample if sample.total_gpu_milli.sum() > 0 else pods
+
+
 def replay_cluster(nodes: NodeTable, pods: PodTable, capacity: float) -> NodeTable:
     """A proportional sample of `nodes` whose GPUs hold `capacity` times the trace's peak concurrent request.
 
     Every node type (GPU model, GPU count, CPU, memory) keeps at least one node, so every pod that fits the
     full cluster fits this one; each type keeps the same share of its nodes (its first ones in list order),
-    the smallest share that reaches the target. OpenB's `default` peaks at 66 GPUs on a 6,212-GPU cluster,
-    so its replay cluster at capacity 1 is 16 nodes and 71 GPUs."""
-    keys = list(zip(nodes.gpu_model.tolist(), nodes.gpu_count.tolist(), nodes.cpu_milli.tolist(),
-                    nodes.memory_mib.tolist(), strict=True))
-    types: dict[tuple, list[int]] = {}
-    for i, key in enumerate(keys):
-        types.setdefault(key, []).append(i)
+    the smallest share that reaches the target (`sample_cluster`). OpenB's `default` peaks at 66 GPUs on a
+    6,212-GPU cluster, so its replay cluster at capacity 1 is 16 nodes and 71 GPUs."""
+    types = _node_types(nodes)
     target = capacity * peak_gpu_request(pods)
     keep: list[int] = list(range(len(nodes)))
     for step in range(0, 1001):
-        share = step / 1000
-        chosen = [i for members in types.values() for i in members[: max(1, round(share * len(members)))]]
+        chosen = _sampled(types, step / 1000)
         if nodes.gpu_count[chosen].sum() >= target:
-            keep = sorted(chosen)
+            keep = chosen
             break
-    return replace(nodes, names=tuple(nodes.names[i] for i in keep), cpu_milli=nodes.cpu_milli[keep],
-                   memory_mib=nodes.memory_mib[keep], gpu_count=nodes.gpu_count[keep],
-                   gpu_model=nodes.gpu_model[keep])
+    return _keep(nodes, keep)
 
 
 def run_replay(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int,

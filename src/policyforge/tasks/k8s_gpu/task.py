@@ -32,7 +32,16 @@ from policyforge.errors import PolicyforgeError
 from policyforge.tasks.k8s_gpu.inputs import BUNDLED_SPECS, Inputs, check_workload, openb_dir, resolve
 from policyforge.tasks.k8s_gpu.interface import K8S_GPU_GP_TABLE, K8S_GPU_POLICY
 from policyforge.tasks.k8s_gpu.policy import BASELINES, baseline_path, policy_of_module
-from policyforge.tasks.k8s_gpu.simulate import InflationResult, Streams, replay_inflation, run_inflation
+from policyforge.tasks.k8s_gpu.simulate import (
+    InflationResult,
+    Streams,
+    replay_inflation,
+    run_inflation,
+    sample_cluster,
+    sample_pods,
+)
+from policyforge.tasks.k8s_gpu.trace import NodeTable, PodTable
+from policyforge.tasks.k8s_gpu.workload import TargetWorkload, target_workload
 
 OPENB_WORKLOADS = (
     "default", "cpu0", "cpu037", "cpu050", "cpu072", "cpu100", "cpu200", "cpu235", "cpu250", "cpu300",
@@ -52,6 +61,8 @@ experiment, ~1-3 s per policy: 5 train, 5 validation, 72 test instances)."""
 SINGLE_SEEDS = ((42, 43, 44, 45, 46), (52, 53, 54), (47, 48, 49, 50, 51))
 """Train, validation and test seeds when one workload is searched on its own."""
 METRICS = ("alloc_at_100", "alloc_at_130", "frag_ratio_at_100", "frag_amount_at_100", "failed_pods")
+PROXY_SCALE = 0.1
+"""The proxies' share of the cluster and of the trace's pods (benchmarks/proxy_fidelity.py measured it)."""
 
 
 def openb_available(data_dir: str | None = None) -> bool:
@@ -76,6 +87,15 @@ def _inputs(workload: str, data_dir: str | None, nodes: str | None = None) -> In
     return resolve(workload, nodes, data_root=data_dir)
 
 
+@lru_cache(maxsize=8)
+def _proxy_inputs(workload: str, data_dir: str | None, nodes: str | None, share: float
+                  ) -> tuple[NodeTable, PodTable, TargetWorkload]:
+    """A proxy's sampled cluster and pods, and the FULL trace's target workload: FGD plans for the workload
+    the full trace describes (computed from pods), which a sample of the pods would only approximate."""
+    full = _inputs(workload, data_dir, nodes)
+    return sample_cluster(full.nodes, share), sample_pods(full.pods, share), target_workload(full.pods)
+
+
 class K8sGpuTask(Task):
     """k8s-gpu: score feasible nodes for each arriving pod; maximise GPU allocation at 100% arrived.
 
@@ -92,7 +112,12 @@ class K8sGpuTask(Task):
                  test_seeds: list[int] | tuple[int, ...] | None = None,
                  test_workloads: list[str] | tuple[str, ...] | None = None, tune: float = 1.3,
                  data_dir: str | None = None, nodes: str | None = None,
-                 train_workloads: list[str] | tuple[str, ...] | None = None) -> None:
+                 train_workloads: list[str] | tuple[str, ...] | None = None,
+                 proxy_scale: float = PROXY_SCALE) -> None:
+        if not 0 <= proxy_scale < 1:
+            raise PolicyforgeError(f"k8s-gpu: proxy_scale {proxy_scale} must lie in [0, 1) (0: no proxies)")
+        self.proxy_scale = float(proxy_scale)
+        """Share of the cluster and pods in each proxy instance (0: none)."""
         self.data_dir = str(Path(data_dir).resolve()) if data_dir else str(Path(openb_dir().parent).resolve())
         self.nodes = str(Path(nodes).resolve()) if nodes else None
         """A node-list .csv replacing the workload's cluster (as `simulate --nodes`)."""
@@ -120,7 +145,7 @@ class K8sGpuTask(Task):
                 "train_seeds": list(self.train_seeds),
                 "validation_seeds": list(self.validation_seeds), "test_seeds": list(self.test_seeds),
                 "test_workloads": list(self.test_workloads), "tune": self.tune, "data_dir": self.data_dir,
-                **({"nodes": self.nodes} if self.nodes else {})}
+                "proxy_scale": self.proxy_scale, **({"nodes": self.nodes} if self.nodes else {})}
 
     def baselines(self) -> dict[str, Path]:
         return {name: baseline_path(name) for name in BASELINES}
@@ -170,20 +195,37 @@ class K8sGpuTask(Task):
     def screen_instances(self) -> list[Instance]:
         return [i for i in self.instances() if i.split == "train"][:1]
 
+    def proxy_instances(self) -> list[Instance]:
+        """Per train instance, the same seed and tune on a proportional sample of the cluster and of the
+        trace's pods (`proxy_scale` of each; the target workload stays the full trace's): about `proxy_scale`
+        of the pods arrive, so a proxy costs about that share of a full instance."""
+        if not self.proxy_scale:
+            return []
+        return [Instance(f"{i.id}@proxy", "train", {**i.params, "scale": self.proxy_scale}, i.group)
+                for i in self.instances() if i.split == "train"]
+
+    def _world(self, instance: Instance) -> tuple[NodeTable, PodTable, TargetWorkload | None]:
+        """The cluster, pods and target workload of an instance (None: computed from the pods, as always);
+        a proxy (params `scale`) gets its sample."""
+        workload, scale = str(instance.params["workload"]), float(instance.params.get("scale", 1.0))
+        if scale != 1.0:
+            return _proxy_inputs(workload, self.data_dir, self.nodes, scale)
+        inputs = _inputs(workload, self.data_dir, self.nodes)
+        return inputs.nodes, inputs.pods, None
+
     def run(self, policy: ModuleType, instance: Instance) -> Decisions:
-        inputs = _inputs(str(instance.params["workload"]), self.data_dir, self.nodes)
-        result = run_inflation(inputs.nodes, inputs.pods, policy_of_module(policy, "candidate"),
-                               int(instance.params["seed"]), self.tune, fragmentation=False,
-                               streams=_streams(instance))
+        nodes, pods, target = self._world(instance)
+        result = run_inflation(nodes, pods, policy_of_module(policy, "candidate"), int(instance.params["seed"]),
+                               self.tune, workload=target, fragmentation=False, streams=_streams(instance))
         return result.decisions()
 
     def replay(self, instance: Instance, decisions: Decisions) -> InflationResult:
         """The trusted run the decisions describe (PolicyError at the first illegal one)."""
-        inputs = _inputs(str(instance.params["workload"]), self.data_dir, self.nodes)
+        nodes, pods, target = self._world(instance)
         node = as_int_array(decisions, "node")
         mask = as_int_array(decisions, "gpu_mask", len(node))
-        return replay_inflation(inputs.nodes, inputs.pods, "candidate", int(instance.params["seed"]), self.tune,
-                                node, mask, streams=_streams(instance), memo=instance.key or None)
+        return replay_inflation(nodes, pods, "candidate", int(instance.params["seed"]), self.tune, node, mask,
+                                workload=target, streams=_streams(instance), memo=instance.key or None)
 
     def score(self, instance: Instance, decisions: Decisions) -> Evaluation:
         summary = self.replay(instance, decisions).summary()

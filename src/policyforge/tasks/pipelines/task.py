@@ -10,6 +10,7 @@ instead, one instance per seed.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
@@ -77,9 +78,17 @@ def schedule(state, results, arrivals, cluster):
 '''
 
 
+PROXY_SCALE = 0.25
+"""A proxy scenario's share of the full duration (benchmarks/proxy_fidelity.py measured it)."""
+
+
 @lru_cache(maxsize=32)
-def _workload(name: str, seed: int) -> tuple[Workload, ClusterConfig, float]:
+def _workload(name: str, seed: int, scale: float = 1.0) -> tuple[Workload, ClusterConfig, float]:
+    """The scenario's workload and cluster; `scale` < 1 shortens the duration (a proxy: the generator draws
+    the same arrivals and stops earlier, so the proxy is the full scenario's first part)."""
     s = scenario(name)
+    if scale != 1.0:
+        s = replace(s, duration=s.duration * scale)
     from policyforge.tasks.pipelines.generator import generate
 
     config = ClusterConfig((s.cpus_per_pool,) * s.num_pools, (float(s.ram_gb_per_pool),) * s.num_pools,
@@ -92,31 +101,32 @@ Seed = int | np.random.Generator
 
 
 def instance_inputs(instance: Instance) -> tuple[Workload, ClusterConfig, float, Seed, Seed | None]:
-    """(workload, cluster, estimate sigma, policy seed, estimate-noise seed) of an instance.
+    """(workload, cluster, estimate sigma, policy seed, estimate-noise seed) of an instance; `scale` (a
+    proxy's) shortens the duration.
 
     A search instance (keyed by the engine) draws its workload, its estimate noise and its policy's
     generator from three independent keyed streams, so its seed is only a label; a public one (`simulate`)
     uses its seed as Eudoxia does. A trace is public either way: only its noise and policy stream are keyed."""
     params = instance.params
-    seed = int(params["seed"])
+    seed, scale = int(params["seed"]), float(params.get("scale", 1.0))
     if instance.key:
         hidden = int(instance_rng(instance, "workload").integers(2 ** 63))
         noise, policy = instance_rng(instance, "estimates"), instance_rng(instance, "policy")
         if "params" in params:
             if params.get("trace"):
-                sim, workload, config = inputs(str(params["params"]), str(params["trace"]), hidden)
+                sim, workload, config = inputs(str(params["params"]), str(params["trace"]), hidden, scale)
                 return workload, config, sim.estimate_sigma, policy, noise
-            workload, config, sigma = params_workload(str(params["params"]), hidden)
+            workload, config, sigma = params_workload(str(params["params"]), hidden, scale)
             return workload, config, sigma, policy, noise
-        workload, config, sigma = _workload(str(params["scenario"]), hidden)
+        workload, config, sigma = _workload(str(params["scenario"]), hidden, scale)
         return workload, config, sigma, policy, noise
     if "params" in params:
         if params.get("trace"):
-            sim, workload, config = inputs(str(params["params"]), str(params["trace"]), seed)
+            sim, workload, config = inputs(str(params["params"]), str(params["trace"]), seed, scale)
             return workload, config, sim.estimate_sigma, seed, sim.noise_seed
-        workload, config, sigma = params_workload(str(params["params"]), seed)
+        workload, config, sigma = params_workload(str(params["params"]), seed, scale)
         return workload, config, sigma, seed, None
-    workload, config, sigma = _workload(str(params["scenario"]), seed)
+    workload, config, sigma = _workload(str(params["scenario"]), seed, scale)
     return workload, config, sigma, seed, None
 
 
@@ -170,7 +180,11 @@ class PipelinesTask(Task):
                  validation_seeds: list[int] | tuple[int, ...] = (101, 102, 103),
                  test_seeds: list[int] | tuple[int, ...] = (201, 202, 203),
                  test_scenarios: list[str] | tuple[str, ...] | None = None, params: str | None = None,
-                 workload: str | None = None, trace: str | None = None) -> None:
+                 workload: str | None = None, trace: str | None = None, proxy_scale: float = PROXY_SCALE) -> None:
+        if not 0 <= proxy_scale < 1:
+            raise PolicyforgeError(f"pipelines: proxy_scale {proxy_scale} must lie in [0, 1) (0: no proxies)")
+        self.proxy_scale = float(proxy_scale)
+        """A proxy scenario's share of the full duration (0: no proxies)."""
         scenario, params = _from_workload(workload, scenario, params)
         self.params = str(Path(params).resolve()) if params else None
         self.trace = str(Path(trace).resolve()) if trace else None
@@ -195,7 +209,7 @@ class PipelinesTask(Task):
         return {"scenario": self.scenario, "train_seeds": list(self.train_seeds),
                 "validation_seeds": list(self.validation_seeds), "test_seeds": list(self.test_seeds),
                 "test_scenarios": list(self.test_scenarios), "params": self.params,
-                **({"trace": self.trace} if self.trace else {})}
+                "proxy_scale": self.proxy_scale, **({"trace": self.trace} if self.trace else {})}
 
     def baselines(self) -> dict[str, Path]:
         return {name: baseline_path(name) for name in BASELINES}
@@ -240,6 +254,15 @@ class PipelinesTask(Task):
 
     def screen_instances(self) -> list[Instance]:
         return [i for i in self.instances() if i.split == "train"][:1]
+
+    def proxy_instances(self) -> list[Instance]:
+        """Per train instance, the same scenario and cluster for the first `proxy_scale` of its duration (on
+        public seeds, the same arrivals up to then; a keyed proxy draws its own). The score is per minute and latency-weighted, and a pipeline still
+        running at the end counts with its age, so a shorter run is on the same scale."""
+        if not self.proxy_scale:
+            return []
+        return [Instance(f"{i.id}@proxy", "train", {**i.params, "scale": self.proxy_scale}, i.group)
+                for i in self.instances() if i.split == "train"]
 
     def replay(self, instance: Instance, decisions: Decisions):
         """The trusted run the decisions describe (its RunRecord); PolicyError when they diverge from it."""

@@ -38,17 +38,24 @@ def _trace(path: str, ticks_per_second: int) -> Workload:
     return read_trace(path, ticks_per_second)
 
 
-def inputs(params_path: str, trace_path: str | None, seed: int | None) -> tuple[SimParams, Workload, ClusterConfig]:
-    """Parameters (with `seed` as random_seed when given), the trace's or generated workload, and the cluster."""
+def inputs(params_path: str, trace_path: str | None, seed: int | None, scale: float = 1.0
+           ) -> tuple[SimParams, Workload, ClusterConfig]:
+    """Parameters (with `seed` as random_seed when given), the trace's or generated workload, and the cluster.
+    `scale` < 1 shortens the duration (a proxy instance); a trace then keeps the pipelines that arrive in it."""
     params = load_params(params_path)
     if seed is not None:
         params = replace(params, random_seed=seed)
+    if scale != 1.0:
+        params = replace(params, duration=params.duration * scale)
     workload = _trace(str(Path(trace_path).resolve()), params.ticks_per_second) if trace_path else generated(params)
+    if trace_path and scale != 1.0:
+        workload = replace(workload, pipelines=tuple(p for p in workload.pipelines
+                                                     if p.arrival_tick < params.max_ticks))
     return params, workload, cluster_of(params)
 
 
 @lru_cache(maxsize=16)
-def params_workload(params_path: str, seed: int) -> tuple[Workload, ClusterConfig, float]:
-    """A task instance from a parameter file: its generator with random_seed = `seed`."""
-    params, workload, config = inputs(params_path, None, seed)
+def params_workload(params_path: str, seed: int, scale: float = 1.0) -> tuple[Workload, ClusterConfig, float]:
+    """A task instance from a parameter file: its generator with random_seed = `seed` (`scale`: see inputs)."""
+    params, workload, config = inputs(params_path, None, seed, scale)
     return workload, config, params.estimate_sigma
