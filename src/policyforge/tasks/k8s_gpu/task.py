@@ -58,6 +58,12 @@ DEFAULT_TEST_WORKLOADS = OPENB_WORKLOADS
 SUITE_SEEDS = ((42,), (43,), (47, 48, 49))
 """Train, validation and test seeds of the default multi-workload suite (each instance is a full FGD-size
 experiment, ~1-3 s per policy: 5 train, 5 validation, 72 test instances)."""
+QUICK_TRAIN_WORKLOADS = ("default", "gpuspec33", "multigpu50")
+QUICK_TEST_WORKLOADS = ("default", "gpuspec33", "multigpu50", "cpu050", "gpushare40", "gpuspec20")
+QUICK_SEEDS = ((42,), (43,), (47, 48))
+"""The quick suite (`suite="quick"`, what `--workload auto` searches): three families trained on, three
+unseen, two held-out seeds each, so a first run reaches a verdict in minutes; the full suite is the claim."""
+SUITES = ("full", "quick")
 SINGLE_SEEDS = ((42, 43, 44, 45, 46), (52, 53, 54), (47, 48, 49, 50, 51))
 """Train, validation and test seeds when one workload is searched on its own."""
 METRICS = ("alloc_at_100", "alloc_at_130", "frag_ratio_at_100", "frag_amount_at_100", "failed_pods")
@@ -82,12 +88,12 @@ def _streams(instance: Instance) -> Streams | None:
     return Streams.keyed(instance) if instance.key else None
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
 def _inputs(workload: str, data_dir: str | None, nodes: str | None = None) -> Inputs:
     return resolve(workload, nodes, data_root=data_dir)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
 def _proxy_inputs(workload: str, data_dir: str | None, nodes: str | None, share: float
                   ) -> tuple[NodeTable, PodTable, TargetWorkload]:
     """A proxy's sampled cluster and pods, and the FULL trace's target workload: FGD plans for the workload
@@ -113,7 +119,10 @@ class K8sGpuTask(Task):
                  test_workloads: list[str] | tuple[str, ...] | None = None, tune: float = 1.3,
                  data_dir: str | None = None, nodes: str | None = None,
                  train_workloads: list[str] | tuple[str, ...] | None = None,
-                 proxy_scale: float = PROXY_SCALE) -> None:
+                 proxy_scale: float = PROXY_SCALE, suite: str = "full") -> None:
+        if suite not in SUITES:
+            raise PolicyforgeError(f"k8s-gpu: suite {suite!r} is not one of {', '.join(SUITES)}")
+        self.suite = suite
         if not 0 <= proxy_scale < 1:
             raise PolicyforgeError(f"k8s-gpu: proxy_scale {proxy_scale} must lie in [0, 1) (0: no proxies)")
         self.proxy_scale = float(proxy_scale)
@@ -123,15 +132,16 @@ class K8sGpuTask(Task):
         """A node-list .csv replacing the workload's cluster (as `simulate --nodes`)."""
         self.workload = _absolute(workload)
         suite = workload == "default"  # the OpenB suite; any other workload is searched on its own
+        quick = suite and self.suite == "quick"
         if train_workloads is None:
-            train_workloads = DEFAULT_TRAIN_WORKLOADS if suite else (workload,)
+            train_workloads = (QUICK_TRAIN_WORKLOADS if quick else DEFAULT_TRAIN_WORKLOADS) if suite else (workload,)
         self.train_workloads = tuple(_absolute(w) for w in train_workloads)
         """Workloads of the train and validation instances (the "seen" ones); the first is `workload`'s
         stand-in wherever one workload is meant (the screen)."""
         if test_workloads is None:
-            test_workloads = DEFAULT_TEST_WORKLOADS if suite else (workload,)
+            test_workloads = (QUICK_TEST_WORKLOADS if quick else DEFAULT_TEST_WORKLOADS) if suite else (workload,)
         self.test_workloads = tuple(_absolute(w) for w in test_workloads)
-        seeds = SUITE_SEEDS if suite else SINGLE_SEEDS
+        seeds = (QUICK_SEEDS if quick else SUITE_SEEDS) if suite else SINGLE_SEEDS
         self.train_seeds = tuple(seeds[0] if train_seeds is None else train_seeds)
         self.validation_seeds = tuple(seeds[1] if validation_seeds is None else validation_seeds)
         self.test_seeds, self.tune = tuple(seeds[2] if test_seeds is None else test_seeds), float(tune)
@@ -145,7 +155,7 @@ class K8sGpuTask(Task):
                 "train_seeds": list(self.train_seeds),
                 "validation_seeds": list(self.validation_seeds), "test_seeds": list(self.test_seeds),
                 "test_workloads": list(self.test_workloads), "tune": self.tune, "data_dir": self.data_dir,
-                "proxy_scale": self.proxy_scale, **({"nodes": self.nodes} if self.nodes else {})}
+                "proxy_scale": self.proxy_scale, "suite": self.suite, **({"nodes": self.nodes} if self.nodes else {})}
 
     def baselines(self) -> dict[str, Path]:
         return {name: baseline_path(name) for name in BASELINES}
@@ -282,11 +292,12 @@ class K8sGpuTask(Task):
 
 
 def default_task_options(workload: str, report=None) -> dict[str, Any]:
-    """Options for `evolve --workload W`. `auto` is the OpenB `default` trace when it has been fetched, else
-    the bundled OpenB-shaped spec (said out loud through `report`)."""
+    """Options for `evolve --workload W`. `auto` is the OpenB suite's quick form when the trace has been
+    fetched (a first look in minutes; `default` is the full suite), else the bundled OpenB-shaped spec (said
+    out loud through `report`)."""
     if workload == "auto":
         if openb_available():
-            workload = "default"
+            return {"workload": "default", "suite": "quick"}
         else:
             if report:
                 report(f"OpenB trace not found in {openb_dir()}: using the bundled OpenB-shaped workload "
