@@ -27,8 +27,10 @@ inflated; the ratio of proxy to full compares runs of the same benchmark):
   At 0.1: +0.883.
 - binpacking (the example), a quarter of the items: +0.892 (N=107; distinct +0.932, N=33), 11/11;
   0.018 vs 0.077 s.
-- cache: not finished within the time box (random RANK trees take 20-45 s per 200k-request window under
-  that load); see the hand-off note for the partial figure.
+- cache, default options, proxy 0.25 of each window: NOT the 100-tree figure yet. The run was stopped after
+  34 policies (the 5 RANK files, the 10 reference baselines, 4 seed programs, random trees 0-14): +0.971
+  (baselines +0.936, N=15; trees +0.982, N=19), 3/3; 2.98 vs 9.57 s (3.2x). Random RANK trees took 5-46 s
+  per 200k-request window at that load, so 100 of them did not fit; `--cache FILE` resumes.
 """
 
 from __future__ import annotations
