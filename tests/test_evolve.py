@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from clirun import run_cli
 
 from policyforge.search.sandbox import sandbox_available
 
@@ -23,9 +24,9 @@ pytestmark = pytest.mark.skipif(not sandbox_available() and not os.environ.get("
                                 reason="bubblewrap not available")
 
 
-def cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "policyforge.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+def cli(*args: str, env: dict | None = None):
+    """In this process (the kill -9 test below starts a real one: its process is what is killed)."""
+    return run_cli(*args, env=env)
 
 
 def rows(run_dir: Path) -> list[tuple]:
@@ -34,7 +35,7 @@ def rows(run_dir: Path) -> list[tuple]:
                           "WHERE sample IS NOT NULL ORDER BY sample").fetchall()
 
 
-def evolve(run_dir: Path, samples: int, seed: int = 1, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def evolve(run_dir: Path, samples: int, seed: int = 1, *extra: str, env: dict | None = None):
     return cli("evolve", "--workload", TINY, "--run-dir", str(run_dir), "--max-samples", str(samples),
                "--seed", str(seed), *extra, env=env)
 

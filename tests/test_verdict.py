@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clirun import run_cli
 
 from policyforge.search.runs import run_verdict, summary
 from policyforge.search.store import Store
@@ -123,8 +122,8 @@ def planted_run(path: Path, candidate: dict[str, float], proposer: str = "gp") -
     return path
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "policyforge.cli", *args], capture_output=True, text=True)
+def cli(*args: str):
+    return run_cli(*args)  # in this process: what it prints is under test, not the process start
 
 
 def test_runs_show_prints_the_verdict_and_json_carries_it(tmp_path):
