@@ -224,6 +224,7 @@ def test_the_guides_evaluate_command_runs_a_baseline_in_the_sandbox():
 
 
 @needs_sandbox
+@pytest.mark.e2e  # the guide's whole run; the rest of this file is integration (tests/conftest.py)
 def test_the_guides_evolve_run_finishes_and_its_scores_are_the_trusted_ones(tmp_path):
     args = guide_command("evolve")
     at = args.index("--run-dir")
