@@ -4,14 +4,13 @@ decisions and hostile candidates through the real sandbox and judge."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 import types
 
 import numpy as np
 import pytest
 from cache_data import CACHE_DATA
+from clirun import run_cli
 
 from policyforge.contract import PolicyError
 from policyforge.policy_files import import_policy_file
@@ -331,8 +330,7 @@ def test_module_state_cannot_carry_one_instance_into_the_next(tmp_path):
     assert carried.scores == honest.scores
     path = tmp_path / "carry.py"
     path.write_text(CARRY)
-    shown = subprocess.run([sys.executable, "-m", "policyforge.cli", "evaluate", "--task", "cache", "--task-options",
-                            json.dumps(options), "--policy", str(path), "--split", "train", "--json"],
-                           capture_output=True, text=True, timeout=600)
+    shown = run_cli("evaluate", "--task", "cache", "--task-options", json.dumps(options), "--policy", str(path),
+                    "--split", "train", "--json")
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["scores"] == honest.scores

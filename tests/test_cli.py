@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clirun import run_cli  # in this process: the output and exit code are under test, not the process start
 
 from policyforge.cli import main, parse_seeds
 
 TINY = str(Path(__file__).parent / "data" / "tiny_cluster.yaml")
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "policyforge.cli", *args], capture_output=True, text=True)
 
 
 def strip_seconds(obj):

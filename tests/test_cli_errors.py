@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from clirun import Result, run_cli
 
 from policyforge.cli import build_parser
 from policyforge.search.store import Store
@@ -18,12 +19,18 @@ from policyforge.search.store import Store
 TINY = str(Path(__file__).parent / "data" / "tiny_cluster.yaml")
 
 
-def cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> Result:
+    """In this process: what is under test is the message and the exit code, not the process start."""
+    return run_cli(*args, env=env, cwd=cwd)
+
+
+def process(*args: str) -> subprocess.CompletedProcess:
+    """A real `python -m policyforge.cli` child: the entry point's exit code and streams."""
     return subprocess.run([sys.executable, "-m", "policyforge.cli", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=300)
+                          timeout=300)
 
 
-def one_line_error(result: subprocess.CompletedProcess, needle: str) -> None:
+def one_line_error(result: Result | subprocess.CompletedProcess, needle: str) -> None:
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
@@ -64,6 +71,16 @@ def run_dir(tmp_path_factory) -> Path:
 ])
 def test_mistakes_are_one_line_and_exit_2(args, needle, tmp_path):
     one_line_error(cli(*args, cwd=tmp_path), needle)
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["simulate", "--workload", TINY, "--seeds", "5-1"], "seed range '5-1' is reversed: write 1-5"),  # argparse's
+    (["tasks", "check", "nosuch"], "unknown task 'nosuch'"),                                         # main()'s
+])
+def test_the_entry_point_exits_2_with_one_line(args, needle, tmp_path):
+    """The two ways a mistake leaves the program (argparse's exit, main's return value), through a real
+    process: the in-process tests above stand for the rest."""
+    one_line_error(process(*args), needle)
 
 
 def test_simulate_report_onto_an_existing_file_fails_before_simulating(tmp_path):
@@ -192,7 +209,7 @@ def test_every_command_and_option_has_help_and_there_is_a_version():
 
     walk(parser, "policyforge")
     assert missing == []
-    result = cli("--version")
+    result = process("--version")
     assert result.returncode == 0 and result.stdout.strip() == f"policyforge {__version__}"
     listed = cli("evolve", "--help").stdout
     assert "k8s-gpu, pipelines" in listed

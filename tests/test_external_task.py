@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clirun import run_cli
 
 from policyforge.contract import Instance, keyed
 from policyforge.policy_files import import_policy_file
@@ -33,9 +34,15 @@ needs_sandbox = pytest.mark.skipif(not sandbox_available() and not os.environ.ge
                                    reason="bubblewrap not available")
 
 
-def cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+def cli(*args: str, cwd: Path = ROOT):
+    """In this process: the output and exit code are under test, not the process start."""
+    return run_cli(*args, cwd=cwd)
+
+
+def process(*args: str, env: dict) -> subprocess.CompletedProcess:
+    """A real child, for what only a new interpreter sees (PYTHONPATH, installed distributions)."""
     return subprocess.run([sys.executable, "-m", "policyforge.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=600)
+                          cwd=ROOT, env=env, timeout=600)
 
 
 def guide_commands() -> list[str]:
@@ -101,10 +108,10 @@ def test_a_task_registered_by_entry_point_is_listed_and_checked(tmp_path):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: binpacking-demo\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[policyforge.tasks]\nbinpacking-demo = task:OnlineBinPacking\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(EXAMPLE)])}
-    listed = cli(*guide_command("tasks list"), env=env)
+    listed = process(*guide_command("tasks list"), env=env)
     names = listed.stdout.split()
     assert listed.returncode == 0 and names[:2] == ["k8s-gpu", "pipelines"] and "binpacking-demo" in names
-    checked = cli("tasks", "check", "binpacking-demo", env=env)
+    checked = process("tasks", "check", "binpacking-demo", env=env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.strip().splitlines()[-1] == "binpacking-demo: conformant"
 
@@ -217,6 +224,7 @@ def test_the_guides_evaluate_command_runs_a_baseline_in_the_sandbox():
 
 
 @needs_sandbox
+@pytest.mark.e2e  # the guide's whole run; the rest of this file is integration (tests/conftest.py)
 def test_the_guides_evolve_run_finishes_and_its_scores_are_the_trusted_ones(tmp_path):
     args = guide_command("evolve")
     at = args.index("--run-dir")

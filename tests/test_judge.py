@@ -238,10 +238,9 @@ def test_a_feature_module_exports_only_its_all() -> None:
 
 # --- simulate runs a user's policy file in the sandbox --------------------------------------------------
 def _cli(*args: str):
-    import subprocess
+    from clirun import run_cli  # in this process; the policy file still runs in a sandboxed child
 
-    return subprocess.run([sys.executable, "-m", "policyforge.cli", *args], capture_output=True, text=True,
-                          timeout=600)
+    return run_cli(*args)
 
 
 def test_simulate_runs_a_policy_file_in_the_sandbox_with_the_same_numbers(tmp_path: Path, bwrap: None) -> None:

@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from clirun import run_cli
 
 from policyforge.search.sandbox import sandbox_available
 from policyforge.search.store import Store
@@ -31,9 +32,9 @@ needs_sandbox = pytest.mark.skipif(
     reason="bubblewrap not available (apt-get install bubblewrap); evolve runs generated code only in it")
 
 
-def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "policyforge.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
+def cli(*args: str):
+    """In this process (`serve` and Ctrl-C below start real processes: their process is under test)."""
+    return run_cli(*args)
 
 
 def store_ids(run_dir: Path) -> set[int]:

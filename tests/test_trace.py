@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
+from clirun import run_cli
 
 from policyforge.errors import InputError
 from policyforge.tasks.k8s_gpu.trace import ALL_MODELS_MASK, MODEL_INDEX, load_nodes, load_pods
@@ -92,8 +90,7 @@ def test_malformed_node_rows(tmp_path, row, column, reason):
 def test_cli_reports_bad_trace_in_one_line_without_traceback(tmp_path):
     pods = write(tmp_path, f"{POD_HEADER}\np0,4000,8192,3,500,,LS,Running,0,100,0\n")
     nodes = write(tmp_path, "sn,cpu_milli,memory_mib,gpu,model\nn0,8000,100,2,T4\n", "nodes.csv")
-    result = subprocess.run([sys.executable, "-m", "policyforge.cli", "simulate", "--workload", str(pods),
-                             "--nodes", str(nodes), "--seeds", "1"], capture_output=True, text=True)
+    result = run_cli("simulate", "--workload", str(pods), "--nodes", str(nodes), "--seeds", "1")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "pods.csv:2: column 'gpu_milli'" in lines[0] and "Traceback" not in result.stderr

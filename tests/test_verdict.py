@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clirun import run_cli
 
 from policyforge.search.runs import run_verdict, summary
 from policyforge.search.store import Store
@@ -123,10 +122,11 @@ def planted_run(path: Path, candidate: dict[str, float], proposer: str = "gp") -
     return path
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "policyforge.cli", *args], capture_output=True, text=True)
+def cli(*args: str):
+    return run_cli(*args)  # in this process: what it prints is under test, not the process start
 
 
+@pytest.mark.integration  # through the CLI, the store and the report; the rest of this file is unit
 def test_runs_show_prints_the_verdict_and_json_carries_it(tmp_path):
     run = planted_run(tmp_path / "run", scores({"easy": [91.0, 92.2, 93.1, 93.9], "hard": [76.0, 75.1, 77.2, 76.0]}))
     shown = cli("runs", "show", str(run))
@@ -140,6 +140,7 @@ def test_runs_show_prints_the_verdict_and_json_carries_it(tmp_path):
     assert all(b["validation_score"] is not None for b in data["baselines"].values())
 
 
+@pytest.mark.integration
 def test_a_selected_seed_program_says_the_search_found_nothing_better(tmp_path):
     run = planted_run(tmp_path / "run", dict(BASELINES["strong"]), proposer="seed")
     store = Store(run / "run.sqlite")
