@@ -8,7 +8,11 @@ the pool and loads the data (its time is printed too). `--end-to-end N` also tim
 per task (baselines, search, validation, test, verdict, report). `--ray` repeats the screen measurement
 with `--executor ray` on a local Ray runtime, to show the interpreter path runs there too. `--baselines`
 times measuring every baseline file of the task on train, validation and test with an empty result cache
-(what a first run pays before it searches).
+(what a first run pays before it searches); `--task-options JSON` picks the instance set, e.g. the
+k8s-gpu set of issue 17's figure (`default` alone, the five old test workloads):
+'{"train_workloads": ["default"], "test_workloads": ["default", "cpu050", "gpushare40", "gpuspec33",
+"multigpu50"], "train_seeds": [42, 43, 44, 45, 46], "validation_seeds": [52, 53, 54], "test_seeds": [47, 48,
+49, 50, 51]}'.
 
     python benchmarks/search_throughput.py [k8s-gpu cache pipelines] [--candidates 60] [--end-to-end 2000]
         [--ray] [--baselines]
@@ -19,6 +23,7 @@ Quote the load average printed with the figures: the machine must be quiet for t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -79,12 +84,13 @@ def measure(name: str, candidates: int, executor: str) -> None:
         evaluator.close()
 
 
-def baselines(name: str) -> None:
+def baselines(name: str, options: dict) -> None:
+    from policyforge.contract import keyed
     from policyforge.search.evaluation import ResultCache
 
-    task = get_task(name)
-    instances = task.instances()
-    evaluator = Evaluator(EvolveConfig(task=name), task)
+    task = get_task(name, **options)
+    instances = keyed(task.instances(), "benchmark")
+    evaluator = Evaluator(EvolveConfig(task=name, task_options=options), task)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             evaluator.cache = ResultCache(Path(tmp) / "empty.sqlite")
@@ -119,12 +125,15 @@ def main() -> None:
     parser.add_argument("--end-to-end", type=int, default=0, metavar="SAMPLES")
     parser.add_argument("--ray", action="store_true")
     parser.add_argument("--baselines", action="store_true")
+    parser.add_argument("--task-options", default="{}", help="JSON options of the task for --baselines")
+    parser.add_argument("--no-search", action="store_true", help="skip the candidates-per-minute figures")
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; cores: {os.cpu_count()}")
     for name in args.tasks:
         if args.baselines:
-            baselines(name)
-        measure(name, args.candidates, "local")
+            baselines(name, json.loads(args.task_options))
+        if not args.no_search:
+            measure(name, args.candidates, "local")
         if args.ray:
             measure(name, max(8, args.candidates // 4), "ray")
         if args.end_to_end:
