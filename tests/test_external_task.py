@@ -350,9 +350,14 @@ def test_a_reference_baseline_that_fails_stops_the_run_in_one_line(tmp_path):
     baseline and the instance, exit 2, no traceback."""
     broken = tmp_path / "broken_reference.py"
     broken.write_text(
+        "import importlib.util\n"
         "import sys\n"
         f"sys.path.insert(0, {str(EXAMPLE)!r})\n"
-        "from task import OnlineBinPacking\n\n\n"
+        # a name of its own: a bare `task` may already be another test's copy of the example in this process
+        f"spec = importlib.util.spec_from_file_location('broken_reference_base', {str(EXAMPLE / 'task.py')!r})\n"
+        "base = sys.modules['broken_reference_base'] = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(base)\n"
+        "OnlineBinPacking = base.OnlineBinPacking\n\n\n"
         "class BrokenReference(OnlineBinPacking):\n"
         "    def reference_evaluation(self, name, instance):\n"
         "        raise KeyError('no table for ' + instance.id)\n")

@@ -137,7 +137,7 @@ def test_run_report_in_chromium(run_dir, browser, tmp_path):
     best = page.locator("#leaderboard-table tr.best")
     assert best.count() == 1
     details = page.locator(f"#details-{best.get_attribute('data-id')}")
-    details.locator("summary").click()
+    details.locator(":scope > summary").click()  # its own summary, not a nested one (prompt, raw reply)
     assert "def score(" in details.inner_text() and "tiny_cluster.yaml/seed42" in details.inner_text()  # code, per-instance scores
     for title in ("Progress", "Candidate outcomes", "Allocation on test instances", "Proposers: tokens and cost",
                   "Lineage of the best"):
