@@ -74,3 +74,18 @@ def test_ray_executor_runs_tasks_in_ray_workers():
     finally:
         executor.shutdown()
     assert not ray.is_initialized()
+
+
+def test_a_dead_worker_process_costs_a_fresh_pool_not_the_run():
+    """A trusted worker killed mid-evaluation (out of memory, say) breaks the process pool; resetting it
+    gives fresh processes for the next submission."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    executor = LocalExecutor(2)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            executor.submit_compute(os._exit, 3).result(timeout=120)
+        executor.reset_compute()
+        assert executor.submit_compute(square_and_pid, 4).result(timeout=120)[0] == 16
+    finally:
+        executor.shutdown()

@@ -16,7 +16,7 @@ import pytest
 from cache_data import CACHE_DATA
 
 from policyforge.search.proposers.gp import GPProposer
-from policyforge.search.proposers.grammar import build_grammar
+from policyforge.search.proposers.grammar import build_grammar, render, tree_size
 from policyforge.search.proposers.interpreter import compile_tree, trusted_tree
 from policyforge.search.trusted import _features
 from policyforge.tasks.registry import get_task
@@ -84,3 +84,36 @@ def test_only_the_engines_own_rendering_of_a_valid_tree_is_trusted():
     assert trusted_tree(grammar, code.replace(line, "# gp-tree: nodes.gpu_model")) is None
     assert trusted_tree(grammar, "import os\n" + code) is None
     assert trusted_tree(grammar, "def score(pod, nodes, cluster):\n    return nodes.cpu_free\n") is None
+
+
+def test_a_tree_too_large_for_the_trusted_path_goes_to_the_sandbox():
+    """An edited chain of trees could grow without bound; past the cap it is code like any other."""
+    from policyforge.search.proposers.grammar import Node
+    from policyforge.search.proposers.interpreter import MAX_TREE_NODES
+
+    task = get_task("k8s-gpu", workload=str(ROOT / "tests" / "data" / "tiny_cluster.yaml"))
+    grammar = build_grammar(task.spec, task.gp_table)
+    tree = Node("nodes.cpu_free")
+    while tree_size(tree) <= MAX_TREE_NODES:
+        tree = Node("add", (tree, Node("nodes.gpu_free_total")))
+    small = Node("add", (Node("nodes.cpu_free"), Node("nodes.gpu_free_total")))
+    assert trusted_tree(grammar, render(grammar, small)) == small
+    assert trusted_tree(grammar, render(grammar, tree)) is None
+
+
+def test_a_terminal_that_cannot_be_rendered_faithfully_is_refused():
+    """A field named like a keyword, or a feature named like a name the module uses itself, would make the
+    exported module differ from what the interpreter computes: the grammar refuses it."""
+    from dataclasses import replace as replaced
+
+    from policyforge.contract import FieldSpec
+
+    task = get_task(f"{ROOT / 'examples' / 'binpacking' / 'task.py'}:OnlineBinPacking")
+    bins = task.spec.view("bins")
+    keyword_field = replaced(bins, fields=(*bins.fields, FieldSpec("class", "K", "int", "", "a keyword")))
+    spec = replaced(task.spec, views=tuple(keyword_field if v.name == "bins" else v for v in task.spec.views))
+    with pytest.raises(ValueError, match="cannot be rendered faithfully"):
+        build_grammar(spec, task.gp_table)
+    shadow = replaced(task.spec, features=(*task.spec.features, replaced(task.spec.features[0], name="float")))
+    with pytest.raises(ValueError, match="cannot be rendered faithfully"):
+        build_grammar(shadow, task.gp_table)

@@ -152,3 +152,20 @@ def test_example_task_proxy_has_fewer_items_and_round_trips_a_baseline():
         decisions = task.run(_baseline(task, "best-fit"), proxy)
         assert len(decisions["bin"]) == proxy.params["items"]
         assert math.isfinite(task.score(proxy, decisions).score)
+
+
+def test_a_proxy_of_a_held_out_instance_stops_the_run_before_anything_is_measured(tmp_path):
+    """A proxy must stand for a train instance (`<train id>@...`, split train): a proxy of a test instance
+    would screen every candidate on a sample of held-out data."""
+    from policyforge.search.loop import Evolution, EvolveConfig, checked_proxies
+
+    task = get_task(BINPACKING, items=40)
+    instances = task.instances()
+    test = next(i for i in instances if i.split == "test")
+    leaky = Instance(f"{test.id}@proxy", "train", {**test.params, "scale": 0.25}, test.group)
+    with pytest.raises(PolicyforgeError, match="stands for that train instance"):
+        checked_proxies([*task.proxy_instances(), leaky], instances)
+    assert checked_proxies(task.proxy_instances(), instances) == task.proxy_instances()
+    with pytest.raises(PolicyforgeError, match="promote_top"):
+        Evolution(tmp_path / "run", EvolveConfig(task=BINPACKING, task_options={"items": 40}, promote_top=0.0))
+    assert not (tmp_path / "run").exists()

@@ -11,7 +11,10 @@ policy in two halves that never share an interpreter:
   true world rejects, and computes the objective (higher is better) and named metrics.
 
 So a candidate that corrupts everything within its reach (module constants, the simulator it runs beside, its
-own output) can at worst hand back decisions, and decisions are judged by code it never touched.
+own output) can at worst hand back decisions, and decisions are judged by code it never touched. Two kinds
+of policy are not candidates' code and run both halves in the engine's worker processes, no sandbox: the
+task's own baseline files (after the static check) and, for a task that sets `trusted_tree_runs`, the GP
+proposer's trees, which are data the engine built from the spec and evaluates with its own interpreter.
 
 Everything else is optional and has a default here; the engine, the reports and the command line call
 nothing that is not declared in this module. Write your own task by subclassing `Task` (see
@@ -316,8 +319,9 @@ class Task:
         """Cheaper stand-ins for the train instances (a proportional sample of the cluster, a shorter window
         or scenario), for multi-fidelity search: the engine screens every candidate on them and promotes
         the best to full train fidelity (successive halving); validation and test are always full
-        fidelity. Each has split "train", an id no other instance has, and the group of the instance it
-        stands for. They are worth having only when their scores rank policies as the full instances do:
+        fidelity. Each has split "train", the id `<id of the train instance it stands for>@<anything>` (the
+        engine refuses any other: a proxy of a held-out instance would screen on held-out data), and that
+        instance's group. They are worth having only when their scores rank policies as the full instances do:
         measure the rank correlation (benchmarks/proxy_fidelity.py). Default: none, and the screen is
         `screen_instances()`."""
         return []

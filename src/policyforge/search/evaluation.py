@@ -15,6 +15,7 @@ import sqlite3
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -190,6 +191,18 @@ class Evaluator:
                                         self.required_functions)
         return self.executor.submit_compute(run_trusted, request, kind)
 
+    def _result(self, future: Future, code: str, kind: str, group: list[Instance]) -> EvalResult:
+        """The future's result; a trusted worker process that died (killed, out of memory) costs this
+        evaluation one retry in a fresh pool, then `crashed`, never the run."""
+        for attempt in range(2):
+            try:
+                return future.result()
+            except BrokenProcessPool:
+                self.executor.reset_compute()
+                if attempt == 0:
+                    future = self._submit_one(code, kind, group)
+        return EvalResult("crashed", "the worker process evaluating it died twice (killed or out of memory)")
+
     def _run(self, code: str, instances: list[Instance], cacheable: bool, split: bool) -> EvalResult:
         kind = self.route(code)
         if kind == BASELINE:  # the task's own file, yet it must stay a valid example of the interface
@@ -204,7 +217,7 @@ class Evaluator:
         # child per instance when split (its module state must not carry one instance into the next).
         groups = [[i] for i in todo] if split or kind != "sandbox" else ([todo] if todo else [])
         futures = [self._submit_one(code, kind, g) for g in groups]
-        parts = [f.result() for f in futures]
+        parts = [self._result(f, code, kind, g) for f, g in zip(futures, groups, strict=True)]
         for hit in (i for i in instances if cached.get(i.id)):
             score, metrics = cached[hit.id]
             parts.append(EvalResult("ok", "", {hit.id: score}, {hit.id: metrics}))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
@@ -33,6 +34,7 @@ class LocalExecutor:
         self.jobs = max(1, jobs)
         self.pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="evaluate")
         self._processes: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """`fn` waits on work done elsewhere (a sandboxed child): a thread is enough."""
@@ -40,10 +42,19 @@ class LocalExecutor:
 
     def submit_compute(self, fn: Callable[..., Any], *args: Any) -> Future:
         """`fn` computes here: a worker process (spawned, not forked: the engine has threads)."""
-        if self._processes is None:
-            self._processes = ProcessPoolExecutor(max_workers=self.jobs,
-                                                  mp_context=multiprocessing.get_context("spawn"))
-        return self._processes.submit(fn, *args)
+        with self._lock:
+            if self._processes is None:
+                self._processes = ProcessPoolExecutor(max_workers=self.jobs,
+                                                      mp_context=multiprocessing.get_context("spawn"))
+            return self._processes.submit(fn, *args)
+
+    def reset_compute(self) -> None:
+        """Replace the process pool if one of its processes died (an out-of-memory kill, say), so the next
+        compute submission starts fresh processes; a healthy pool (another thread replaced it) is kept."""
+        with self._lock:
+            if self._processes is not None and getattr(self._processes, "_broken", False):
+                self._processes.shutdown(wait=False, cancel_futures=True)
+                self._processes = None
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -76,6 +87,9 @@ class RayExecutor:
 
     def submit_compute(self, fn: Callable[..., Any], *args: Any) -> Future:
         return self._call.remote(fn, *args).future()
+
+    def reset_compute(self) -> None:
+        """Ray replaces dead workers itself."""
 
     def shutdown(self) -> None:
         if self.started_here and self.ray.is_initialized():

@@ -136,6 +136,8 @@ class Evolution:
             self.config = config
         # Everything that can refuse the configuration (task, options, files, proposers) runs before the run
         # folder exists, so a failed start leaves nothing behind that neither a new run nor --resume can use.
+        if not 0 < self.config.promote_top <= 1:
+            raise PolicyforgeError(f"promote_top must lie in (0, 1], not {self.config.promote_top}")
         self.task = get_task(self.config.task, **self.config.task_options)
         # Every instance draws its randomness from a key the candidates never see (contract.instance_rng). A
         # resumed run keeps the key it started with; one from before keys existed stays on public seeds.
@@ -145,8 +147,7 @@ class Evolution:
         self.train = [i for i in self.instances if i.split == "train"]
         self.validation = [i for i in self.instances if i.split == "validation"]
         self.test = [i for i in self.instances if i.split == "test"]
-        proxies = [i for i in self.task.proxy_instances() if i.id not in {t.id for t in self.instances}] \
-            if self.config.cascade else []
+        proxies = checked_proxies(self.task.proxy_instances(), self.instances) if self.config.cascade else []
         screen = proxies or (self.task.screen_instances() if self.config.cascade else [])
         self.proxies = keyed(proxies, self.instance_key) if self.instance_key else proxies
         self.screen = keyed(screen, self.instance_key) if self.instance_key else screen
@@ -169,8 +170,8 @@ class Evolution:
 
     # --- set-up ------------------------------------------------------------------------------------
     def _evaluate_baselines(self, display: Callable[[str], None] = lambda line: None) -> None:
-        """Every baseline of the task is evaluated once per run through the same sandbox as candidates
-        (cached across runs), then seeds the islands; later it is measured on validation and test too."""
+        """Every baseline of the task is evaluated once per run (in the trusted worker pool, after the static
+        check; cached across runs), then seeds the islands; later it is measured on validation and test."""
         done = {c.name: c for c in self.store.all("proposer = 'baseline' AND status = 'ok'")}
         paths = self.task.baselines()
         missing = [n for n in paths if n not in done]
@@ -237,7 +238,9 @@ class Evolution:
         return None if not values or None in values else float(np.mean(values))
 
     def _rebuild_rung(self) -> None:
-        self.rung = [m for c in self.store.all("status IN ('ok', 'screened_out') AND screen_scores IS NOT NULL")
+        """The rung as the live run built it: every program with a whole screen, whatever happened after
+        (a candidate promoted from the screen that then failed on train counted there too)."""
+        self.rung = [m for c in self.store.all("screen_scores IS NOT NULL")
                      if (m := self._screen_mean(c)) is not None]
 
     def _reference(self, name: str, instances: list[Instance]) -> tuple[dict[str, float], dict[str, dict]]:
@@ -516,6 +519,21 @@ class Evolution:
                                        f"{split}_score": _mean(result.scores) if result.ok else None})
             shown = f"{_mean(result.scores):.3f}" if result.ok else f"{result.status}: {result.reason}"
             display(f"  baseline {c.name}: {split} {shown} ({position}/{len(missing)})")
+
+
+def checked_proxies(proxies: list[Instance], instances: list[Instance]) -> list[Instance]:
+    """The task's proxies after checking each stands for a train instance: split "train" and an id
+    `<train instance id>@...`. A proxy of a validation or test instance would let the search screen on
+    held-out data (a sample of the test trace), so it stops the run before anything is measured."""
+    train = {i.id for i in instances if i.split == "train"}
+    taken = {i.id for i in instances}
+    for proxy in proxies:
+        stands_for = proxy.id.rpartition("@")[0]
+        if proxy.split != "train" or stands_for not in train or proxy.id in taken:
+            raise PolicyforgeError(f"proxy instance {proxy.id!r}: a proxy must have split 'train' and an id "
+                                   "'<train instance id>@...' of its own (it stands for that train instance)")
+        taken.add(proxy.id)
+    return proxies
 
 
 def reference_code(name: str) -> str:

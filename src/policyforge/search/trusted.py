@@ -20,6 +20,7 @@ from policyforge.contract import Task
 from policyforge.errors import PolicyCrashed, PolicyError
 from policyforge.search.contracts import EvalRequest, EvalResult
 from policyforge.search.judge import REASON_CHARS, judge, task_for
+from policyforge.wire import WireError, decode, encode
 
 TREE, BASELINE = "tree", "baseline"
 """The two kinds of trusted evaluation."""
@@ -59,6 +60,16 @@ def _baseline_policy(code: str) -> types.ModuleType:
     return module
 
 
+@lru_cache(maxsize=64)
+def _vouched_baseline(task: Task, code: str) -> bool:
+    """The worker checks for itself what the engine checked before sending a baseline here."""
+    from policyforge.search.evaluation import allowed_imports, required_functions
+    from policyforge.search.static_check import check_source
+
+    texts = {path.read_text() for path in task.baselines().values()}
+    return code in texts and check_source(code, allowed_imports(task), required_functions(task)) is None
+
+
 def run_trusted(request: EvalRequest, kind: str) -> EvalResult:
     """Decisions of a tree or baseline on the request's instances, then their trusted scores.
 
@@ -71,14 +82,17 @@ def run_trusted(request: EvalRequest, kind: str) -> EvalResult:
     def failed(status: str, reason: str) -> EvalResult:
         return EvalResult(status, " ".join(reason.split())[:REASON_CHARS], seconds=time.monotonic() - started)
 
+    if kind == BASELINE and not _vouched_baseline(task, request.code):
+        return failed("rejected", "not one of the task's baseline files, or refused by the static check")
     try:
         shared = _tree_policy(task, request.code) if kind == TREE else None
         for instance in request.instances:
             policy = shared if shared is not None else _baseline_policy(request.code)
-            decisions[instance.id] = task.run(policy, instance)
+            # through the wire format, as a sandboxed child's decisions are: the same checks, the same types
+            decisions[instance.id] = decode(encode(task.run(policy, instance)))
     except PolicyCrashed as exc:
         return failed("crashed", str(exc))
-    except PolicyError as exc:
+    except (PolicyError, WireError) as exc:
         return failed("invalid_output", str(exc))
     except MemoryError as exc:
         return failed("crashed", f"out of memory (MemoryError: {exc})")

@@ -58,6 +58,18 @@ def check_task(name: str, report: Callable[[str], None] = lambda _: None, worklo
     check("screen instances are train instances",
           lambda: None if screen and all(i in instances and i.split == "train" for i in screen) else "bad screen set")
 
+    def proxies() -> str | None:
+        from policyforge.errors import PolicyforgeError
+        from policyforge.search.loop import checked_proxies
+
+        try:
+            checked_proxies(task.proxy_instances(), instances)
+        except PolicyforgeError as exc:
+            return str(exc)
+        return None
+
+    check("proxy instances stand for train instances", proxies)
+
     check_candidate_paths(task, canonical(name), check, screen)
     baselines = task.baselines()
     first_run: dict[str, dict] = {}

@@ -81,6 +81,9 @@ class Terminal:
     doc: str
     feature: str | None = None
     args: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:  # a comment in the rendered module: one line
+        object.__setattr__(self, "doc", " ".join(self.doc.split()))
     """A feature's arguments: names of the evolved function's parameters, passed in this order."""
 
 
@@ -180,6 +183,29 @@ def _arguments(signature: str) -> tuple[str, ...]:
     return tuple(a.strip() for a in inside.split(",") if a.strip())
 
 
+RESERVED = frozenset({"np", "float", "bool", "len", "raw", "denom"})
+"""Names the rendered module uses itself; a terminal's name or local may not shadow them."""
+
+
+def _check_names(spec: PolicySpec, params: tuple[str, ...], terminals: dict[str, Terminal]) -> None:
+    """ValueError when a terminal would render to code that does not compute what the interpreter computes
+    (a keyword or non-identifier as a field or feature name, a local shadowing another name): the trusted
+    figure and the exported module must be the same policy."""
+    import keyword
+
+    locals_seen: dict[str, str] = {}
+    for t in terminals.values():
+        parts = t.name.split(".") + [t.local]
+        bad = [p for p in parts if not p.isidentifier() or keyword.iskeyword(p)]
+        shadow = {t.local, t.feature or ""} & (RESERVED | set(params))
+        if bad or shadow or t.local in locals_seen or (t.feature and t.feature in locals_seen):
+            raise ValueError(f"task {spec.task}: GP terminal {t.name!r} cannot be rendered faithfully "
+                             f"(a keyword, non-identifier or name clash: {sorted(set(bad) | shadow) or t.local})")
+        locals_seen[t.local] = t.name
+        if t.feature:
+            locals_seen[t.feature] = t.name
+
+
 def build_grammar(spec: PolicySpec, table: GPTable | None = None) -> Grammar:
     """The grammar of `spec`: per-candidate fields (shape K) of the vector view, scalar fields of the scalar
     view, and features returning K values whose arguments the scoring function has."""
@@ -213,6 +239,7 @@ def build_grammar(spec: PolicySpec, table: GPTable | None = None) -> Grammar:
             terminals[fn.name] = Terminal(fn.name, VEC, f"np.asarray({call}, dtype=float)", f"feat_{fn.name}",
                                           f"{fn.doc} ({fn.returns})", feature=fn.name,
                                           args=tuple(args))
+    _check_names(spec, params, terminals)
     if not any(t.type == VEC for t in terminals.values()):
         raise ValueError(f"task {spec.task}: no per-candidate terminal to build a GP grammar from")
     docs = (SCORE_DOC,) if len(evolved) == 1 else tuple(f"{f.returns[0].upper()}{f.returns[1:]}: {f.doc}."

@@ -32,6 +32,7 @@ from policyforge.search.proposers.grammar import (
     parse_sexpr,
     render,
     tree_line,
+    tree_size,
 )
 
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
@@ -48,10 +49,17 @@ _UNARY: dict[str, Callable[[Any], Any]] = {"neg": lambda a: -a, "abs": np.abs, "
 _TERNARY: dict[str, Callable[[Any, Any, Any], Any]] = {"where": np.where, "clip": np.clip}
 
 
+MAX_TREE_CHARS = 20_000
+MAX_TREE_NODES = 400
+"""Larger programs go to the sandbox, whose limits bound them: an edited chain of trees (an LLM's diffs) could
+otherwise grow without bound on a path with no time limit. GP's own trees stay far below (40 nodes)."""
+
+
 def trusted_tree(grammar: Grammar, code: str) -> Node | None:
-    """The tree of `code` when `code` is exactly the engine's rendering of a well-typed tree (and the grammar
-    adds no code of the task's own around it); None otherwise, and the code is treated as untrusted."""
-    if grammar.imports or grammar.epilogue:
+    """The tree of `code` when `code` is exactly the engine's rendering of a well-typed tree of bounded size
+    (and the grammar adds no code of the task's own around it); None otherwise, and the code is treated as
+    untrusted."""
+    if grammar.imports or grammar.epilogue or len(code) > MAX_TREE_CHARS:
         return None
     line = tree_line(code)
     if line is None:
@@ -60,7 +68,7 @@ def trusted_tree(grammar: Grammar, code: str) -> Node | None:
         tree = parse_sexpr(line)
     except ValueError:
         return None
-    if not grammar.valid_program(tree) or render(grammar, tree) != code:
+    if tree_size(tree) > MAX_TREE_NODES or not grammar.valid_program(tree) or render(grammar, tree) != code:
         return None
     return tree
 
