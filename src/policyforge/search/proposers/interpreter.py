@@ -83,6 +83,21 @@ class Step:
     value: float = 0.0
 
 
+_TERMINAL, _CONST, _BINARY_OP, _UNARY_OP, _TERNARY_OP = range(5)
+
+
+def _instruction(step: Step) -> tuple[int, Any]:
+    if step.op == "terminal":
+        return _TERMINAL, step.terminal
+    if step.op == "const":
+        return _CONST, step.value
+    if step.arity == 2:
+        return _BINARY_OP, _BINARY[step.op]
+    if step.arity == 1:
+        return _UNARY_OP, _UNARY[step.op]
+    return _TERNARY_OP, _TERNARY[step.op]
+
+
 def _postfix(node: Node, terminals: list[str], out: list[Step]) -> None:
     for child in node.children:
         _postfix(child, terminals, out)
@@ -104,6 +119,8 @@ class CompiledFunction:
         self.length_view = grammar.length_expr.removeprefix("len(").removesuffix(")")
         self.program: list[Step] = []
         _postfix(tree, [t.name for t in self.terminals], self.program)
+        self.code = [_instruction(step) for step in self.program]
+        """The program as (kind, payload) pairs: what the call loop reads, with no lookups per step."""
         self.readers = [self._reader(t, features) for t in self.terminals]
 
     def _reader(self, terminal: Any, features: types.ModuleType | None) -> Callable[[dict[str, Any]], Any]:
@@ -129,22 +146,24 @@ class CompiledFunction:
         with np.errstate(all="ignore"):
             values = [read(env) for read in self.readers]
             stack: list[Any] = []
-            for step in self.program:
-                if step.op == "terminal":
-                    stack.append(values[step.terminal])
-                elif step.op == "const":
-                    stack.append(step.value)
-                elif step.arity == 2:
-                    b = stack.pop()
-                    stack[-1] = _BINARY[step.op](stack[-1], b)
-                elif step.arity == 1:
-                    stack[-1] = _UNARY[step.op](stack[-1])
+            push, pop = stack.append, stack.pop
+            for kind, payload in self.code:
+                if kind == _TERMINAL:
+                    push(values[payload])
+                elif kind == _CONST:
+                    push(payload)
+                elif kind == _BINARY_OP:
+                    b = pop()
+                    stack[-1] = payload(stack[-1], b)
+                elif kind == _UNARY_OP:
+                    stack[-1] = payload(stack[-1])
                 else:
-                    c, b = stack.pop(), stack.pop()
-                    stack[-1] = _TERNARY[step.op](stack[-1], b, c)
-            raw = stack[-1]
-            return np.array(np.broadcast_to(np.nan_to_num(np.asarray(raw, dtype=float)),
-                                            (len(env[self.length_view]),)), dtype=float)
+                    c, b = pop(), pop()
+                    stack[-1] = payload(stack[-1], b, c)
+            raw = np.asarray(stack[-1], dtype=float)
+            if not np.isfinite(raw).all():  # what nan_to_num would change; finite values pass as they are
+                raw = np.nan_to_num(raw)
+            return np.array(np.broadcast_to(raw, (len(env[self.length_view]),)), dtype=float)
 
 
 def _nodes(node: Node):
