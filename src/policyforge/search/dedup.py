@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 import hashlib
 
+from policyforge.search.static_check import parse as parse_source
+
 
 def code_hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
@@ -14,7 +16,7 @@ def code_hash(code: str) -> str:
 def normalised_hash(code: str) -> str:
     """Hash of the code's syntax tree without docstrings; falls back to the exact hash if it does not parse."""
     try:
-        tree = ast.parse(code)
+        tree = parse_source(code)
     except (SyntaxError, ValueError):
         return code_hash(code)
     for node in ast.walk(tree):

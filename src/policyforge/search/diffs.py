@@ -8,8 +8,9 @@ Nothing here raises on bad input: every function returns (result | None, error).
 
 from __future__ import annotations
 
-import ast
 import re
+
+from policyforge.search.static_check import parse as parse_source
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+.-]*)[ \t]*$")
 _SEARCH = re.compile(r"^[ \t]*<{5,9}[ \t]*SEARCH[ \t]*$")
@@ -202,7 +203,7 @@ def _first(block: list[str]) -> str:
 
 def _parses(text: str) -> bool:
     try:
-        ast.parse(text)
+        parse_source(text)
     except (SyntaxError, ValueError):
         return False
     return True

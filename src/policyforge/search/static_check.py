@@ -17,6 +17,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import sys
+import threading
 
 MAX_SOURCE_CHARS = 200_000
 
@@ -75,6 +76,18 @@ class _Rejected(Exception):
         super().__init__(f"line {line}: {message}" if line else message)
 
 
+_PARSE_LOCK = threading.Lock()
+"""Parses one at a time: concurrent `ast.parse` in threads raised "AST constructor recursion depth mismatch"
+(SystemError) on CPython 3.11.7 when the engine checked several baselines at once."""
+
+
+def parse(code: str) -> ast.Module:
+    """`ast.parse`, one thread at a time (CPython 3.11's AST constructor keeps a recursion count that
+    concurrent parses corrupt)."""
+    with _PARSE_LOCK:
+        return ast.parse(code)
+
+
 def check_source(code: str, allowed_imports: tuple[str, ...],
                  required_functions: tuple[str, ...] | tuple[tuple[str, ...], ...] = ()) -> str | None:
     """None when `code` may run in the sandbox, otherwise a one-line reason. `allowed_imports` is the task's
@@ -83,7 +96,7 @@ def check_source(code: str, allowed_imports: tuple[str, ...],
     if len(code) > MAX_SOURCE_CHARS:
         return f"source too large ({len(code)} characters, limit {MAX_SOURCE_CHARS})"
     try:
-        tree = ast.parse(code)
+        tree = parse(code)
     except SyntaxError as exc:
         return f"syntax error at line {exc.lineno}: {exc.msg}"
     except (ValueError, RecursionError, MemoryError) as exc:
