@@ -39,6 +39,7 @@ from policyforge.search.proposers.grammar import (
     render,
     tree_depth,
     tree_line,
+    tree_of,
 )
 from policyforge.search.proposers.grammar import tree_size as node_size
 
@@ -133,14 +134,7 @@ class GPProposer:
 
     def parse(self, code: str) -> Node | None:
         """The tree of a module this proposer rendered, or None when `code` is not one for this grammar."""
-        line = tree_line(code)
-        if line is None:
-            return None
-        try:
-            tree = parse_sexpr(line)
-        except ValueError:
-            return None
-        return tree if self.grammar.valid_program(tree) else None
+        return tree_of(self.grammar, code)
 
     def render(self, tree: Node) -> str:
         return render(self.grammar, tree)

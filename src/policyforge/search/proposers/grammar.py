@@ -315,6 +315,18 @@ def parse_sexpr(text: str) -> Node:
     return node
 
 
+def tree_of(grammar: Grammar, code: str) -> Node | None:
+    """The well-typed program on `code`'s `# gp-tree:` line, or None (no line, malformed, ill-typed)."""
+    line = tree_line(code)
+    if line is None:
+        return None
+    try:
+        tree = parse_sexpr(line)
+    except ValueError:
+        return None
+    return tree if grammar.valid_program(tree) else None
+
+
 def tree_line(code: str) -> str | None:
     """The s-expression on a module's `# gp-tree:` line, if it has one."""
     for line in code.splitlines():

@@ -29,9 +29,8 @@ from policyforge.search.proposers.grammar import (
     Grammar,
     Node,
     _arguments,
-    parse_sexpr,
     render,
-    tree_line,
+    tree_of,
     tree_size,
 )
 
@@ -61,14 +60,8 @@ def trusted_tree(grammar: Grammar, code: str) -> Node | None:
     untrusted."""
     if grammar.imports or grammar.epilogue or len(code) > MAX_TREE_CHARS:
         return None
-    line = tree_line(code)
-    if line is None:
-        return None
-    try:
-        tree = parse_sexpr(line)
-    except ValueError:
-        return None
-    if tree_size(tree) > MAX_TREE_NODES or not grammar.valid_program(tree) or render(grammar, tree) != code:
+    tree = tree_of(grammar, code)
+    if tree is None or tree_size(tree) > MAX_TREE_NODES or render(grammar, tree) != code:
         return None
     return tree
 
