@@ -504,6 +504,11 @@ def _simulate_task(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--version"]:  # answered before the parser imports every task (numba, ortools)
+        from policyforge import __version__
+
+        print(f"policyforge {__version__}")
+        return 0
     try:
         parser = build_parser(_simulate_task(argv))
     except PolicyforgeError as exc:  # an unknown or broken task named by simulate --task
