@@ -24,7 +24,7 @@ from policyforge import __version__
 from policyforge.fetch import data_dir
 from policyforge.search.contracts import EvalRequest, EvalResult, Instance, Limits
 from policyforge.search.executors import default_jobs, make_executor
-from policyforge.search.trusted import BASELINE, TREE, run_trusted
+from policyforge.search.trusted import BASELINE, TREE, run_trusted, tree_grammar
 
 if TYPE_CHECKING:
     from policyforge.contract import Task
@@ -51,19 +51,6 @@ def required_functions(task: Task) -> tuple[tuple[str, ...], ...]:
 def allowed_imports(task: Task) -> tuple[str, ...]:
     """The union of the allow-lists of the task's interfaces."""
     return tuple(dict.fromkeys(m for spec in (task.spec, *task.interfaces) for m in spec.allowed_imports))
-
-
-def tree_grammar(task: Task):
-    """The grammar whose trees the task runs in the trusted worker pool, or None when it does not opt in
-    (`Task.trusted_tree_runs`) or its grammar cannot be built."""
-    if not getattr(task, "trusted_tree_runs", False):
-        return None
-    from policyforge.search.proposers.grammar import build_grammar
-
-    try:
-        return build_grammar(task.gp_spec or task.spec, task.gp_table)
-    except ValueError:
-        return None
 
 
 def sandbox_paths(ref: str, task: Task) -> tuple[str, ...]:

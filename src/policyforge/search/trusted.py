@@ -33,6 +33,18 @@ def _grammar(task: Task):
     return build_grammar(task.gp_spec or task.spec, task.gp_table)
 
 
+def tree_grammar(task: Task):
+    """The grammar whose trees the task runs in the trusted worker pool, or None when it does not opt in
+    (`Task.trusted_tree_runs`) or its grammar cannot be built. The engine routes by it, and the worker
+    checks it again."""
+    if not getattr(task, "trusted_tree_runs", False):
+        return None
+    try:
+        return _grammar(task)
+    except ValueError:
+        return None
+
+
 @lru_cache(maxsize=4)
 def _features(module: str) -> types.ModuleType | None:
     import importlib
@@ -43,11 +55,14 @@ def _features(module: str) -> types.ModuleType | None:
         return None
 
 
+@lru_cache(maxsize=64)
 def _tree_policy(task: Task, code: str) -> types.ModuleType:
+    """The compiled tree, once per worker and code (a request per instance would otherwise re-parse and
+    re-render it each time; the compiled functions keep no state between calls)."""
     from policyforge.search.proposers.interpreter import compile_tree, trusted_tree
 
-    grammar = _grammar(task)
-    tree = trusted_tree(grammar, code)
+    grammar = tree_grammar(task)
+    tree = None if grammar is None else trusted_tree(grammar, code)
     if tree is None:  # the engine routes only its own renderings here; anything else is a bug, not a score
         raise RuntimeError("not an engine-rendered GP tree")
     return compile_tree(grammar, tree, _features(grammar.feature_module))

@@ -177,11 +177,11 @@ def _check_as_evolve(task: Task, ref: str, check: Callable[[str, Callable[[], st
     from policyforge.contract import keyed
     from policyforge.errors import PolicyforgeError
     from policyforge.search.contracts import EvalRequest
-    from policyforge.search.evaluation import sandbox_paths, tree_grammar
+    from policyforge.search.evaluation import sandbox_paths
     from policyforge.search.executors import LocalExecutor
     from policyforge.search.proposers.gp import GPProposer
     from policyforge.search.proposers.interpreter import trusted_tree
-    from policyforge.search.trusted import BASELINE, TREE, run_trusted
+    from policyforge.search.trusted import BASELINE, TREE, run_trusted, tree_grammar
 
     paths = task.baselines()
     instances = tuple(keyed(screen, CHECK_KEY))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -66,40 +65,24 @@ def trusted_tree(grammar: Grammar, code: str) -> Node | None:
     return tree
 
 
-@dataclass(frozen=True)
-class Step:
-    """One instruction of a postfix program: push a terminal's value or a constant, or apply an operator."""
-
-    op: str
-    arity: int = 0
-    terminal: int = -1
-    value: float = 0.0
-
-
 _TERMINAL, _CONST, _BINARY_OP, _UNARY_OP, _TERNARY_OP = range(5)
 
 
-def _instruction(step: Step) -> tuple[int, Any]:
-    if step.op == "terminal":
-        return _TERMINAL, step.terminal
-    if step.op == "const":
-        return _CONST, step.value
-    if step.arity == 2:
-        return _BINARY_OP, _BINARY[step.op]
-    if step.arity == 1:
-        return _UNARY_OP, _UNARY[step.op]
-    return _TERNARY_OP, _TERNARY[step.op]
-
-
-def _postfix(node: Node, terminals: list[str], out: list[Step]) -> None:
+def _postfix(node: Node, terminals: list[str], out: list[tuple[int, Any]]) -> None:
+    """`node` as postfix (kind, payload) instructions: a terminal's index, a constant, or an operator's
+    function (chosen by arity), so the call loop does no lookups per step."""
     for child in node.children:
         _postfix(child, terminals, out)
     if node.op == "const":
-        out.append(Step("const", value=float(node.value)))
+        out.append((_CONST, float(node.value)))
     elif not node.children:
-        out.append(Step("terminal", terminal=terminals.index(node.op)))
+        out.append((_TERMINAL, terminals.index(node.op)))
+    elif len(node.children) == 2:
+        out.append((_BINARY_OP, _BINARY[node.op]))
+    elif len(node.children) == 1:
+        out.append((_UNARY_OP, _UNARY[node.op]))
     else:
-        out.append(Step(node.op, arity=len(node.children)))
+        out.append((_TERNARY_OP, _TERNARY[node.op]))
 
 
 class CompiledFunction:
@@ -110,10 +93,8 @@ class CompiledFunction:
         self.terminals = [t for t in grammar.terminals.values() if t.name in used]  # the rendered module's order
         self.params = _arguments(signature.removeprefix("def ").rstrip(":"))
         self.length_view = grammar.length_expr.removeprefix("len(").removesuffix(")")
-        self.program: list[Step] = []
-        _postfix(tree, [t.name for t in self.terminals], self.program)
-        self.code = [_instruction(step) for step in self.program]
-        """The program as (kind, payload) pairs: what the call loop reads, with no lookups per step."""
+        self.code: list[tuple[int, Any]] = []
+        _postfix(tree, [t.name for t in self.terminals], self.code)
         self.readers = [self._reader(t, features) for t in self.terminals]
 
     def _reader(self, terminal: Any, features: types.ModuleType | None) -> Callable[[dict[str, Any]], Any]:
