@@ -51,7 +51,7 @@ LAYERS = {
                     "test_external_task.py", "test_fallback.py", "test_fidelity.py", "test_judge.py",
                     "test_llm_proposer.py", "test_pipelines.py", "test_pipelines_ranking.py",
                     "test_pipelines_regression.py", "test_sandbox.py", "test_proxies.py", "test_foresight.py",
-                    "test_conformance_rehearsal.py"),
+                    "test_conformance_rehearsal.py", "test_search_loop.py"),
     "e2e": ("test_evolve.py", "test_report.py"),
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}

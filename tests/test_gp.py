@@ -150,6 +150,34 @@ def test_each_operator_changes_the_tree_as_it_should():
         assert perturbed != trees[bestfit] and shape(perturbed) == shape(trees[bestfit])
 
 
+def constants(node: Node) -> list[float]:
+    return [p.node.value for p in points(node) if p.node.op == "const"]
+
+
+def test_tuning_moves_every_constant_of_the_first_tunable_leader():
+    with_constants = [c for c in GP.seed_programs() if constants(GP.parse(c))]
+    without = next(c for c in GP.seed_programs() if not constants(GP.parse(c)))
+    assert with_constants and len(constants(GP.parse(with_constants[0]))) >= 1
+    code = with_constants[0]
+    steps, moved_all = [], 0
+    for seed in range(30):
+        # the best program is a baseline file (no tree) and the next a tree without constants: both skipped
+        leaders = [parent(baseline_path("fgd").read_text(), 1), parent(without, 2), parent(code, 3)]
+        child = GP.propose(leaders, {"tune": True}, seed)
+        assert child.prompt.startswith("gp: constant tuning") and child.parents == (3,)
+        tuned, tree = GP.parse(child.code), GP.parse(code)
+        assert shape(tuned) == shape(tree)
+        old, new = np.array(constants(tree)), np.array(constants(tuned))
+        assert (old != new).any()
+        moved_all += bool((old != new).all())  # all at once (a tiny step may round back to 4 digits)
+        steps.append(float(np.max(np.abs(np.log(np.abs(new[old != 0]) / np.abs(old[old != 0]))))))
+        assert GP.propose(leaders, {"tune": True}, seed).code == child.code
+    assert moved_all > 20
+    assert min(steps) < 0.05 < 0.3 < max(steps)  # near and far steps, from one stateless proposer
+    # nothing to tune: the parents vary as usual
+    assert "tuning" not in GP.propose([parent(without, 2)], {"tune": True}, 0).prompt
+
+
 def test_non_gp_parents_count_as_absent():
     for code in (baseline_path("fgd").read_text(), "# gp-tree: (sub nodes.no_such_field 1.0)\n",
                  "# gp-tree: (sub fragmentation\n", "# gp-tree: (lt nodes.cpu_free 1.0)\n",

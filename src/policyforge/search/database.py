@@ -63,6 +63,11 @@ class Island:
     def best(self) -> Program | None:
         return self.top
 
+    def leaders(self, k: int) -> list[Program]:
+        """The k best programs, best first (ties to the older): candidates for local search."""
+        members = [p for cluster in self.clusters.values() for p in cluster]
+        return sorted(members, key=lambda p: (-p.score, p.id))[:k]
+
     def sample(self, rng: np.random.Generator, k: int, config: DatabaseConfig) -> list[Program]:
         """Up to k parents from distinct clusters, weakest first (the order FunSearch prompts with)."""
         signatures = self.signatures

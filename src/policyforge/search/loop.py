@@ -30,6 +30,10 @@ from policyforge.search.runs import run_verdict, selected_best
 from policyforge.search.store import Candidate, Store
 from policyforge.tasks.registry import get_task
 
+TUNE_LEADERS = 5
+"""A tuning sample is shown its island's best programs, best first; it tunes the first it can (a GP tree with
+constants), since the very best may be a baseline file or a tree without constants."""
+
 
 @dataclass(frozen=True)
 class EvolveConfig:
@@ -57,6 +61,10 @@ class EvolveConfig:
     """Successive halving's 1/eta: a screened candidate goes on to full train fidelity when its screen score
     is among this top share of every screen score so far (baselines, seeds, earlier samples and its own
     batch), or when it beats the best screen score of its parents."""
+    tune_share: float = 0.2
+    """The share of GP samples that tune the constants of their island's best programs (every constant moved
+    at once) instead of varying sampled parents: a local search around the elite, which the promotion rule
+    above judges against its parent."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,6 +146,8 @@ class Evolution:
         # folder exists, so a failed start leaves nothing behind that neither a new run nor --resume can use.
         if not 0 < self.config.promote_top <= 1:
             raise PolicyforgeError(f"promote_top must lie in (0, 1], not {self.config.promote_top}")
+        if not 0 <= self.config.tune_share <= 1:
+            raise PolicyforgeError(f"tune_share must lie in [0, 1], not {self.config.tune_share}")
         self.task = get_task(self.config.task, **self.config.task_options)
         # Every instance draws its randomness from a key the candidates never see (contract.instance_rng). A
         # resumed run keeps the key it started with; one from before keys existed stays on public seeds.
@@ -296,10 +306,15 @@ class Evolution:
         kind = "llm" if draw < self.config.llm_share else "gp"
         return kind, self.proposers[kind]
 
-    def _parents(self, island: int, sample: int) -> list[ParentInfo]:
+    def _tunes(self, sample: int, kind: str) -> bool:
+        """Whether this GP sample tunes its island's best (drawn from the run seed, so a resume agrees)."""
+        return kind == "gp" and np.random.default_rng([self.config.seed, sample, 5]).random() < self.config.tune_share
+
+    def _parents(self, island: int, sample: int, tune: bool = False) -> list[ParentInfo]:
         rng = np.random.default_rng([self.config.seed, sample, 1])
         out = []
-        for program in self.database.sample(island, rng):
+        leaders = self.database.islands[island].leaders(TUNE_LEADERS) if tune else []
+        for program in leaders or self.database.sample(island, rng):
             c = self.store.get(program.id)
             out.append(ParentInfo(c.id, c.code or "", c.score, c.scores, c.feedback, c.status, c.reason))
         return out
@@ -316,10 +331,12 @@ class Evolution:
     def _propose(self, sample: int) -> int:
         island = sample % self.config.islands
         kind, proposer = self._proposer_for(sample)
-        parents = self._parents(island, sample)
+        tune = self._tunes(sample, kind)
+        parents = self._parents(island, sample, tune)
         started = time.perf_counter()
         try:
-            proposal: Proposal = proposer.propose(parents, self._context(), self.config.seed * 1_000_003 + sample)
+            context = {**self._context(), "tune": tune}
+            proposal: Proposal = proposer.propose(parents, context, self.config.seed * 1_000_003 + sample)
         except Exception as exc:  # a proposer must not take the run down; record and go on
             proposal = Proposal(None, kind, error=f"{type(exc).__name__}: {exc}")
         fields: dict[str, Any] = dict(

@@ -53,6 +53,10 @@ P_INTERNAL = 0.9
 """Koza's bias: crossover and mutation points are internal nodes this often (when the tree has any)."""
 SIGMA = 0.2
 """Relative standard deviation of constant perturbation."""
+TUNE_SIGMAS = (-4.5, -1.0)
+"""Constant tuning's step: a log-normal factor whose log-scale is drawn log-uniformly between e^-4.5 (1%) and
+e^-1 (37%) per proposal, so repeated tuning of the same elite searches both near and far without keeping
+any state between proposals (a run resumes exactly)."""
 
 
 def tree_size(code: str) -> int | None:
@@ -279,6 +283,21 @@ class GPProposer:
         new = round_sig(old * (1 + SIGMA * rng.normal()) if old else rng.normal())
         return None if new == old else replace(tree, point.path, Node("const", value=new))
 
+    def tune_constants(self, rng: np.random.Generator, tree: Node) -> Node | None:
+        """Move every constant of `tree` at once (a random-search step over the constant vector): a program
+        whose shape is right is usually a few constants away from better, and one-at-a-time perturbation
+        cannot move correlated constants together. None when the tree has no constants."""
+        options = [p for p in points(tree) if p.node.op == "const"]
+        if not options:
+            return None
+        sigma = float(np.exp(rng.uniform(*TUNE_SIGMAS)))
+        out = tree
+        for point in options:
+            old = point.node.value
+            new = round_sig(old * float(np.exp(sigma * rng.normal())) if old else sigma * rng.normal())
+            out = replace(out, point.path, Node("const", value=new))
+        return None if out == tree else out
+
     def vary(self, rng: np.random.Generator, trees: list[Node]) -> tuple[Node | None, str, tuple[int, ...]]:
         """One attempt at an offspring: (tree or None, what was done, indices of the parents used). In a
         program of several functions, one function is picked uniformly first (crossover exchanges material
@@ -311,14 +330,28 @@ class GPProposer:
             child = replace(trees[first], (part,), child)
         return child, how + label, used
 
+    def _tune_first(self, rng: np.random.Generator, trees: list[Node]
+                    ) -> tuple[Node | None, str, tuple[int, ...]]:
+        """Tuning of the first tree (best first) that has constants: (child or None, label, parent index)."""
+        for index, parent in enumerate(trees):
+            for _ in range(ATTEMPTS if any(p.node.op == "const" for p in points(parent)) else 0):
+                tree = self.tune_constants(rng, parent)
+                if tree is not None and tree not in trees and self.within_limits(tree):
+                    return tree, "constant tuning", (index,)
+        return None, "", ()
+
     def propose(self, parents: list[ParentInfo], context: dict[str, Any], seed: int) -> Proposal:
-        """An offspring of the GP parents (non-GP parents are ignored), or a fresh tree without any."""
+        """An offspring of the GP parents (non-GP parents are ignored), or a fresh tree without any. When the
+        engine asks for tuning (`context["tune"]`, the island's best programs as parents, best first), every
+        constant of the first GP tree with constants moves at once; without one, the parents vary as usual."""
         started = time.perf_counter()
         rng = np.random.default_rng(seed)
         usable = [(p, t) for p in parents if (t := self.parse(p.code)) is not None]
         trees = [t for _, t in usable]
         child, how, used = None, "", ()
-        for _ in range(ATTEMPTS if trees else 0):
+        if context.get("tune"):
+            child, how, used = self._tune_first(rng, trees)
+        for _ in range(ATTEMPTS if trees and child is None else 0):
             tree, how, used = self.vary(rng, trees)
             if tree is not None and self.within_limits(tree) and tree not in trees \
                     and self.grammar.type_of(tree) == VEC:
