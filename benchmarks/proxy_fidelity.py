@@ -50,8 +50,8 @@ import numpy as np
 from policyforge.contract import Instance, Task
 from policyforge.search.proposers.gp import GPProposer
 from policyforge.search.proposers.interpreter import compile_tree
-from policyforge.search.trusted import _features, _grammar
 from policyforge.tasks.registry import get_task
+from policyforge.trust.vouched import _features, _grammar
 
 ROOT = Path(__file__).resolve().parent.parent
 ALIASES = {"binpacking": f"{ROOT / 'examples' / 'binpacking' / 'task.py'}:OnlineBinPacking"}

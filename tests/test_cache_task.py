@@ -13,16 +13,16 @@ from cache_data import CACHE_DATA
 from clirun import run_cli
 
 from policyforge.contract import PolicyError
-from policyforge.policy_files import import_policy_file
-from policyforge.search import sandbox
-from policyforge.search.contracts import EvalRequest, Limits
-from policyforge.search.evaluation import allowed_imports, required_functions, sandbox_paths
-from policyforge.search.judge import judge
+from policyforge.search.conformance import check_task
 from policyforge.search.proposers.grammar import build_grammar, parse_sexpr, render
 from policyforge.tasks.cache import rank
 from policyforge.tasks.cache.task import TWITTER, CacheTask
-from policyforge.tasks.conformance import check_task
 from policyforge.tasks.registry import get_task
+from policyforge.toolkit.policy_files import import_policy_file
+from policyforge.trust import sandbox
+from policyforge.trust.judge import judge
+from policyforge.trust.requests import EvalRequest, Limits
+from policyforge.trust.runner import allowed_imports, required_functions, sandbox_paths
 from policyforge.wire import decode, encode
 
 SMALL = {"window": 20_000, "train_windows": [0], "validation_windows": [20_000], "test_windows": [40_000],

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from policyforge.search.contracts import EvalRequest
 from policyforge.search.executors import LocalExecutor, make_executor
-from policyforge.search.trusted import TREE, run_trusted
+from policyforge.trust.requests import EvalRequest
+from policyforge.trust.vouched import TREE, run_trusted
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "binpacking" / "task.py"
 TREE_REQUEST_TASK = f"{EXAMPLE}:OnlineBinPacking"

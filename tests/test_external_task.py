@@ -18,12 +18,12 @@ import pytest
 from clirun import run_cli
 
 from policyforge.contract import Instance, keyed
-from policyforge.policy_files import import_policy_file
-from policyforge.search.contracts import EvalRequest, EvalResult
-from policyforge.search.judge import judge
-from policyforge.search.sandbox import sandbox_available
-from policyforge.tasks.conformance import evaluate_trusted
+from policyforge.search.conformance import evaluate_trusted
 from policyforge.tasks.registry import get_task, task_class
+from policyforge.toolkit.policy_files import import_policy_file
+from policyforge.trust.judge import judge
+from policyforge.trust.requests import EvalRequest, EvalResult
+from policyforge.trust.sandbox import sandbox_available
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "binpacking"
@@ -116,7 +116,7 @@ def test_a_task_registered_by_entry_point_is_listed_and_checked(tmp_path):
     assert checked.stdout.strip().splitlines()[-1] == "binpacking-demo: conformant"
 
 
-@pytest.mark.parametrize("command", ["check", "evaluate", "evolve"])
+@pytest.mark.parametrize("command", ["check", "evaluate", "evolve", "simulate"])
 @pytest.mark.parametrize("ref, message", [
     ("nosuch.py:X", "task file not found"),
     ("os:path", "path is not a subclass of policyforge.contract.Task"),
@@ -132,7 +132,8 @@ def test_an_unusable_task_reference_is_one_line_and_exit_2(tmp_path, command, re
     policy = EXAMPLE / "baselines" / "best_fit.py"
     args = {"check": ["tasks", "check", ref],
             "evaluate": ["evaluate", "--task", ref, "--policy", str(policy)],
-            "evolve": ["evolve", "--task", ref, "--run-dir", str(tmp_path / "run")]}[command]
+            "evolve": ["evolve", "--task", ref, "--run-dir", str(tmp_path / "run")],
+            "simulate": ["simulate", "--task", ref, "--policy", str(policy)]}[command]
     result = cli(*args, cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
@@ -221,6 +222,47 @@ def test_the_guides_evaluate_command_runs_a_baseline_in_the_sandbox():
     test = [i for i in task.instances() if i.split == "test"]
     assert data["status"] == "ok" and set(data["scores"]) == {i.id for i in test}
     assert {i.group for i in test} == {"uniform", "small", "bimodal", "weibull"}
+
+
+@needs_sandbox
+def test_the_guides_simulate_prints_the_objective_per_policy_scored_by_the_trusted_half():
+    """The generic simulate, for a task that brings none: a baseline (worker-pool path), a reference baseline
+    (the task's own trusted code) and a policy file (the sandbox, then the judge), each with the task's
+    objective per test instance, equal to what the trusted half computes in this process."""
+    args = guide_command("simulate")
+    result = cli(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    task = get_task(REF)
+    test = [i for i in task.instances() if i.split == "test"]
+    assert data["task"] == "binpacking" and data["objective"] == task.objective() and data["split"] == "test"
+    assert data["instances"] == [i.id for i in test]
+    expected = {name: {i: e.score for i, e in evaluate_trusted(task, task.baselines()[name], test).items()}
+                for name in ("first-fit", "best-fit")}
+    assert list(data["policies"]) == ["first-fit", "harmonic-4", "best_fit"]
+    assert data["policies"]["first-fit"]["kind"] == "baseline"
+    assert data["policies"]["first-fit"]["scores"] == pytest.approx(expected["first-fit"])
+    assert data["policies"]["best_fit"]["kind"] == "file"  # the file, not the baseline of the same code
+    assert data["policies"]["best_fit"]["scores"] == pytest.approx(expected["best-fit"])
+    harmonic = {i.id: task.reference_evaluation("harmonic-4", i).score for i in test}
+    assert data["policies"]["harmonic-4"]["scores"] == pytest.approx(harmonic)
+    for entry in data["policies"].values():
+        assert entry["status"] == "ok"
+        assert entry["score"] == pytest.approx(sum(entry["scores"].values()) / len(test))
+
+
+def test_the_generic_simulate_reads_its_own_options_and_refuses_others_in_one_line():
+    table = cli("simulate", "--task", REF, "--policy", "worst-fit", "--split", "validation", "--task-options",
+                '{"items": 60}')
+    assert table.returncode == 0, table.stderr
+    rows = table.stdout.splitlines()
+    assert "validation instances" in rows[0] and rows[-1].split()[0] == "worst-fit"
+    for args, message in [(["--seeds", "1-3"], "--seeds has no effect for task"),
+                          (["--policy", "nope"], "unknown policy 'nope'"),
+                          (["--policy", "missing.py"], "missing.py: policy file not found")]:
+        result = cli("simulate", "--task", REF, *args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
 
 
 @needs_sandbox

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from policyforge.contract import FieldSpec, FunctionSpec, GPTable, PolicySpec, ViewSpec
-from policyforge.search.contracts import ParentInfo
+from policyforge.search.proposers.base import ParentInfo
 from policyforge.search.proposers.gp import GPProposer, points, tree_size
 from policyforge.search.proposers.grammar import (
     Node,

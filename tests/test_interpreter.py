@@ -18,8 +18,8 @@ from cache_data import CACHE_DATA
 from policyforge.search.proposers.gp import GPProposer
 from policyforge.search.proposers.grammar import build_grammar, render, tree_size
 from policyforge.search.proposers.interpreter import compile_tree, trusted_tree
-from policyforge.search.trusted import _features
 from policyforge.tasks.registry import get_task
+from policyforge.trust.vouched import _features
 
 ROOT = Path(__file__).resolve().parent.parent
 TREES = 6

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from clirun import run_cli
 
-from policyforge.search.sandbox import sandbox_available
 from policyforge.search.store import Store
+from policyforge.trust.sandbox import sandbox_available
 
 TINY = str(Path(__file__).parent / "data" / "tiny_cluster.yaml")
 CHROMIUM = "/usr/bin/chromium"

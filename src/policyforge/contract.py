@@ -31,11 +31,11 @@ import hashlib
 import hmac
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -43,7 +43,7 @@ from policyforge.errors import PolicyCrashed, PolicyError, PolicyforgeError
 
 __all__ = [
     "SPLITS", "Instance", "FieldSpec", "ViewSpec", "FunctionSpec", "PolicySpec", "GPTable", "Evaluation",
-    "Decisions", "Command", "Task", "PolicyError", "PolicyCrashed", "PolicyforgeError", "policy_function",
+    "Decisions", "Command", "CommandLine", "PolicyRunner", "Simulate", "Task", "PolicyError", "PolicyCrashed", "PolicyforgeError", "policy_function",
     "check_held_out", "instance_rng", "keyed", "unseeded",
 ]
 
@@ -228,6 +228,39 @@ class Command:
     run: Callable[[argparse.Namespace], int]
 
 
+class PolicyRunner(Protocol):
+    """The engine's one way to run a policy FILE under trust, handed to a task's own `simulate`: a user's
+    file is as untrusted as a candidate, so it runs in the sandbox and only its decisions come back, for the
+    task's trusted half to replay. A task never imports the sandbox; it asks this."""
+
+    def decisions(self, task: Task, policy: Path, instances: Sequence[Instance]) -> dict[str, Decisions]:
+        """The decisions of the policy in `policy` on `instances` of `task` (an instance of the class the
+        command was given; any options); PolicyError, one line naming the file, when it is refused or fails."""
+        ...
+
+
+@dataclass(frozen=True)
+class Simulate:
+    """A task's own `policyforge simulate`, replacing the engine's generic one (every policy's objective per
+    instance): `add_arguments` adds the task's options beside everyone's (--task, --policy, --seeds, --jobs,
+    --json, --unsafe-local-policy); `run(args, runner)` returns the exit code and runs policy files through
+    `runner`."""
+
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, PolicyRunner], int]
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """Optional group, extra commands: what a task adds to `policyforge` (default: nothing; the generic
+    `simulate`, `evaluate`, `tasks check`, `evolve` and `report` work for every task without it)."""
+
+    simulate: Simulate | None = None
+    """The task's own simulate (its options, tables, plots), or None for the generic one."""
+    commands: tuple[Command, ...] = ()
+    """Further subcommands (`policyforge bound` ...)."""
+
+
 def policy_function(policy: ModuleType, name: str, required: bool = True) -> Callable | None:
     """The policy module's function `name`; PolicyError when a required one is missing or not callable."""
     fn = policy.__dict__.get(name)
@@ -368,18 +401,9 @@ class Task:
         return []
 
     @classmethod
-    def add_simulate_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        """Options of `policyforge simulate --task NAME` (default: the task has no simulate command)."""
-
-    @classmethod
-    def simulate(cls, args: argparse.Namespace) -> int:
-        """`policyforge simulate --task NAME ...`; returns the exit code."""
-        raise PolicyforgeError(f"task {cls.name or cls.__name__} has no simulate command")
-
-    @classmethod
-    def commands(cls) -> tuple[Command, ...]:
-        """Task-specific subcommands of `policyforge`."""
-        return ()
+    def command_line(cls) -> CommandLine:
+        """Optional group, extra commands: the task's own `simulate` and subcommands (`CommandLine`)."""
+        return CommandLine()
 
 
 def versus_best_baseline(scores: dict[str, float], baseline_scores: dict[str, dict[str, float]]) -> str:

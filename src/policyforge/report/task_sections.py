@@ -17,16 +17,11 @@ from typing import Any
 
 from policyforge.contract import Instance, Task, keyed
 from policyforge.errors import PolicyforgeError
-from policyforge.report.html import write_atomic
-from policyforge.search.contracts import EvalRequest, Limits
-from policyforge.search.evaluation import (
-    allowed_imports,
-    required_functions,
-    sandbox_paths,
-    source_fingerprint,
-    task_fingerprint,
-)
+from policyforge.search.evaluation import source_fingerprint, task_fingerprint
 from policyforge.search.store import Candidate
+from policyforge.toolkit.html import write_atomic
+from policyforge.trust.requests import Limits
+from policyforge.trust.runner import request_for, sandboxed_decisions
 
 CACHE_FILE = "series-cache.json"
 Series = dict[str, list[float]]
@@ -69,8 +64,7 @@ def task_sections(config: dict[str, Any], best: Candidate | None, out: Path, not
 
 def _series(config: dict[str, Any], task: Task, codes: dict[str, str], instances: list[Instance], out: Path,
             notes: list[str]) -> dict[str, dict[str, Series]]:
-    from policyforge.search.judge import task_for
-    from policyforge.search.sandbox import run
+    from policyforge.trust.tasks import task_for
 
     ref, options = config["task"], task.options()
     limits = Limits(**(config.get("limits") or {}))
@@ -81,9 +75,8 @@ def _series(config: dict[str, Any], task: Task, codes: dict[str, str], instances
             for label, code in codes.items()}
 
     def compute(label: str) -> tuple[str, dict[str, Series] | str]:
-        request = EvalRequest(ref, codes[label], tuple(instances), options, limits, sandbox_paths(ref, task))
-        result = run(request, allowed_imports=allowed_imports(task), allow_unsafe=bool(config.get("unsafe")),
-                     required_functions=required_functions(task))
+        request = request_for(ref, task, codes[label], instances, limits)
+        result = sandboxed_decisions(request, task, bool(config.get("unsafe")))
         if not result.ok:
             return label, f"{result.status}: {result.reason}"
         trusted = task_for(request)

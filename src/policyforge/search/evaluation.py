@@ -18,47 +18,30 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from policyforge import __version__
-from policyforge.fetch import data_dir
-from policyforge.search.contracts import EvalRequest, EvalResult, Instance, Limits
+from policyforge.contract import Instance
 from policyforge.search.executors import default_jobs, make_executor
-from policyforge.search.trusted import BASELINE, TREE, run_trusted, tree_grammar
+from policyforge.toolkit.fetch import data_dir
+from policyforge.trust.requests import EvalRequest, EvalResult, Limits
+from policyforge.trust.runner import allowed_imports, required_functions, run_sandboxed, sandbox_paths
+from policyforge.trust.vouched import BASELINE, TREE, run_trusted, tree_grammar
 
 if TYPE_CHECKING:
     from policyforge.contract import Task
-    from policyforge.search.loop import EvolveConfig
 
 
-def run_sandboxed(request: EvalRequest, unsafe: bool, allowed_imports: tuple[str, ...],
-                  required_functions: tuple[tuple[str, ...], ...]) -> EvalResult:
-    """What an executor runs: the candidate's decisions from the sandbox, then their trusted scores
-    (importable by name, so Ray can ship it; this process never runs candidate code)."""
-    from policyforge.search.judge import judge
-    from policyforge.search.sandbox import run
+class EvaluatorConfig(Protocol):
+    """What the Evaluator reads of a run's configuration (search/loop.py's EvolveConfig has it): declared
+    here so this module does not import the loop that imports it."""
 
-    result = run(request, allowed_imports=allowed_imports, allow_unsafe=unsafe,
-                 required_functions=required_functions)
-    return judge(request, result)
-
-
-def required_functions(task: Task) -> tuple[tuple[str, ...], ...]:
-    """Per interface the task accepts, the functions a policy must define."""
-    return tuple(spec.required_functions for spec in (task.spec, *task.interfaces))
-
-
-def allowed_imports(task: Task) -> tuple[str, ...]:
-    """The union of the allow-lists of the task's interfaces."""
-    return tuple(dict.fromkeys(m for spec in (task.spec, *task.interfaces) for m in spec.allowed_imports))
-
-
-def sandbox_paths(ref: str, task: Task) -> tuple[str, ...]:
-    """What the sandboxed child must read: the task's data and, for a task from a file, that file's folder."""
-    from policyforge.tasks.registry import task_file
-
-    own = task_file(ref)
-    return tuple(str(p) for p in task.data_paths()) + ((str(Path(own).parent),) if own else ())
+    task: str
+    limits: dict[str, Any]
+    unsafe: bool
+    executor: str
+    jobs: int
+    ray_address: str | None
 
 
 def merge(results: list[EvalResult]) -> EvalResult:
@@ -133,9 +116,9 @@ class ResultCache:
 
 class Evaluator:
     """Evaluates code on instances through the right door: the sandbox for code, the trusted worker pool for
-    the engine's own GP trees and the task's own baseline files (search/trusted.py)."""
+    the engine's own GP trees and the task's own baseline files (trust/vouched.py)."""
 
-    def __init__(self, config: EvolveConfig, task: Task) -> None:
+    def __init__(self, config: EvaluatorConfig, task: Task) -> None:
         self.task_name = config.task
         self.task_options = task.options()
         self.limits = Limits(**config.limits)
@@ -166,7 +149,7 @@ class Evaluator:
 
     def _static_check(self, code: str) -> str | None:
         if code not in self.checked:
-            from policyforge.search.static_check import check_source
+            from policyforge.trust.static_check import check_source
 
             self.checked[code] = check_source(code, self.allowed_imports, self.required_functions)
         return self.checked[code]

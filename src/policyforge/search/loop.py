@@ -19,16 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from policyforge.contract import Task, finite_evaluation, keyed
+from policyforge.contract import Instance, Task, finite_evaluation, keyed
 from policyforge.errors import PolicyforgeError
-from policyforge.search.contracts import EvalResult, Instance, Limits, ParentInfo, Proposal
 from policyforge.search.database import DatabaseConfig, Program, ProgramsDatabase
 from policyforge.search.dedup import code_hash, normalised_hash
 from policyforge.search.evaluation import Evaluator, merge
-from policyforge.search.instance_keys import installation_key
+from policyforge.search.proposers.base import ParentInfo, Proposal
 from policyforge.search.runs import run_verdict, selected_best
 from policyforge.search.store import Candidate, Store
 from policyforge.tasks.registry import get_task
+from policyforge.trust.instance_keys import installation_key
+from policyforge.trust.requests import EvalResult, Limits
 
 
 @dataclass(frozen=True)
@@ -557,7 +558,7 @@ def default_proposers(config: EvolveConfig, task: Task) -> dict[str, Any]:
 
         proposers["gp"] = GPProposer(task.gp_spec or task.spec, table=task.gp_table)
     if config.proposer in ("llm", "mixed"):
-        from policyforge.search.proposers.llm import LLMProposer
+        from policyforge.search.proposers.llm.proposer import LLMProposer
 
         proposers["llm"] = LLMProposer(**config.llm)
     if not proposers:

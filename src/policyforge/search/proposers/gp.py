@@ -21,7 +21,7 @@ import numpy as np
 
 from policyforge.contract import GPTable, PolicySpec
 from policyforge.errors import PolicyforgeError
-from policyforge.search.contracts import ParentInfo, Proposal
+from policyforge.search.proposers.base import ParentInfo, Proposal
 from policyforge.search.proposers.grammar import (
     BOOL,
     NUM,

@@ -14,7 +14,6 @@ in the feedback and the benchmark.
 
 from __future__ import annotations
 
-import argparse
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from policyforge.contract import (
+    CommandLine,
     Decisions,
     Evaluation,
     GPTable,
@@ -305,16 +305,10 @@ class CacheTask(Task):
 
     # --- command line -----------------------------------------------------------------------------------
     @classmethod
-    def add_simulate_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        from policyforge.tasks.cache.cli import add_simulate_arguments
+    def command_line(cls) -> CommandLine:
+        from policyforge.tasks.cache.cli import command_line
 
-        add_simulate_arguments(parser)
-
-    @classmethod
-    def simulate(cls, args: argparse.Namespace) -> int:
-        from policyforge.tasks.cache.cli import simulate_command
-
-        return simulate_command(args)
+        return command_line()
 
 
 @lru_cache(maxsize=512)

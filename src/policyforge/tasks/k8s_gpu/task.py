@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from policyforge.contract import (
-    Command,
+    CommandLine,
     Decisions,
     Evaluation,
     GPTable,
@@ -169,23 +169,10 @@ class K8sGpuTask(Task):
         return Path(self.data_dir) / "results"
 
     @classmethod
-    def add_simulate_arguments(cls, parser) -> None:
-        from policyforge.tasks.k8s_gpu.cli import add_simulate_arguments
+    def command_line(cls) -> CommandLine:
+        from policyforge.tasks.k8s_gpu.cli import command_line
 
-        add_simulate_arguments(parser)
-
-    @classmethod
-    def simulate(cls, args) -> int:
-        from policyforge.tasks.k8s_gpu.cli import simulate_command
-
-        return simulate_command(args)
-
-    @classmethod
-    def commands(cls) -> tuple[Command, ...]:
-        from policyforge.tasks.k8s_gpu.bound_cli import add_bound_arguments, bound_command
-
-        return (Command("bound", "k8s-gpu: a certified upper bound on GPU allocation and the best packing found, "
-                        "next to every baseline", add_bound_arguments, bound_command),)
+        return command_line(cls)
 
     @classmethod
     def options_from_cli(cls, workload: str | None, report=print) -> dict[str, Any]:

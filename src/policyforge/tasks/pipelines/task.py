@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from policyforge.contract import (
+    CommandLine,
     Decisions,
     Evaluation,
     GPTable,
@@ -218,18 +219,10 @@ class PipelinesTask(Task):
         return tuple(p for p in (self.params, self.trace) if p)
 
     @classmethod
-    def add_simulate_arguments(cls, parser) -> None:
-        parser.add_argument("--params", metavar="FILE.toml", help="Eudoxia parameter file (required)")
-        parser.add_argument("--trace", metavar="FILE.csv", help="Eudoxia trace (default: generate from --params)")
+    def command_line(cls) -> CommandLine:
+        from policyforge.tasks.pipelines.cli import command_line
 
-    @classmethod
-    def simulate(cls, args) -> int:
-        from policyforge.tasks.pipelines.cli import simulate_command
-
-        if not args.params:
-            raise PolicyforgeError("simulate --task pipelines needs --params FILE.toml")
-        return simulate_command(args.params, args.trace, args.policy or [], args.seeds or [], args.json,
-                                args.unsafe_local_policy)
+        return command_line(cls)
 
     @classmethod
     def options_from_cli(cls, workload: str | None, report=print) -> dict[str, Any]:

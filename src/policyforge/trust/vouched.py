@@ -18,8 +18,9 @@ from functools import lru_cache
 
 from policyforge.contract import Task
 from policyforge.errors import PolicyCrashed, PolicyError
-from policyforge.search.contracts import EvalRequest, EvalResult
-from policyforge.search.judge import REASON_CHARS, judge, task_for
+from policyforge.trust.judge import REASON_CHARS, judge
+from policyforge.trust.requests import EvalRequest, EvalResult
+from policyforge.trust.tasks import task_for
 from policyforge.wire import WireError, decode, encode
 
 TREE, BASELINE = "tree", "baseline"
@@ -78,8 +79,8 @@ def _baseline_policy(code: str) -> types.ModuleType:
 @lru_cache(maxsize=64)
 def _vouched_baseline(task: Task, code: str) -> bool:
     """The worker checks for itself what the engine checked before sending a baseline here."""
-    from policyforge.search.evaluation import allowed_imports, required_functions
-    from policyforge.search.static_check import check_source
+    from policyforge.trust.runner import allowed_imports, required_functions
+    from policyforge.trust.static_check import check_source
 
     texts = {path.read_text() for path in task.baselines().values()}
     return code in texts and check_source(code, allowed_imports(task), required_functions(task)) is None

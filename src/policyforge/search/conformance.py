@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from policyforge.contract import SPLITS, Evaluation, Instance, Task
-from policyforge.policy_files import import_policy_file
 from policyforge.tasks.registry import canonical, get_task, task_class
+from policyforge.toolkit.policy_files import import_policy_file
 from policyforge.wire import decode, encode
 
 
@@ -127,11 +127,8 @@ def check_candidate_paths(task: Task, ref: str, check: Callable[[str, Callable[[
     passes the static check and runs in the engine's worker pool with its decisions judged; every GP seed parses,
     type-checks and renders to a module the static check accepts; every feature module a policy may import
     declares the names it exports (`__all__`), and those names exist."""
-    from policyforge.search.evaluation import (
-        allowed_imports,
-        required_functions,
-    )
-    from policyforge.search.static_check import _task_module, check_source
+    from policyforge.trust.runner import allowed_imports, required_functions
+    from policyforge.trust.static_check import _task_module, check_source
 
     allowed, required = allowed_imports(task), required_functions(task)
     for spec in dict.fromkeys((task.spec, *task.interfaces, *((task.gp_spec,) if task.gp_spec else ()))):
@@ -176,12 +173,12 @@ def _check_as_evolve(task: Task, ref: str, check: Callable[[str, Callable[[], st
     and judges the decisions."""
     from policyforge.contract import keyed
     from policyforge.errors import PolicyforgeError
-    from policyforge.search.contracts import EvalRequest
-    from policyforge.search.evaluation import sandbox_paths
     from policyforge.search.executors import LocalExecutor
     from policyforge.search.proposers.gp import GPProposer
     from policyforge.search.proposers.interpreter import trusted_tree
-    from policyforge.search.trusted import BASELINE, TREE, run_trusted, tree_grammar
+    from policyforge.trust.requests import Limits
+    from policyforge.trust.runner import request_for
+    from policyforge.trust.vouched import BASELINE, TREE, run_trusted, tree_grammar
 
     paths = task.baselines()
     instances = tuple(keyed(screen, CHECK_KEY))
@@ -197,9 +194,8 @@ def _check_as_evolve(task: Task, ref: str, check: Callable[[str, Callable[[], st
                  for k, code in enumerate(seeds) if trusted_tree(grammar, code) is not None]
     executor = LocalExecutor(2)
     try:
-        futures = [(label, executor.submit_compute(run_trusted, EvalRequest(
-            ref, code, instances, task.options(), data_paths=sandbox_paths(ref, task)), kind))
-            for label, kind, code in work]
+        futures = [(label, executor.submit_compute(run_trusted, request_for(ref, task, code, instances, Limits()),
+                                                   kind)) for label, kind, code in work]
         for label, future in futures:
             result = future.result()
             check(label, lambda result=result: None if result.ok else f"{result.status}: {result.reason}")
@@ -211,7 +207,7 @@ def _check_gp_seeds(task: Task, check: Callable[[str, Callable[[], str | None]],
                     allowed: tuple[str, ...], required: tuple[tuple[str, ...], ...]) -> None:
     from policyforge.search.proposers.gp import GPProposer
     from policyforge.search.proposers.grammar import parse_sexpr
-    from policyforge.search.static_check import check_source
+    from policyforge.trust.static_check import check_source
 
     proposer = GPProposer(task.gp_spec or task.spec, table=task.gp_table)
     for seed, text in proposer.grammar.seeds.items():
