@@ -22,7 +22,7 @@ def tree_request() -> EvalRequest:
     from policyforge.tasks.registry import get_task
 
     task = get_task(TREE_REQUEST_TASK, items=60)
-    code = GPProposer(task.spec, table=task.gp_table).seed_programs()[1]
+    code = GPProposer.for_task(task).seed_programs()[1]
     return EvalRequest(TREE_REQUEST_TASK, code, tuple(task.instances()[:2]), task.options())
 
 

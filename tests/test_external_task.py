@@ -141,6 +141,19 @@ def test_an_unusable_task_reference_is_one_line_and_exit_2(tmp_path, command, re
     assert not (tmp_path / "run").exists()
 
 
+def test_a_task_with_a_hook_outside_its_group_is_refused_in_one_line(tmp_path):
+    """A task written against the old contract (a loose `feedback`, say) is told where the hook went, never
+    silently run without it."""
+    source = (EXAMPLE / "task.py").read_text()
+    (tmp_path / "old.py").write_text(source.replace("    def search_hints(self)", "    def feedback(self, *args):\n"
+                                                    "        return ''\n\n    def _unused_hints(self)"))
+    result = cli("tasks", "check", f"{tmp_path / 'old.py'}:OnlineBinPacking", cwd=tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stdout + result.stderr
+    assert re.search(r"OnlineBinPacking\.(feedback|proxy_instances) is not read by policyforge: return it from "
+                     r"OnlineBinPacking\.search_hints\(\)", lines[0]), lines
+
+
 # --- the trusted half ------------------------------------------------------------------------------------
 
 OPTIONS = {"items": 60}
@@ -358,7 +371,7 @@ def test_baselines_and_engine_trees_go_to_the_worker_pool_and_code_to_the_sandbo
         result = evaluator.submit(baseline, test, cacheable=True).result()
         assert [(kind, len(r.instances)) for kind, r in seen] == [("baseline", 1)] * len(test)
         assert list(result.scores) == [i.id for i in test]
-        gp = GPProposer(task.spec, table=task.gp_table)
+        gp = GPProposer.for_task(task)
         tree_code = gp.seed_programs()[0]
         for code, expected in ((tree_code, "tree"), (tree_code + "\nLEAK = 1\n", "sandbox"),
                                ("def score(item, bins):\n    return bins.remaining\n", "sandbox")):

@@ -2,8 +2,11 @@
 task stands on the same floor (the public contract and toolkit, nothing of the engine).
 
 Built with `ast` from the source, every import counted: at module level, inside functions (lazy), and under
-`if TYPE_CHECKING:`. A room is a package (a folder), and each top-level module of `policyforge` is a room
-of its own (contract, errors, wire, cli)."""
+`if TYPE_CHECKING:`. Packages are checked at every level of the tree: inside each package, its modules and
+its subpackages (each with everything below it) are the rooms, and an import between two modules is an edge
+between the rooms that hold them where their paths part. So `policyforge`'s rooms are contract, errors, wire,
+cli, toolkit, trees, trust, search, report and tasks; inside `tasks/k8s_gpu`, task, cli, simulate, ... and
+the `bound` subpackage, which may use the simulator as long as nothing it uses uses it back."""
 
 from __future__ import annotations
 
@@ -63,8 +66,16 @@ def graph() -> dict[str, set[str]]:
     return out
 
 
-def room(module: str) -> str:
-    return module if modules()[module][1] or module.count(".") == 1 else module.rpartition(".")[0]
+def rooms(a: str, b: str) -> tuple[str, str] | None:
+    """The two rooms an import from module `a` to module `b` joins: the children of the deepest package that
+    holds both (None when one is that package itself, an `__init__`)."""
+    pa, pb = a.split("."), b.split(".")
+    common = 0
+    while common < min(len(pa), len(pb)) and pa[common] == pb[common]:
+        common += 1
+    if common >= min(len(pa), len(pb)):
+        return None
+    return ".".join(pa[: common + 1]), ".".join(pb[: common + 1])
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -112,6 +123,9 @@ def test_the_graph_sees_lazy_and_relative_imports():
     assert "policyforge.tasks.registry" in edges["policyforge.cli"]  # imported inside functions only
     assert "policyforge.contract" in edges["policyforge.tasks.registry"]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert rooms("policyforge.tasks.k8s_gpu.bound.cli", "policyforge.tasks.k8s_gpu.experiment") == \
+        ("policyforge.tasks.k8s_gpu.bound", "policyforge.tasks.k8s_gpu.experiment")
+    assert rooms("policyforge.search.loop", "policyforge.trust.runner") == ("policyforge.search", "policyforge.trust")
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
@@ -119,11 +133,22 @@ def test_no_module_imports_itself_through_others():
     assert cycles(graph()) == []
 
 
-def test_no_package_imports_itself_through_others():
-    rooms: dict[str, set[str]] = {}
+def package_graph() -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {}
     for module, targets in graph().items():
-        rooms.setdefault(room(module), set()).update(room(t) for t in targets if room(t) != room(module))
-    assert cycles(rooms) == []
+        for target in targets:
+            pair = rooms(module, target)
+            if pair is not None:
+                edges.setdefault(pair[0], set()).add(pair[1])
+                edges.setdefault(pair[1], set())
+    return edges
+
+
+def test_no_package_imports_itself_through_others():
+    edges = package_graph()
+    assert {"policyforge.search", "policyforge.trust", "policyforge.tasks.k8s_gpu.bound"} <= set(edges)
+    assert "policyforge.trust" in edges["policyforge.search"]
+    assert cycles(edges) == []
 
 
 def test_every_task_stands_on_the_public_floor():

@@ -203,7 +203,8 @@ def _immutable_problems(value: object, path: str, seen: set[int]) -> list[str]:
 
 
 def _task_modules(cls: type[Task]) -> list[str]:
-    specs = [cls.spec, *cls.interfaces, *([cls.gp_spec] if cls.gp_spec else [])]
+    gp_spec = get_task(cls.name, **TASKS[cls.name]).search_hints().gp_spec
+    specs = [cls.spec, *cls.interfaces, *([gp_spec] if gp_spec else [])]
     return sorted({m for spec in specs for m in spec.allowed_imports if m.startswith("policyforge")})
 
 

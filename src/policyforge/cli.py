@@ -267,7 +267,7 @@ def cmd_runs_export(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from policyforge.contract import keyed
+    from policyforge.contract import keyed, screen_instances
     from policyforge.search.evaluation import merge
     from policyforge.tasks.registry import get_task
     from policyforge.trust.instance_keys import installation_key
@@ -278,7 +278,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     task = get_task(ref, **options)
     path, label = _evaluated_policy(args.policy, task.baselines(), task.name or ref)
     print(f"evaluating {label}", file=sys.stderr)
-    instances = task.screen_instances() if args.split == "screen" else [i for i in task.instances() if i.split == args.split]
+    instances = screen_instances(task) if args.split == "screen" else [i for i in task.instances() if i.split == args.split]
     instances = keyed(instances, installation_key())  # the instances evolve measures, keyed the same way
     code, limits = path.read_text(encoding="utf-8"), Limits(**_limits(args))
     imports, functions = allowed_imports(task), required_functions(task)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from policyforge.contract import SPLITS, Evaluation, Instance, Task
+from policyforge.contract import SPLITS, Evaluation, Instance, Task, screen_instances
 from policyforge.tasks.registry import canonical, get_task, task_class
 from policyforge.toolkit.policy_files import import_policy_file
 from policyforge.wire import decode, encode
@@ -54,7 +54,8 @@ def check_task(name: str, report: Callable[[str], None] = lambda _: None, worklo
         return f"no {', '.join(missing)} instances" if missing else None
 
     check("instances split into train, validation and test", splits)
-    screen = task.screen_instances()
+    hints = task.search_hints()
+    screen = screen_instances(task, hints)
     check("screen instances are train instances",
           lambda: None if screen and all(i in instances and i.split == "train" for i in screen) else "bad screen set")
 
@@ -63,7 +64,7 @@ def check_task(name: str, report: Callable[[str], None] = lambda _: None, worklo
         from policyforge.search.loop import checked_proxies
 
         try:
-            checked_proxies(task.proxy_instances(), instances)
+            checked_proxies(list(hints.proxy_instances), instances)
         except PolicyforgeError as exc:
             return str(exc)
         return None
@@ -131,7 +132,8 @@ def check_candidate_paths(task: Task, ref: str, check: Callable[[str, Callable[[
     from policyforge.trust.static_check import _task_module, check_source
 
     allowed, required = allowed_imports(task), required_functions(task)
-    for spec in dict.fromkeys((task.spec, *task.interfaces, *((task.gp_spec,) if task.gp_spec else ()))):
+    gp_spec = task.search_hints().gp_spec
+    for spec in dict.fromkeys((task.spec, *task.interfaces, *((gp_spec,) if gp_spec else ()))):
         if spec.feature_module and _task_module(spec.feature_module):  # not a library (numpy) named as one
             check(f"feature module {spec.feature_module} exports exactly its __all__",
                   lambda module=spec.feature_module: _exports_problem(module))
@@ -175,7 +177,7 @@ def _check_as_evolve(task: Task, ref: str, check: Callable[[str, Callable[[], st
     from policyforge.errors import PolicyforgeError
     from policyforge.search.executors import LocalExecutor
     from policyforge.search.proposers.gp import GPProposer
-    from policyforge.search.proposers.interpreter import trusted_tree
+    from policyforge.trees.interpreter import trusted_tree
     from policyforge.trust.requests import Limits
     from policyforge.trust.runner import request_for
     from policyforge.trust.vouched import BASELINE, TREE, run_trusted, tree_grammar
@@ -187,7 +189,7 @@ def _check_as_evolve(task: Task, ref: str, check: Callable[[str, Callable[[], st
     grammar = tree_grammar(task)
     if grammar is not None:
         try:
-            seeds = GPProposer(task.gp_spec or task.spec, table=task.gp_table).seed_programs()
+            seeds = GPProposer.for_task(task).seed_programs()
         except PolicyforgeError:  # a seed that does not parse or type-check: _check_gp_seeds names it
             seeds = []
         work += [(f"GP seed {k + 1} runs in the trusted interpreter and is judged, as evolve runs it", TREE, code)
@@ -206,10 +208,10 @@ def _check_as_evolve(task: Task, ref: str, check: Callable[[str, Callable[[], st
 def _check_gp_seeds(task: Task, check: Callable[[str, Callable[[], str | None]], None],
                     allowed: tuple[str, ...], required: tuple[tuple[str, ...], ...]) -> None:
     from policyforge.search.proposers.gp import GPProposer
-    from policyforge.search.proposers.grammar import parse_sexpr
+    from policyforge.trees.grammar import parse_sexpr
     from policyforge.trust.static_check import check_source
 
-    proposer = GPProposer(task.gp_spec or task.spec, table=task.gp_table)
+    proposer = GPProposer.for_task(task)
     for seed, text in proposer.grammar.seeds.items():
         def seed_ok(text: str = text) -> str | None:
             try:

@@ -139,7 +139,7 @@ class Evaluator:
 
     def route(self, code: str) -> str:
         """`tree` or `baseline` (trusted worker pool) when the engine can vouch for `code`, else `sandbox`."""
-        from policyforge.search.proposers.interpreter import trusted_tree
+        from policyforge.trees.interpreter import trusted_tree
 
         if code in self.baseline_codes:
             return BASELINE

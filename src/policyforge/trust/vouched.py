@@ -29,16 +29,17 @@ TREE, BASELINE = "tree", "baseline"
 
 @lru_cache(maxsize=4)
 def _grammar(task: Task):
-    from policyforge.search.proposers.grammar import build_grammar
+    from policyforge.trees.grammar import build_grammar
 
-    return build_grammar(task.gp_spec or task.spec, task.gp_table)
+    hints = task.search_hints()
+    return build_grammar(hints.gp_spec or task.spec, hints.gp_table)
 
 
 def tree_grammar(task: Task):
     """The grammar whose trees the task runs in the trusted worker pool, or None when it does not opt in
-    (`Task.trusted_tree_runs`) or its grammar cannot be built. The engine routes by it, and the worker
+    (`SearchHints.trusted_tree_runs`) or its grammar cannot be built. The engine routes by it, and the worker
     checks it again."""
-    if not getattr(task, "trusted_tree_runs", False):
+    if not task.search_hints().trusted_tree_runs:
         return None
     try:
         return _grammar(task)
@@ -60,7 +61,7 @@ def _features(module: str) -> types.ModuleType | None:
 def _tree_policy(task: Task, code: str) -> types.ModuleType:
     """The compiled tree, once per worker and code (a request per instance would otherwise re-parse and
     re-render it each time; the compiled functions keep no state between calls)."""
-    from policyforge.search.proposers.interpreter import compile_tree, trusted_tree
+    from policyforge.trees.interpreter import compile_tree, trusted_tree
 
     grammar = tree_grammar(task)
     tree = None if grammar is None else trusted_tree(grammar, code)

@@ -104,7 +104,7 @@ def simulate_command(args: argparse.Namespace, runner: PolicyRunner, task_class:
         print("warning: no pod waited in this replay under any policy: the cluster is never contended, so the "
               "comparison cannot separate policies; lower --replay-capacity or raise --speedup", file=sys.stderr)
     if args.with_bound:
-        from policyforge.tasks.k8s_gpu.bound_cli import reference_lines
+        from policyforge.tasks.k8s_gpu.bound.cli import reference_lines
 
         args.reference_lines = reference_lines(inputs, args.seeds, args.tune, args.mode)
     if args.plot:
@@ -144,7 +144,7 @@ def _sandboxed_runs(path: Path, args: argparse.Namespace, runner: PolicyRunner, 
 
 def command_line(task_class: type[Task]) -> CommandLine:
     """What k8s-gpu adds to `policyforge`: its own simulate and the `bound` command."""
-    from policyforge.tasks.k8s_gpu.bound_cli import add_bound_arguments, bound_command
+    from policyforge.tasks.k8s_gpu.bound.cli import add_bound_arguments, bound_command
 
     def simulate(args: argparse.Namespace, runner: PolicyRunner) -> int:
         return simulate_command(args, runner, task_class)

@@ -20,9 +20,10 @@ from policyforge.contract import (
     CommandLine,
     Decisions,
     Evaluation,
-    GPTable,
     Instance,
     PolicySpec,
+    Reporting,
+    SearchHints,
     Task,
     as_int_array,
     check_held_out,
@@ -110,8 +111,6 @@ class K8sGpuTask(Task):
 
     name = "k8s-gpu"
     spec: PolicySpec = K8S_GPU_POLICY
-    gp_table: GPTable = K8S_GPU_GP_TABLE
-    trusted_tree_runs = True  # `run` keeps only read-only caches (the loaded trace and cluster)
 
     def __init__(self, workload: str = "default", train_seeds: list[int] | tuple[int, ...] | None = None,
                  validation_seeds: list[int] | tuple[int, ...] | None = None,
@@ -188,6 +187,14 @@ class K8sGpuTask(Task):
         out += [Instance(f"{w}/seed{s}", "test", {"workload": w, "seed": s}, w)
                 for w in self.test_workloads for s in self.test_seeds]
         return out
+
+    def search_hints(self) -> SearchHints:
+        return SearchHints(tuple(self.proxy_instances()), tuple(self.screen_instances()), gp_table=K8S_GPU_GP_TABLE,
+                           trusted_tree_runs=True,  # `run` keeps only read-only caches (the loaded trace and cluster)
+                           feedback=self.feedback)
+
+    def reporting(self) -> Reporting:
+        return Reporting(self.series, self.report_sections)
 
     def screen_instances(self) -> list[Instance]:
         return [i for i in self.instances() if i.split == "train"][:1]

@@ -22,9 +22,9 @@ from policyforge.contract import (
     CommandLine,
     Decisions,
     Evaluation,
-    GPTable,
     Instance,
     PolicySpec,
+    SearchHints,
     Task,
     check_held_out,
     instance_rng,
@@ -172,10 +172,6 @@ class PipelinesTask(Task):
     name = "pipelines"
     spec: PolicySpec = PIPELINES_POLICY
     interfaces = (PIPELINES_RANK_POLICY,)
-    gp_spec: PolicySpec = PIPELINES_RANK_POLICY
-    """What the GP proposer evolves: `rank(ops, load)` over the ranking mechanism (see ranking.py)."""
-    gp_table: GPTable = PIPELINES_RANK_GP_TABLE
-    trusted_tree_runs = True  # every `run` builds a fresh engine from the instance
 
     def __init__(self, scenario: str = "mixed", train_seeds: list[int] | tuple[int, ...] = (1, 2, 3, 4, 5),
                  validation_seeds: list[int] | tuple[int, ...] = (101, 102, 103),
@@ -244,6 +240,13 @@ class PipelinesTask(Task):
         tests = (self.scenario,) if self.params else self.test_scenarios
         out += [self._instance(name, "test", s) for name in tests for s in self.test_seeds]
         return out
+
+    def search_hints(self) -> SearchHints:
+        return SearchHints(tuple(self.proxy_instances()), tuple(self.screen_instances()),
+                           # the GP proposer evolves `rank(ops, load)` over the ranking mechanism (ranking.py)
+                           gp_spec=PIPELINES_RANK_POLICY, gp_table=PIPELINES_RANK_GP_TABLE,
+                           trusted_tree_runs=True,  # every `run` builds a fresh engine from the instance
+                           feedback=self.feedback)
 
     def screen_instances(self) -> list[Instance]:
         return [i for i in self.instances() if i.split == "train"][:1]

@@ -40,8 +40,8 @@ def add_bound_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def bound_command(args: argparse.Namespace) -> int:
-    from policyforge.tasks.k8s_gpu.bound import BoundSettings
-    from policyforge.tasks.k8s_gpu.bound_report import check_percents, measure, table
+    from policyforge.tasks.k8s_gpu.bound.certify import BoundSettings
+    from policyforge.tasks.k8s_gpu.bound.report import check_percents, measure, table
     from policyforge.tasks.k8s_gpu.inputs import resolve
     from policyforge.tasks.k8s_gpu.policy import load_policy, policy_names
 
@@ -72,8 +72,8 @@ def _progress(line: str) -> None:
 
 def reference_lines(inputs, seeds: list[int], tune: float, mode: str) -> dict[str, float]:
     """Mean certified bound and best packing at 100% arrived over `seeds`, as plot reference lines."""
-    from policyforge.tasks.k8s_gpu.bound import BoundSettings
-    from policyforge.tasks.k8s_gpu.bound_report import bound_seed, check_percents
+    from policyforge.tasks.k8s_gpu.bound.certify import BoundSettings
+    from policyforge.tasks.k8s_gpu.bound.report import bound_seed, check_percents
 
     if mode != "inflation":
         raise PolicyforgeError("--with-bound applies to --mode inflation (the bound is on arrived pods)")
