@@ -141,6 +141,22 @@ def test_an_unusable_task_reference_is_one_line_and_exit_2(tmp_path, command, re
     assert not (tmp_path / "run").exists()
 
 
+def test_the_guide_names_the_real_cache_location_and_the_len_a_gp_view_needs(monkeypatch, tmp_path):
+    from policyforge.search.evaluation import result_cache_path
+    from policyforge.search.proposers.gp import GPProposer
+
+    text = " ".join(GUIDE.read_text().split())
+    task = get_task(REF)
+    monkeypatch.delenv("POLICYFORGE_DATA", raising=False)
+    assert result_cache_path(task) == Path("data/results/evaluations.sqlite")
+    assert "`data/results/evaluations.sqlite`" in text and "`$POLICYFORGE_DATA`" in text
+    monkeypatch.setenv("POLICYFORGE_DATA", str(tmp_path))
+    assert result_cache_path(task) == tmp_path / "results" / "evaluations.sqlite"
+    assert GPProposer.for_task(task).grammar.length_expr == "len(bins)"  # the vector view, sized by len()
+    assert "`len(<vector_view>)`" in text and "must define `__len__`" in text
+    assert len(sys.modules[type(task).__module__].BinsView(*[np.zeros(3)] * 5)) == 3
+
+
 def test_a_task_with_a_hook_outside_its_group_is_refused_in_one_line(tmp_path):
     """A task written against the old contract (a loose `feedback`, say) is told where the hook went, never
     silently run without it."""

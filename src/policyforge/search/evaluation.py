@@ -81,6 +81,12 @@ def task_fingerprint(task: Task) -> str:
     return digest.hexdigest()
 
 
+def result_cache_path(task: Task) -> Path:
+    """Where the task's deterministic results (baselines) are cached: its `cache_dir()`, else `results/` in
+    the data folder ($POLICYFORGE_DATA, else ./data); docs/write-your-own-task.md names it."""
+    return Path(task.cache_dir() or data_dir() / "results") / "evaluations.sqlite"
+
+
 class ResultCache:
     """Scores of deterministic evaluations (baselines) keyed by task, options, code and instance, so a
     second run does not pay for them again. Kept beside the data, outside the repository."""
@@ -131,7 +137,7 @@ class Evaluator:
         self.grammar = tree_grammar(task)
         self.executor = make_executor(config.executor, config.jobs, config.ray_address)
         self.orchestrator = ThreadPoolExecutor(max_workers=max(4, 2 * (config.jobs or default_jobs())), thread_name_prefix="cascade")
-        self.cache = ResultCache(Path(task.cache_dir() or data_dir() / "results") / "evaluations.sqlite")
+        self.cache = ResultCache(result_cache_path(task))
         self.checked: dict[str, str | None] = {}
 
     def _request(self, code: str, instances: list[Instance]) -> EvalRequest:

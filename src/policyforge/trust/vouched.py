@@ -5,7 +5,7 @@ data are loaded once per process and reused: no child per instance, no import pe
 still come from the task's trusted `score`, through the same judge as a sandboxed candidate's decisions.
 
 What may take this path is decided by the engine, never by a candidate (search/evaluation.py): a tree must
-be exactly the engine's rendering of a well-typed tree (proposers/interpreter.py), a baseline must be the
+be exactly the engine's rendering of a well-typed tree (trees/interpreter.py), a baseline must be the
 text of one of the task's baseline files and pass the static check. Code from an LLM or a user always goes
 to the sandbox. These processes never import candidate code, so they may judge.
 """
