@@ -286,7 +286,7 @@ def test_the_generic_simulate_reads_its_own_options_and_refuses_others_in_one_li
     assert table.returncode == 0, table.stderr
     rows = table.stdout.splitlines()
     assert "validation instances" in rows[0] and rows[-1].split()[0] == "worst-fit"
-    for args, message in [(["--seeds", "1-3"], "--seeds has no effect for task"),
+    for args, message in [(["--seeds", "1-3"], "unrecognized arguments: --seeds 1-3"),  # its instances are its own
                           (["--policy", "nope"], "unknown policy 'nope'"),
                           (["--policy", "missing.py"], "missing.py: policy file not found")]:
         result = cli("simulate", "--task", REF, *args)

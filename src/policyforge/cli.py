@@ -70,9 +70,6 @@ def _generic_simulate(args: argparse.Namespace) -> int:
     from policyforge.search.simulate import FILE, compare, instances_of, policy_names, table
     from policyforge.tasks.registry import get_task
 
-    if args.seeds is not None:
-        raise PolicyforgeError(f"--seeds has no effect for task {args.task}: it names its own instances; choose "
-                               "them with --split (and --workload or --task-options)")
     ref, options = _task_setup(args.task, args.workload, args.task_options)
     task = get_task(ref, **options)
     names = policy_names(args.policy, task)
@@ -384,13 +381,13 @@ def build_parser(simulate_task: str | None = None) -> argparse.ArgumentParser:
     sim.add_argument("--policy", action="append",
                      help="baseline name or policy .py file; repeat or comma-separate (default and groups of "
                           "baselines such as 'all': the task's)")
-    sim.add_argument("--seeds", type=parse_seeds, default=None, help="e.g. 42-51 or 1,2,3 (default: the task's)")
     sim.add_argument("--jobs", type=POSITIVE_INT, default=None, help="worker processes (default: all cores)")
     sim.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     sim.add_argument("--unsafe-local-policy", action="store_true",
                      help="run a policy FILE without the sandbox's isolation (only for code you trust)")
     own = task_class(simulate_task).command_line().simulate
-    if own is not None:
+    if own is not None:  # the task's own simulate: seeds, and its own options
+        sim.add_argument("--seeds", type=parse_seeds, default=None, help="e.g. 42-51 or 1,2,3 (default: the task's)")
         own.add_arguments(sim)
     else:  # the generic simulate: the task's instances of one split, as evolve would build them
         sim.add_argument("--workload", help="the task's workload, as for evolve (default: the task's own)")
