@@ -170,3 +170,10 @@ def test_the_example_task_stands_on_the_same_floor():
     for path in (ROOT / "examples").rglob("*.py"):
         names = {resolve(n) for n in imported(path, "")}
         assert all(n.startswith(FLOOR) for n in names), (path, names)
+
+
+def test_the_engine_finds_tasks_only_through_the_registry():
+    """No module outside policyforge/tasks imports a task package: they are all found by reference."""
+    reach = {m: sorted(t for t in targets if t.startswith("policyforge.tasks.") and t != "policyforge.tasks.registry")
+             for m, targets in graph().items() if not m.startswith("policyforge.tasks")}
+    assert {m: t for m, t in reach.items() if t} == {}

@@ -25,7 +25,7 @@ from policyforge.contract import Instance
 from policyforge.search.executors import default_jobs, make_executor
 from policyforge.toolkit.fetch import data_dir
 from policyforge.trust.requests import EvalRequest, EvalResult, Limits
-from policyforge.trust.runner import allowed_imports, required_functions, run_sandboxed, sandbox_paths
+from policyforge.trust.runner import TaskDoor, run_sandboxed
 from policyforge.trust.vouched import BASELINE, TREE, run_trusted, tree_grammar
 
 if TYPE_CHECKING:
@@ -125,13 +125,14 @@ class Evaluator:
     the engine's own GP trees and the task's own baseline files (trust/vouched.py)."""
 
     def __init__(self, config: EvaluatorConfig, task: Task) -> None:
+        self.door = TaskDoor.of(config.task, task)
+        """Every request of this run goes through it (trust/runner.py)."""
         self.task_name = config.task
-        self.task_options = task.options()
+        self.task_options = self.door.options
         self.limits = Limits(**config.limits)
         self.unsafe = config.unsafe
-        self.allowed_imports = allowed_imports(task)
-        self.required_functions = required_functions(task)
-        self.data_paths = sandbox_paths(config.task, task)
+        self.allowed_imports = self.door.allowed_imports
+        self.required_functions = self.door.required_functions
         self.task_source = task_fingerprint(task)
         self.baseline_codes = {path.read_text() for path in task.baselines().values()}
         self.grammar = tree_grammar(task)
@@ -141,7 +142,7 @@ class Evaluator:
         self.checked: dict[str, str | None] = {}
 
     def _request(self, code: str, instances: list[Instance]) -> EvalRequest:
-        return EvalRequest(self.task_name, code, tuple(instances), self.task_options, self.limits, self.data_paths)
+        return self.door.request(code, instances, self.limits)
 
     def route(self, code: str) -> str:
         """`tree` or `baseline` (trusted worker pool) when the engine can vouch for `code`, else `sandbox`."""

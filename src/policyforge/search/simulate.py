@@ -19,7 +19,7 @@ from policyforge.contract import SPLITS, Instance, Task
 from policyforge.errors import PolicyforgeError
 from policyforge.toolkit.cli import policy_list
 from policyforge.trust.requests import EvalResult, Limits
-from policyforge.trust.runner import LIMITS, allowed_imports, request_for, required_functions, run_sandboxed
+from policyforge.trust.runner import LIMITS, TaskDoor, run_sandboxed
 from policyforge.trust.vouched import BASELINE, run_trusted
 
 REFERENCE, BASELINE_FILE, FILE = "reference", "baseline", "file"
@@ -79,17 +79,17 @@ def compare(ref: str, task: Task, names: list[str], instances: list[Instance], j
             unsafe: bool = False, limits: Limits = LIMITS) -> dict[str, Outcome]:
     """Every policy of `names` on `instances`, in the order given (names checked before anything runs)."""
     kinds = {name: kind_of(name, task) for name in names}
-    imports, functions = allowed_imports(task), required_functions(task)
+    door = TaskDoor.of(ref, task)  # once: a task's data_paths may prepare files
 
     def one(name: str, instance: Instance) -> EvalResult:
         if kinds[name] == REFERENCE:
             evaluation = task.reference_evaluation(name, instance)
             return EvalResult("ok", "", {instance.id: evaluation.score}, {instance.id: dict(evaluation.metrics)})
         path = task.baselines()[name] if kinds[name] == BASELINE_FILE else Path(name)
-        request = request_for(ref, task, Path(path).read_text(encoding="utf-8"), [instance], limits)
+        request = door.request(Path(path).read_text(encoding="utf-8"), [instance], limits)
         if kinds[name] == BASELINE_FILE:
             return run_trusted(request, BASELINE)
-        return run_sandboxed(request, unsafe, imports, functions)  # one child per instance, as evolve does
+        return run_sandboxed(request, unsafe, door.allowed_imports, door.required_functions)  # one child per instance, as evolve does
 
     work = [(name, instance) for name in names for instance in instances]
     with ThreadPoolExecutor(max(1, jobs)) as pool:

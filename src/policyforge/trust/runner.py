@@ -40,10 +40,32 @@ def sandbox_paths(ref: str, task: Task) -> tuple[str, ...]:
     return tuple(str(p) for p in task.data_paths()) + ((str(Path(own).parent),) if own else ())
 
 
+@dataclass(frozen=True)
+class TaskDoor:
+    """What every request to run a policy of one task carries, worked out once: the task's reference and
+    options (so another process rebuilds it), what the sandbox mounts, and what the static check allows and
+    requires. `data_paths()` may prepare files (the cache task decodes its windows), so a caller that sends
+    many requests (the Evaluator) keeps one door."""
+
+    ref: str
+    options: dict
+    paths: tuple[str, ...]
+    allowed_imports: tuple[str, ...]
+    required_functions: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def of(cls, ref: str, task: Task) -> TaskDoor:
+        return cls(ref, task.options(), sandbox_paths(ref, task), allowed_imports(task), required_functions(task))
+
+    def request(self, code: str, instances: Sequence[Instance], limits: Limits = LIMITS) -> EvalRequest:
+        """The request that runs `code` on `instances`."""
+        return EvalRequest(self.ref, code, tuple(instances), self.options, limits, self.paths)
+
+
 def request_for(ref: str, task: Task, code: str, instances: Sequence[Instance], limits: Limits = LIMITS
                 ) -> EvalRequest:
     """The request that runs `code` on `instances` of `task` (named `ref`, so another process rebuilds it)."""
-    return EvalRequest(ref, code, tuple(instances), task.options(), limits, sandbox_paths(ref, task))
+    return TaskDoor.of(ref, task).request(code, instances, limits)
 
 
 def sandboxed_decisions(request: EvalRequest, task: Task, unsafe: bool = False) -> EvalResult:
