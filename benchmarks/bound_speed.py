@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from policyforge.tasks.k8s_gpu.bound import BoundSettings, certify
-from policyforge.tasks.k8s_gpu.bound_instance import aggregate, arrival_prefix
+from policyforge.tasks.k8s_gpu.bound.certify import BoundSettings, certify
+from policyforge.tasks.k8s_gpu.bound.instance import aggregate, arrival_prefix
 from policyforge.tasks.k8s_gpu.fallback import FallbackOptions
 from policyforge.tasks.k8s_gpu.inputs import resolve
 from policyforge.tasks.k8s_gpu.policy import load_policy

@@ -20,11 +20,11 @@ import time
 from concurrent.futures import Future
 from pathlib import Path
 
-from policyforge.search.contracts import EvalRequest, EvalResult, Instance, Limits
 from policyforge.search.loop import Evolution, EvolveConfig
-from policyforge.search.sandbox import run as sandbox_run
-from policyforge.search.sandbox import sandbox_available
 from policyforge.tasks.k8s_gpu.task import default_task_options, openb_available
+from policyforge.trust.requests import EvalRequest, EvalResult, Instance, Limits
+from policyforge.trust.sandbox import run as sandbox_run
+from policyforge.trust.sandbox import sandbox_available
 
 TINY = str(Path(__file__).resolve().parent.parent / "tests" / "data" / "tiny_cluster.yaml")
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import sys
 import time
 
-from policyforge.search.contracts import EvalRequest, Limits
-from policyforge.search.evaluation import allowed_imports, required_functions, sandbox_paths
-from policyforge.search.judge import judge
-from policyforge.search.sandbox import run, sandbox_available
 from policyforge.tasks.k8s_gpu.task import openb_available
 from policyforge.tasks.registry import get_task
+from policyforge.trust.judge import judge
+from policyforge.trust.requests import EvalRequest, Limits
+from policyforge.trust.runner import allowed_imports, required_functions, sandbox_paths
+from policyforge.trust.sandbox import run, sandbox_available
 
 CASES = (
     ("k8s-gpu", {"workload": "default", "test_workloads": ["default"]}, ("bestfit", "fgd")),

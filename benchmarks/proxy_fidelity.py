@@ -1,6 +1,6 @@
 """Do a task's proxy instances rank policies as its full train instances do?
 
-Multi-fidelity search screens every candidate on `Task.proxy_instances()` and promotes the best to full train
+Multi-fidelity search screens every candidate on `Task.search_hints().proxy_instances` and promotes the best to full train
 fidelity (successive halving), so a proxy is worth having only if the order it gives is the full order. Per
 task this prints the Spearman rank correlation between each policy's proxy-mean and full-train-mean score
 over ALL baselines (policy files and the task's reference baselines) and random GP candidates (the proposer's
@@ -49,9 +49,9 @@ import numpy as np
 
 from policyforge.contract import Instance, Task
 from policyforge.search.proposers.gp import GPProposer
-from policyforge.search.proposers.interpreter import compile_tree
-from policyforge.search.trusted import _features, _grammar
 from policyforge.tasks.registry import get_task
+from policyforge.trees.interpreter import compile_tree
+from policyforge.trust.vouched import _features, _grammar
 
 ROOT = Path(__file__).resolve().parent.parent
 ALIASES = {"binpacking": f"{ROOT / 'examples' / 'binpacking' / 'task.py'}:OnlineBinPacking"}
@@ -100,7 +100,7 @@ def _key(ref: str, options: dict[str, Any], instance: Instance, policy: Policy) 
 def _module(task: Task, policy: Policy) -> types.ModuleType:
     if policy.kind == TREE:
         grammar = _grammar(task)
-        tree = GPProposer(task.gp_spec or task.spec, table=task.gp_table).parse(policy.code)
+        tree = GPProposer.for_task(task).parse(policy.code)
         assert tree is not None, policy.name
         return compile_tree(grammar, tree, _features(grammar.feature_module))
     module = types.ModuleType("baseline")  # fresh per instance, as the engine's worker loads a baseline file
@@ -172,7 +172,7 @@ def policies(task: Task, candidates: int, seed: int) -> list[Policy]:
     """Every baseline, then the GP proposer's seed programs, then `candidates` random trees (seeded)."""
     out = [Policy(FILE, name, Path(path).read_text()) for name, path in task.baselines().items()]
     out += [Policy(REFERENCE, name, "") for name in task.reference_baselines()]
-    gp = GPProposer(task.gp_spec or task.spec, table=task.gp_table)
+    gp = GPProposer.for_task(task)
     out += [Policy(TREE, f"seed-program-{k}", code) for k, code in enumerate(gp.seed_programs())]
     out += [Policy(TREE, f"random-{k}", gp.render(gp.random_tree(np.random.default_rng([seed, k]))))
             for k in range(candidates)]
@@ -182,7 +182,7 @@ def policies(task: Task, candidates: int, seed: int) -> list[Policy]:
 def report(ref: str, options: dict[str, Any], candidates: int, seed: int, jobs: int, cache_path: Path | None) -> None:
     task = get_task(ref, **options)
     options = task.options()
-    proxies = task.proxy_instances()
+    proxies = list(task.search_hints().proxy_instances)
     full = [i for i in task.instances() if i.split == "train"]
     if not proxies:
         print(f"{task.name}: no proxy instances")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from policyforge.contract import screen_instances
 from policyforge.search.evaluation import Evaluator
 from policyforge.search.loop import EvolveConfig
 from policyforge.search.proposers.gp import GPProposer
@@ -43,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def trees(task, count: int, seed: int = 0) -> list[str]:
     """`count` distinct random programs of the task's grammar, rendered as the engine renders them."""
-    gp = GPProposer(task.gp_spec or task.spec, table=task.gp_table)
+    gp = GPProposer.for_task(task)
     rng = np.random.default_rng(seed)
     out: dict[str, None] = {}
     while len(out) < count:
@@ -62,8 +63,9 @@ def rate(evaluator: Evaluator, codes: list[str], instances) -> tuple[float, int]
 def measure(name: str, candidates: int, executor: str) -> None:
     task = get_task(name)
     train = [i for i in task.instances() if i.split == "train"]
-    screen = task.proxy_instances() or task.screen_instances()
-    kind = "proxies" if task.proxy_instances() else "screen"
+    proxies = list(task.search_hints().proxy_instances)
+    screen = proxies or screen_instances(task)
+    kind = "proxies" if proxies else "screen"
     evaluator = Evaluator(EvolveConfig(task=name, executor=executor), task)
     try:
         started = time.perf_counter()

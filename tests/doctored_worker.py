@@ -48,9 +48,9 @@ def _instance(request: dict, instance_id: str):
 
 def _honest(request: dict, instance_id: str) -> dict:
     """The decisions BestFit really makes (what an honest child would send)."""
-    from policyforge.policy_files import import_policy_file
     from policyforge.tasks.k8s_gpu.policy import baseline_path
     from policyforge.tasks.registry import get_task
+    from policyforge.toolkit.policy_files import import_policy_file
     from policyforge.wire import encode
 
     task = get_task(request["task"], **request["task_options"])

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from policyforge.cli import main
-from policyforge.tasks.k8s_gpu.bound import BoundSettings, certify
-from policyforge.tasks.k8s_gpu.bound_instance import aggregate, arrival_prefix
-from policyforge.tasks.k8s_gpu.bound_patterns import maximal_patterns
+from policyforge.tasks.k8s_gpu.bound.certify import BoundSettings, certify
+from policyforge.tasks.k8s_gpu.bound.instance import aggregate, arrival_prefix
+from policyforge.tasks.k8s_gpu.bound.patterns import maximal_patterns
 from policyforge.tasks.k8s_gpu.cluster import PodRequest
 from policyforge.tasks.k8s_gpu.policy import BASELINES, load_policy
 from policyforge.tasks.k8s_gpu.simulate import run_inflation

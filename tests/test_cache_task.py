@@ -13,16 +13,16 @@ from cache_data import CACHE_DATA
 from clirun import run_cli
 
 from policyforge.contract import PolicyError
-from policyforge.policy_files import import_policy_file
-from policyforge.search import sandbox
-from policyforge.search.contracts import EvalRequest, Limits
-from policyforge.search.evaluation import allowed_imports, required_functions, sandbox_paths
-from policyforge.search.judge import judge
-from policyforge.search.proposers.grammar import build_grammar, parse_sexpr, render
+from policyforge.search.conformance import check_task
 from policyforge.tasks.cache import rank
 from policyforge.tasks.cache.task import TWITTER, CacheTask
-from policyforge.tasks.conformance import check_task
 from policyforge.tasks.registry import get_task
+from policyforge.toolkit.policy_files import import_policy_file
+from policyforge.trees.grammar import build_grammar, parse_sexpr, render
+from policyforge.trust import sandbox
+from policyforge.trust.judge import judge
+from policyforge.trust.requests import EvalRequest, Limits
+from policyforge.trust.runner import allowed_imports, required_functions, sandbox_paths
 from policyforge.wire import decode, encode
 
 SMALL = {"window": 20_000, "train_windows": [0], "validation_windows": [20_000], "test_windows": [40_000],
@@ -210,10 +210,10 @@ def test_hostile_candidate_scores_as_its_honest_twin_or_is_refused(task):
 
 
 def test_gp_seeds_render_to_policies_that_match_the_baselines(task):
-    grammar = build_grammar(task.gp_spec or task.spec, task.gp_table)
+    grammar = build_grammar(task.spec, task.search_hints().gp_table)
     instance = task.screen_instances()[0]
     for name in ("lru", "lfu", "gdsf-like", "size-aware"):
-        tree = parse_sexpr(task.gp_table.seeds[name])
+        tree = parse_sexpr(task.search_hints().gp_table.seeds[name])
         assert grammar.valid_program(tree), name
         module = _module_from(render(grammar, tree), name)
         seeded = task.score(instance, task.run(module, instance)).score

@@ -10,8 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from policyforge.search.static_check import check_source
-from policyforge.tasks.conformance import check_task
+from policyforge.search.conformance import check_task
+from policyforge.trust.static_check import check_source
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "binpacking"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from clirun import run_cli
 
-from policyforge.search.sandbox import sandbox_available
+from policyforge.trust.sandbox import sandbox_available
 
 TINY = str(Path(__file__).parent / "data" / "tiny_cluster.yaml")
 HOSTILE = Path(__file__).parent / "hostile"

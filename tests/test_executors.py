@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from policyforge.search.contracts import EvalRequest
 from policyforge.search.executors import LocalExecutor, make_executor
-from policyforge.search.trusted import TREE, run_trusted
+from policyforge.trust.requests import EvalRequest
+from policyforge.trust.vouched import TREE, run_trusted
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "binpacking" / "task.py"
 TREE_REQUEST_TASK = f"{EXAMPLE}:OnlineBinPacking"
@@ -22,7 +22,7 @@ def tree_request() -> EvalRequest:
     from policyforge.tasks.registry import get_task
 
     task = get_task(TREE_REQUEST_TASK, items=60)
-    code = GPProposer(task.spec, table=task.gp_table).seed_programs()[1]
+    code = GPProposer.for_task(task).seed_programs()[1]
     return EvalRequest(TREE_REQUEST_TASK, code, tuple(task.instances()[:2]), task.options())
 
 

@@ -18,12 +18,12 @@ import pytest
 from clirun import run_cli
 
 from policyforge.contract import Instance, keyed
-from policyforge.policy_files import import_policy_file
-from policyforge.search.contracts import EvalRequest, EvalResult
-from policyforge.search.judge import judge
-from policyforge.search.sandbox import sandbox_available
-from policyforge.tasks.conformance import evaluate_trusted
+from policyforge.search.conformance import evaluate_trusted
 from policyforge.tasks.registry import get_task, task_class
+from policyforge.toolkit.policy_files import import_policy_file
+from policyforge.trust.judge import judge
+from policyforge.trust.requests import EvalRequest, EvalResult
+from policyforge.trust.sandbox import sandbox_available
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "binpacking"
@@ -116,7 +116,7 @@ def test_a_task_registered_by_entry_point_is_listed_and_checked(tmp_path):
     assert checked.stdout.strip().splitlines()[-1] == "binpacking-demo: conformant"
 
 
-@pytest.mark.parametrize("command", ["check", "evaluate", "evolve"])
+@pytest.mark.parametrize("command", ["check", "evaluate", "evolve", "simulate"])
 @pytest.mark.parametrize("ref, message", [
     ("nosuch.py:X", "task file not found"),
     ("os:path", "path is not a subclass of policyforge.contract.Task"),
@@ -132,12 +132,42 @@ def test_an_unusable_task_reference_is_one_line_and_exit_2(tmp_path, command, re
     policy = EXAMPLE / "baselines" / "best_fit.py"
     args = {"check": ["tasks", "check", ref],
             "evaluate": ["evaluate", "--task", ref, "--policy", str(policy)],
-            "evolve": ["evolve", "--task", ref, "--run-dir", str(tmp_path / "run")]}[command]
+            "evolve": ["evolve", "--task", ref, "--run-dir", str(tmp_path / "run")],
+            "simulate": ["simulate", "--task", ref, "--policy", str(policy)]}[command]
     result = cli(*args, cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("policyforge: error:") and message in lines[0], lines
     assert not (tmp_path / "run").exists()
+
+
+def test_the_guide_names_the_real_cache_location_and_the_len_a_gp_view_needs(monkeypatch, tmp_path):
+    from policyforge.search.evaluation import result_cache_path
+    from policyforge.search.proposers.gp import GPProposer
+
+    text = " ".join(GUIDE.read_text().split())
+    task = get_task(REF)
+    monkeypatch.delenv("POLICYFORGE_DATA", raising=False)
+    assert result_cache_path(task) == Path("data/results/evaluations.sqlite")
+    assert "`data/results/evaluations.sqlite`" in text and "`$POLICYFORGE_DATA`" in text
+    monkeypatch.setenv("POLICYFORGE_DATA", str(tmp_path))
+    assert result_cache_path(task) == tmp_path / "results" / "evaluations.sqlite"
+    assert GPProposer.for_task(task).grammar.length_expr == "len(bins)"  # the vector view, sized by len()
+    assert "`len(<vector_view>)`" in text and "must define `__len__`" in text
+    assert len(sys.modules[type(task).__module__].BinsView(*[np.zeros(3)] * 5)) == 3
+
+
+def test_a_task_with_a_hook_outside_its_group_is_refused_in_one_line(tmp_path):
+    """A task written against the old contract (a loose `feedback`, say) is told where the hook went, never
+    silently run without it."""
+    source = (EXAMPLE / "task.py").read_text()
+    (tmp_path / "old.py").write_text(source.replace("    def search_hints(self)", "    def feedback(self, *args):\n"
+                                                    "        return ''\n\n    def _unused_hints(self)"))
+    result = cli("tasks", "check", f"{tmp_path / 'old.py'}:OnlineBinPacking", cwd=tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stdout + result.stderr
+    assert re.search(r"OnlineBinPacking\.(feedback|proxy_instances) is not read by policyforge: return it from "
+                     r"OnlineBinPacking\.search_hints\(\)", lines[0]), lines
 
 
 # --- the trusted half ------------------------------------------------------------------------------------
@@ -224,6 +254,47 @@ def test_the_guides_evaluate_command_runs_a_baseline_in_the_sandbox():
 
 
 @needs_sandbox
+def test_the_guides_simulate_prints_the_objective_per_policy_scored_by_the_trusted_half():
+    """The generic simulate, for a task that brings none: a baseline (worker-pool path), a reference baseline
+    (the task's own trusted code) and a policy file (the sandbox, then the judge), each with the task's
+    objective per test instance, equal to what the trusted half computes in this process."""
+    args = guide_command("simulate")
+    result = cli(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    task = get_task(REF)
+    test = [i for i in task.instances() if i.split == "test"]
+    assert data["task"] == "binpacking" and data["objective"] == task.objective() and data["split"] == "test"
+    assert data["instances"] == [i.id for i in test]
+    expected = {name: {i: e.score for i, e in evaluate_trusted(task, task.baselines()[name], test).items()}
+                for name in ("first-fit", "best-fit")}
+    assert list(data["policies"]) == ["first-fit", "harmonic-4", "best_fit"]
+    assert data["policies"]["first-fit"]["kind"] == "baseline"
+    assert data["policies"]["first-fit"]["scores"] == pytest.approx(expected["first-fit"])
+    assert data["policies"]["best_fit"]["kind"] == "file"  # the file, not the baseline of the same code
+    assert data["policies"]["best_fit"]["scores"] == pytest.approx(expected["best-fit"])
+    harmonic = {i.id: task.reference_evaluation("harmonic-4", i).score for i in test}
+    assert data["policies"]["harmonic-4"]["scores"] == pytest.approx(harmonic)
+    for entry in data["policies"].values():
+        assert entry["status"] == "ok"
+        assert entry["score"] == pytest.approx(sum(entry["scores"].values()) / len(test))
+
+
+def test_the_generic_simulate_reads_its_own_options_and_refuses_others_in_one_line():
+    table = cli("simulate", "--task", REF, "--policy", "worst-fit", "--split", "validation", "--task-options",
+                '{"items": 60}')
+    assert table.returncode == 0, table.stderr
+    rows = table.stdout.splitlines()
+    assert "validation instances" in rows[0] and rows[-1].split()[0] == "worst-fit"
+    for args, message in [(["--seeds", "1-3"], "unrecognized arguments: --seeds 1-3"),  # its instances are its own
+                          (["--policy", "nope"], "unknown policy 'nope'"),
+                          (["--policy", "missing.py"], "missing.py: policy file not found")]:
+        result = cli("simulate", "--task", REF, *args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
+
+
+@needs_sandbox
 @pytest.mark.e2e  # the guide's whole run; the rest of this file is integration (tests/conftest.py)
 def test_the_guides_evolve_run_finishes_and_its_scores_are_the_trusted_ones(tmp_path):
     args = guide_command("evolve")
@@ -261,8 +332,17 @@ def test_the_guides_evolve_run_finishes_and_its_scores_are_the_trusted_ones(tmp_
                                                    for i in test}
     shown = json.loads(cli("runs", "show", str(run), "--json", cwd=tmp_path).stdout)
     assert "harmonic-4" in shown["verdict"]["overall"]["baselines"]
-    # the GP proposer started from the task's seed trees, so a seed equal to best fit is among the candidates
-    assert max(r["score"] for r in ok) >= baselines["best-fit"]["score"]
+    # the GP proposer started from the task's seed trees (measured on train before any sample, as `seed`
+    # rows), and best fit's scores exactly as the baseline it expresses; the samples are its offspring, which
+    # need not reach it in six samples
+    from policyforge.search.proposers.gp import GPProposer
+    from policyforge.trees.grammar import parse_sexpr
+
+    gp = GPProposer.for_task(task)
+    code = gp.render(parse_sexpr(gp.grammar.seeds["best-fit"]))
+    seed = [r for r in rows if r["proposer"] == "seed" and r["code"] == code]
+    assert len(seed) == 1 and seed[0]["status"] == "ok" and seed[0]["sample"] is None
+    assert json.loads(seed[0]["scores"]) == json.loads(baselines["best-fit"]["scores"])
 
 
 def test_editing_an_outside_task_invalidates_its_cached_results(tmp_path):
@@ -316,7 +396,7 @@ def test_baselines_and_engine_trees_go_to_the_worker_pool_and_code_to_the_sandbo
         result = evaluator.submit(baseline, test, cacheable=True).result()
         assert [(kind, len(r.instances)) for kind, r in seen] == [("baseline", 1)] * len(test)
         assert list(result.scores) == [i.id for i in test]
-        gp = GPProposer(task.spec, table=task.gp_table)
+        gp = GPProposer.for_task(task)
         tree_code = gp.seed_programs()[0]
         for code, expected in ((tree_code, "tree"), (tree_code + "\nLEAK = 1\n", "sandbox"),
                                ("def score(item, bins):\n    return bins.remaining\n", "sandbox")):

@@ -10,9 +10,9 @@ from functools import partial
 
 import pytest
 
-from policyforge import fetch as fetch_module
 from policyforge.errors import PolicyforgeError
-from policyforge.fetch import fetch
+from policyforge.toolkit import fetch as fetch_module
+from policyforge.toolkit.fetch import fetch
 
 
 @pytest.fixture()

@@ -21,13 +21,13 @@ import numpy as np
 import pytest
 
 from policyforge.contract import Instance, instance_rng, keyed
-from policyforge.search import bounded, sandbox
-from policyforge.search.contracts import EvalRequest, EvalResult, Limits
-from policyforge.search.evaluation import allowed_imports, required_functions, run_sandboxed, sandbox_paths
-from policyforge.search.judge import judge
-from policyforge.search.static_check import check_source
-from policyforge.tasks.conformance import evaluate_trusted
+from policyforge.search.conformance import evaluate_trusted
 from policyforge.tasks.registry import get_task, task_class
+from policyforge.trust import bounded, sandbox
+from policyforge.trust.judge import judge
+from policyforge.trust.requests import EvalRequest, EvalResult, Limits
+from policyforge.trust.runner import allowed_imports, required_functions, run_sandboxed, sandbox_paths
+from policyforge.trust.static_check import check_source
 
 HERE = Path(__file__).parent
 HOSTILE = HERE / "hostile_foresight"

@@ -11,9 +11,15 @@ import numpy as np
 import pytest
 
 from policyforge.contract import FieldSpec, FunctionSpec, GPTable, PolicySpec, ViewSpec
-from policyforge.search.contracts import ParentInfo
+from policyforge.search.proposers.base import ParentInfo
 from policyforge.search.proposers.gp import GPProposer, points, tree_size
-from policyforge.search.proposers.grammar import (
+from policyforge.tasks.k8s_gpu.cluster import ClusterState, PodRequest
+from policyforge.tasks.k8s_gpu.interface import K8S_GPU_GP_TABLE, K8S_GPU_POLICY
+from policyforge.tasks.k8s_gpu.policy import baseline_path, load_policy, load_policy_file
+from policyforge.tasks.k8s_gpu.trace import ALL_MODELS_MASK
+from policyforge.tasks.k8s_gpu.views import ClusterView, NodesView, PodView
+from policyforge.tasks.k8s_gpu.workload import target_workload
+from policyforge.trees.grammar import (
     Node,
     build_grammar,
     parse_sexpr,
@@ -21,13 +27,7 @@ from policyforge.search.proposers.grammar import (
     to_sexpr,
     tree_depth,
 )
-from policyforge.search.proposers.grammar import tree_size as node_size
-from policyforge.tasks.k8s_gpu.cluster import ClusterState, PodRequest
-from policyforge.tasks.k8s_gpu.interface import K8S_GPU_GP_TABLE, K8S_GPU_POLICY
-from policyforge.tasks.k8s_gpu.policy import baseline_path, load_policy, load_policy_file
-from policyforge.tasks.k8s_gpu.trace import ALL_MODELS_MASK
-from policyforge.tasks.k8s_gpu.views import ClusterView, NodesView, PodView
-from policyforge.tasks.k8s_gpu.workload import target_workload
+from policyforge.trees.grammar import tree_size as node_size
 
 GP = GPProposer(K8S_GPU_POLICY, table=K8S_GPU_GP_TABLE)
 PODS = [

@@ -16,10 +16,10 @@ import pytest
 from cache_data import CACHE_DATA
 
 from policyforge.search.proposers.gp import GPProposer
-from policyforge.search.proposers.grammar import build_grammar, render, tree_size
-from policyforge.search.proposers.interpreter import compile_tree, trusted_tree
-from policyforge.search.trusted import _features
 from policyforge.tasks.registry import get_task
+from policyforge.trees.grammar import build_grammar, render, tree_size
+from policyforge.trees.interpreter import compile_tree, trusted_tree
+from policyforge.trust.vouched import _features
 
 ROOT = Path(__file__).resolve().parent.parent
 TREES = 6
@@ -57,9 +57,10 @@ def test_interpreter_decides_as_the_rendered_module(name, tmp_path):
         pytest.skip("cache trace not fetched")
     ref, options = tasks[name]
     task = get_task(ref, **options)
-    spec = task.gp_spec or task.spec
-    gp = GPProposer(spec, table=task.gp_table)
-    grammar = build_grammar(spec, task.gp_table)
+    hints = task.search_hints()
+    spec = hints.gp_spec or task.spec
+    gp = GPProposer(spec, table=hints.gp_table)
+    grammar = build_grammar(spec, hints.gp_table)
     instance = next(i for i in task.instances() if i.split == "train")
     trees = [gp.parse(code) for code in gp.seed_programs()]
     trees += [gp.random_tree(np.random.default_rng([7, k])) for k in range(TREES)]
@@ -73,8 +74,8 @@ def test_interpreter_decides_as_the_rendered_module(name, tmp_path):
 
 def test_only_the_engines_own_rendering_of_a_valid_tree_is_trusted():
     task = get_task("k8s-gpu", workload=str(ROOT / "tests" / "data" / "tiny_cluster.yaml"))
-    gp = GPProposer(task.spec, table=task.gp_table)
-    grammar = build_grammar(task.spec, task.gp_table)
+    gp = GPProposer(task.spec, table=task.search_hints().gp_table)
+    grammar = build_grammar(task.spec, task.search_hints().gp_table)
     code = gp.seed_programs()[0]
     assert trusted_tree(grammar, code) is not None
     line = next(x for x in code.splitlines() if x.startswith("# gp-tree: "))
@@ -88,11 +89,11 @@ def test_only_the_engines_own_rendering_of_a_valid_tree_is_trusted():
 
 def test_a_tree_too_large_for_the_trusted_path_goes_to_the_sandbox():
     """An edited chain of trees could grow without bound; past the cap it is code like any other."""
-    from policyforge.search.proposers.grammar import Node
-    from policyforge.search.proposers.interpreter import MAX_TREE_NODES
+    from policyforge.trees.grammar import Node
+    from policyforge.trees.interpreter import MAX_TREE_NODES
 
     task = get_task("k8s-gpu", workload=str(ROOT / "tests" / "data" / "tiny_cluster.yaml"))
-    grammar = build_grammar(task.spec, task.gp_table)
+    grammar = build_grammar(task.spec, task.search_hints().gp_table)
     tree = Node("nodes.cpu_free")
     while tree_size(tree) <= MAX_TREE_NODES:
         tree = Node("add", (tree, Node("nodes.gpu_free_total")))
@@ -113,7 +114,7 @@ def test_a_terminal_that_cannot_be_rendered_faithfully_is_refused():
     keyword_field = replaced(bins, fields=(*bins.fields, FieldSpec("class", "K", "int", "", "a keyword")))
     spec = replaced(task.spec, views=tuple(keyword_field if v.name == "bins" else v for v in task.spec.views))
     with pytest.raises(ValueError, match="cannot be rendered faithfully"):
-        build_grammar(spec, task.gp_table)
+        build_grammar(spec, task.search_hints().gp_table)
     shadow = replaced(task.spec, features=(*task.spec.features, replaced(task.spec.features[0], name="float")))
     with pytest.raises(ValueError, match="cannot be rendered faithfully"):
-        build_grammar(shadow, task.gp_table)
+        build_grammar(shadow, task.search_hints().gp_table)

@@ -23,10 +23,10 @@ import pytest
 from cache_data import CACHE_DATA
 
 from policyforge.contract import Task
-from policyforge.search import sandbox
-from policyforge.search.contracts import EvalRequest, EvalResult, Limits
-from policyforge.search.evaluation import allowed_imports, required_functions, run_sandboxed, sandbox_paths
 from policyforge.tasks.registry import BUILTIN, get_task, task_class
+from policyforge.trust import sandbox
+from policyforge.trust.requests import EvalRequest, EvalResult, Limits
+from policyforge.trust.runner import allowed_imports, required_functions, run_sandboxed, sandbox_paths
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "hostile_tasks").glob("*.py"))
@@ -145,8 +145,8 @@ def test_a_doctored_worker_sending_a_true_run_gets_that_runs_score(bwrap: None,
 
 def test_the_run_records_trusted_figures_when_the_child_forges(tmp_path: Path, bwrap: None,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from policyforge.search.contracts import Proposal
     from policyforge.search.loop import Evolution, EvolveConfig
+    from policyforge.search.proposers.base import Proposal
     from policyforge.search.store import Store
 
     class Forger:
@@ -203,7 +203,8 @@ def _immutable_problems(value: object, path: str, seen: set[int]) -> list[str]:
 
 
 def _task_modules(cls: type[Task]) -> list[str]:
-    specs = [cls.spec, *cls.interfaces, *([cls.gp_spec] if cls.gp_spec else [])]
+    gp_spec = get_task(cls.name, **TASKS[cls.name]).search_hints().gp_spec
+    specs = [cls.spec, *cls.interfaces, *([gp_spec] if gp_spec else [])]
     return sorted({m for spec in specs for m in spec.allowed_imports if m.startswith("policyforge")})
 
 
@@ -223,7 +224,7 @@ def test_nothing_a_policy_may_import_is_mutable_or_beyond_its_exports(ref: str) 
 
 
 def test_a_feature_module_exports_only_its_all() -> None:
-    from policyforge.search.static_check import check_source
+    from policyforge.trust.static_check import check_source
 
     allowed = ("numpy", "policyforge.tasks.pipelines.features")
     ok = "from policyforge.tasks.pipelines.features import WEIGHTS\n\ndef rank(ops, load):\n    return ops.weight\n"

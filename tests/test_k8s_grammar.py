@@ -8,8 +8,6 @@ import pytest
 
 import policyforge.tasks.k8s_gpu.features as F
 from policyforge.errors import PolicyforgeError
-from policyforge.search.proposers.grammar import build_grammar, parse_sexpr
-from policyforge.search.proposers.interpreter import compile_tree
 from policyforge.search.verdict import SEEN, UNSEEN, compare, render_table
 from policyforge.tasks.k8s_gpu.cluster import ClusterState, PodRequest
 from policyforge.tasks.k8s_gpu.interface import K8S_GPU_GP_TABLE, K8S_GPU_POLICY
@@ -18,6 +16,8 @@ from policyforge.tasks.k8s_gpu.simulate import run_inflation
 from policyforge.tasks.k8s_gpu.trace import ALL_MODELS_MASK, MODEL_INDEX
 from policyforge.tasks.k8s_gpu.views import ClusterView, NodesView, PodView
 from policyforge.tasks.k8s_gpu.workload import TargetWorkload
+from policyforge.trees.grammar import build_grammar, parse_sexpr
+from policyforge.trees.interpreter import compile_tree
 
 T4 = 1 << MODEL_INDEX["T4"]
 GRAMMAR = build_grammar(K8S_GPU_POLICY, K8S_GPU_GP_TABLE)

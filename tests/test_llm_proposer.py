@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from chat_server import ChatServer, hang, malformed, reply, status
 
-from policyforge.search.contracts import ParentInfo, Proposal
-from policyforge.search.diffs import apply_blocks, code_from_reply, extract_code, parse_blocks
-from policyforge.search.prompts import build_messages, prompt_text
-from policyforge.search.proposers.llm import LOCAL_DUMMY_KEY, LLMProposer
+from policyforge.search.proposers.base import ParentInfo, Proposal
+from policyforge.search.proposers.llm.diffs import apply_blocks, code_from_reply, extract_code, parse_blocks
+from policyforge.search.proposers.llm.prompts import build_messages, prompt_text
+from policyforge.search.proposers.llm.proposer import LOCAL_DUMMY_KEY, LLMProposer
 from policyforge.tasks.k8s_gpu.interface import K8S_GPU_POLICY
 
 KEY_ENV = "PF_TEST_LLM_KEY"

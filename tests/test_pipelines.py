@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policyforge.errors import InputError, PolicyCrashed, PolicyError
-from policyforge.search.static_check import check_source
 from policyforge.tasks.pipelines.engine import ClusterConfig, simulate
 from policyforge.tasks.pipelines.features import cpu_seconds, useful_cpus
 from policyforge.tasks.pipelines.generator import generate
@@ -24,6 +23,7 @@ from policyforge.tasks.pipelines.policy import BASELINES, baseline_path, load_po
 from policyforge.tasks.pipelines.scenarios import SCENARIOS
 from policyforge.tasks.pipelines.timeline import operator_run
 from policyforge.tasks.pipelines.trace import read_trace
+from policyforge.trust.static_check import check_source
 
 HEADER = "pipeline_id,arrival_seconds,priority,operator_id,parents,baseline_cpu_seconds,cpu_scaling,memory_gb,storage_read_gb\n"
 
@@ -364,7 +364,7 @@ def test_baselines_pass_the_sandbox_static_check():
 
 
 def test_task_conformance_and_scores():
-    from policyforge.tasks.conformance import check_task, evaluate_trusted
+    from policyforge.search.conformance import check_task, evaluate_trusted
     from policyforge.tasks.registry import get_task
 
     assert check_task("pipelines") == []

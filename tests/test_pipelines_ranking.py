@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from policyforge.search.contracts import ParentInfo
+from policyforge.search.proposers.base import ParentInfo
 from policyforge.search.proposers.gp import GPProposer
-from policyforge.search.static_check import check_source
 from policyforge.tasks.pipelines import ranking
 from policyforge.tasks.pipelines.engine import ClusterConfig, simulate
 from policyforge.tasks.pipelines.generator import generate
@@ -19,6 +18,7 @@ from policyforge.tasks.pipelines.interface import PIPELINES_RANK_GP_TABLE, PIPEL
 from policyforge.tasks.pipelines.model import BATCH, QUERY, Operator, Pipeline, Segment, Workload
 from policyforge.tasks.pipelines.policy import baseline_path, load_policy_file
 from policyforge.tasks.pipelines.scenarios import SCENARIOS
+from policyforge.trust.static_check import check_source
 
 TEMPLATE = """
 import numpy as np

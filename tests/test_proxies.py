@@ -53,7 +53,7 @@ def _baseline(task: Task, name: str) -> types.ModuleType:
 def _pairs(task: Task) -> list[tuple[Instance, Instance]]:
     """(proxy, the train instance it stands for): one proxy per train instance, in order."""
     train = [i for i in task.instances() if i.split == "train"]
-    proxies = task.proxy_instances()
+    proxies = list(task.search_hints().proxy_instances)
     assert len(proxies) == len(train)
     return list(zip(proxies, train, strict=True))
 
@@ -62,14 +62,14 @@ def _pairs(task: Task) -> list[tuple[Instance, Instance]]:
 def test_proxies_are_train_stand_ins_with_ids_of_their_own(name, tmp_path):
     task = _task(name, tmp_path)
     ids = [i.id for i in task.instances()]
-    proxies = task.proxy_instances()
+    proxies = list(task.search_hints().proxy_instances)
     assert proxies and all(p.split == "train" for p in proxies)
     assert len({p.id for p in proxies}) == len(proxies) and not {p.id for p in proxies} & set(ids)
     for proxy, full in _pairs(task):
         assert proxy.group == full.group and proxy.id == f"{full.id}@proxy"
         assert 0 < proxy.params["scale"] < 1
     again = get_task(task.name if name != "binpacking" else BINPACKING, **json.loads(json.dumps(task.options())))
-    assert again.proxy_instances() == proxies  # rebuilt from its options (the sandbox, the judge): the same
+    assert list(again.search_hints().proxy_instances) == proxies  # rebuilt from its options (the sandbox, the judge): the same
 
 
 @pytest.mark.parametrize("name", ["k8s-gpu", "pipelines", "cache"])
@@ -77,7 +77,7 @@ def test_proxy_scale_zero_turns_them_off_and_a_bad_one_is_refused(name, tmp_path
     task = _task(name, tmp_path)
     ref = task.name
     options = task.options()
-    assert get_task(ref, **{**options, "proxy_scale": 0}).proxy_instances() == []
+    assert list(get_task(ref, **{**options, "proxy_scale": 0}).search_hints().proxy_instances) == []
     with pytest.raises(PolicyforgeError, match="proxy_scale"):
         get_task(ref, **{**options, "proxy_scale": 1.5})
 
@@ -164,8 +164,8 @@ def test_a_proxy_of_a_held_out_instance_stops_the_run_before_anything_is_measure
     test = next(i for i in instances if i.split == "test")
     leaky = Instance(f"{test.id}@proxy", "train", {**test.params, "scale": 0.25}, test.group)
     with pytest.raises(PolicyforgeError, match="stands for that train instance"):
-        checked_proxies([*task.proxy_instances(), leaky], instances)
-    assert checked_proxies(task.proxy_instances(), instances) == task.proxy_instances()
+        checked_proxies([*list(task.search_hints().proxy_instances), leaky], instances)
+    assert checked_proxies(list(task.search_hints().proxy_instances), instances) == list(task.search_hints().proxy_instances)
     with pytest.raises(PolicyforgeError, match="promote_top"):
         Evolution(tmp_path / "run", EvolveConfig(task=BINPACKING, task_options={"items": 40}, promote_top=0.0))
     assert not (tmp_path / "run").exists()

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from clirun import run_cli
 
-from policyforge.search.sandbox import sandbox_available
 from policyforge.search.store import Store
+from policyforge.trust.sandbox import sandbox_available
 
 TINY = str(Path(__file__).parent / "data" / "tiny_cluster.yaml")
 CHROMIUM = "/usr/bin/chromium"
@@ -302,8 +302,11 @@ def test_evolve_writes_the_report_on_ctrl_c(tmp_path):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def under_way() -> bool:
-        with sqlite3.connect(run / "run.sqlite") as db:
-            return db.execute("SELECT COUNT(*) FROM candidates").fetchone()[0] >= 1
+        try:
+            with sqlite3.connect(run / "run.sqlite") as db:
+                return db.execute("SELECT COUNT(*) FROM candidates").fetchone()[0] >= 1
+        except sqlite3.OperationalError:  # the file exists before its tables do
+            return False
 
     try:
         poll(lambda: (run / "run.sqlite").exists() and under_way(), 300)

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from policyforge.search import sandbox
-from policyforge.search.contracts import STATUSES, EvalRequest, EvalResult, Instance, Limits
-from policyforge.search.judge import judge
-from policyforge.search.sandbox import sandbox_available
 from policyforge.tasks.k8s_gpu.interface import K8S_GPU_POLICY
+from policyforge.trust import sandbox
+from policyforge.trust.judge import judge
+from policyforge.trust.requests import STATUSES, EvalRequest, EvalResult, Instance, Limits
+from policyforge.trust.sandbox import sandbox_available
 
 HOSTILE = Path(__file__).parent / "hostile"
 CASES = sorted(HOSTILE.glob("*.py"))
@@ -227,7 +227,7 @@ def test_worker_protocol(tmp_path: Path) -> None:
     payload = {"nonce": "n0nce", "task": "selftest", "task_options": {}, "code": code,
                "instances": [{"id": "a", "split": "train", "params": {}}],
                "limits": {"cpu_seconds": 10, "memory_mb": 512}}
-    proc = subprocess.run([sys.executable, "-m", "policyforge.search.worker"], input=json.dumps(payload).encode(),
+    proc = subprocess.run([sys.executable, "-m", "policyforge.trust.worker"], input=json.dumps(payload).encode(),
                           capture_output=True, timeout=60, cwd=tmp_path,  # the worker writes candidate.py here
                           env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     lines = proc.stdout.decode().splitlines()

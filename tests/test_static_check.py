@@ -11,15 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from policyforge.search import static_check
-from policyforge.search.static_check import (
+from policyforge.tasks.k8s_gpu.interface import K8S_GPU_POLICY
+from policyforge.tasks.pipelines.interface import PIPELINES_POLICY, PIPELINES_RANK_POLICY
+from policyforge.trust import static_check
+from policyforge.trust.static_check import (
     FORBIDDEN_ATTRIBUTES,
     FORBIDDEN_NAMES,
     MAX_SOURCE_CHARS,
     RAW_ARRAY_TYPES,
 )
-from policyforge.tasks.k8s_gpu.interface import K8S_GPU_POLICY
-from policyforge.tasks.pipelines.interface import PIPELINES_POLICY, PIPELINES_RANK_POLICY
 
 DEFAULT_ALLOWED_IMPORTS = K8S_GPU_POLICY.allowed_imports
 """Most cases below are k8s-gpu policies (`score(pod, nodes, cluster)`)."""

@@ -37,6 +37,7 @@ from policyforge.contract import (
     PolicyCrashed,
     PolicyError,
     PolicySpec,
+    SearchHints,
     Task,
     ViewSpec,
     as_int_array,
@@ -233,8 +234,6 @@ class OnlineBinPacking(Task):
 
     name = "binpacking"
     spec = BINPACKING_POLICY
-    gp_table = BINPACKING_GP_TABLE
-    trusted_tree_runs = True  # `run` keeps no state between calls, so GP trees need no sandbox
 
     def __init__(self, items: int = 500, train_seeds: list[int] | tuple[int, ...] = (1, 2),
                  validation_seeds: list[int] | tuple[int, ...] = (11,),
@@ -260,6 +259,11 @@ class OnlineBinPacking(Task):
         out += [instance(d, "test", s) for d in TRAIN_DISTRIBUTIONS + HELD_OUT_DISTRIBUTIONS
                 for s in self.test_seeds]
         return out
+
+    def search_hints(self) -> SearchHints:
+        """The GP table and trusted tree runs (`run` keeps no state between calls, so GP trees need no
+        sandbox), and proxies a quarter of the size."""
+        return SearchHints(tuple(self.proxy_instances()), gp_table=BINPACKING_GP_TABLE, trusted_tree_runs=True)
 
     def proxy_instances(self) -> list[Instance]:
         """Optional: cheaper stand-ins of the train instances for multi-fidelity search, the same

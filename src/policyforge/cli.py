@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from policyforge.cliutil import (
+from policyforge.errors import PolicyforgeError
+from policyforge.toolkit.cli import (
     NATURAL,
     NON_NEGATIVE,
     POSITIVE,
@@ -17,7 +18,6 @@ from policyforge.cliutil import (
     parse_seeds,
     writable_folder,
 )
-from policyforge.errors import PolicyforgeError
 
 EXIT_USER_ERROR = 2
 
@@ -54,14 +54,40 @@ def _share(text: str) -> float:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    """The task's own simulate command (its options were added to the parser by the task)."""
-    from policyforge.tasks.registry import task_class
+    """The task's own simulate when it brings one (its options were added to the parser), else the generic
+    one: every named policy's objective on one split of the task's instances."""
+    from policyforge.tasks.registry import canonical, task_class
+    from policyforge.trust.runner import SandboxRunner
 
-    return task_class(args.task).simulate(args)
+    own = task_class(args.task).command_line().simulate
+    if own is not None:
+        return own.run(args, SandboxRunner(canonical(args.task)))
+    return _generic_simulate(args)
+
+
+def _generic_simulate(args: argparse.Namespace) -> int:
+    from policyforge.search.executors import default_jobs
+    from policyforge.search.simulate import FILE, compare, instances_of, policy_names, table
+    from policyforge.tasks.registry import get_task
+
+    ref, options = _task_setup(args.task, args.workload, args.task_options)
+    task = get_task(ref, **options)
+    names = policy_names(args.policy, task)
+    instances = instances_of(task, args.split)
+    outcomes = compare(ref, task, names, instances, args.jobs or default_jobs(), unsafe=args.unsafe_local_policy)
+    stems = [Path(n).stem if o.kind == FILE else n for n, o in outcomes.items()]
+    labels = {n: (s if stems.count(s) == 1 else n) for n, s in zip(outcomes, stems, strict=True)}
+    if args.json:
+        print(json.dumps({"task": task.name or ref, "objective": task.objective(), "split": args.split,
+                          "instances": [i.id for i in instances],
+                          "policies": {labels[n]: o.as_dict() for n, o in outcomes.items()}}, indent=1))
+    else:
+        print(table(task, args.split, outcomes))
+    return 0 if all(o.status == "ok" for o in outcomes.values()) else 1
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
-    from policyforge.fetch import data_dir, fetch
+    from policyforge.toolkit.fetch import data_dir, fetch
 
     target = Path(args.dir) if args.dir else data_dir() / args.dataset
     source = Path(args.from_dir) if args.from_dir else None
@@ -78,7 +104,7 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 def _limits(args: argparse.Namespace) -> dict:
     from dataclasses import asdict
 
-    from policyforge.search.contracts import Limits
+    from policyforge.trust.requests import Limits
 
     return asdict(Limits(wall_seconds=args.wall_limit, cpu_seconds=args.wall_limit, memory_mb=args.memory_limit))
 
@@ -109,7 +135,7 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr, flush=True)
 
     def check_sandbox(unsafe: bool) -> None:
-        from policyforge.search.sandbox import sandbox_available
+        from policyforge.trust.sandbox import sandbox_available
 
         if not unsafe and not sandbox_available():
             raise PolicyforgeError("bubblewrap (bwrap) is not installed, so generated code cannot be contained; "
@@ -238,30 +264,25 @@ def cmd_runs_export(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from policyforge.contract import keyed
-    from policyforge.search.contracts import EvalRequest, EvalResult, Limits
-    from policyforge.search.evaluation import (
-        allowed_imports,
-        merge,
-        required_functions,
-        run_sandboxed,
-        sandbox_paths,
-    )
-    from policyforge.search.instance_keys import installation_key
+    from policyforge.contract import keyed, screen_instances
+    from policyforge.search.evaluation import merge
     from policyforge.tasks.registry import get_task
+    from policyforge.trust.instance_keys import installation_key
+    from policyforge.trust.requests import EvalResult, Limits
+    from policyforge.trust.runner import allowed_imports, request_for, required_functions, run_sandboxed
 
     ref, options = _task_setup(args.task, args.workload, args.task_options)
     task = get_task(ref, **options)
     path, label = _evaluated_policy(args.policy, task.baselines(), task.name or ref)
     print(f"evaluating {label}", file=sys.stderr)
-    instances = task.screen_instances() if args.split == "screen" else [i for i in task.instances() if i.split == args.split]
+    instances = screen_instances(task) if args.split == "screen" else [i for i in task.instances() if i.split == args.split]
     instances = keyed(instances, installation_key())  # the instances evolve measures, keyed the same way
-    code, limits, paths = path.read_text(encoding="utf-8"), Limits(**_limits(args)), sandbox_paths(ref, task)
+    code, limits = path.read_text(encoding="utf-8"), Limits(**_limits(args))
     imports, functions = allowed_imports(task), required_functions(task)
 
     def one(instance) -> EvalResult:  # one child per instance, as the engine runs candidates
-        request = EvalRequest(ref, code, (instance,), task.options(), limits, paths)
-        return run_sandboxed(request, args.unsafe_no_sandbox, imports, functions)
+        return run_sandboxed(request_for(ref, task, code, [instance], limits), args.unsafe_no_sandbox, imports,
+                             functions)
 
     with ThreadPoolExecutor(max(1, min(len(instances), os.cpu_count() or 1))) as pool:
         result = merge(list(pool.map(one, instances)))
@@ -328,7 +349,7 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks_check(args: argparse.Namespace) -> int:
-    from policyforge.tasks.conformance import check_task
+    from policyforge.search.conformance import check_task
 
     failures = check_task(args.name, workload=args.workload, report=print)
     print(f"{args.name}: {'conformant' if not failures else f'{len(failures)} check(s) failed'}")
@@ -350,20 +371,29 @@ def build_parser(simulate_task: str | None = None) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sim = commands.add_parser("simulate", help="compare policies in a task's simulator",
-                              description="Run policies over seeds in a task's simulator and compare them side by "
-                                          "side. The options after --task are the task's own (see "
-                                          "`policyforge simulate --task NAME --help`). A policy file runs in the "
-                                          "sandbox, like any candidate, unless --unsafe-local-policy is given.")
+                              description="Run policies in a task's simulator and compare them side by side. A "
+                                          "task may bring its own simulate with its own options (see `policyforge "
+                                          "simulate --task NAME --help`); any other task gets the generic one: "
+                                          "the task's objective per policy on one split of its instances. A "
+                                          "policy file runs in the sandbox, like any candidate, unless "
+                                          "--unsafe-local-policy is given.")
     sim.add_argument("--task", default=simulate_task, help=task_help)
     sim.add_argument("--policy", action="append",
                      help="baseline name or policy .py file; repeat or comma-separate (default and groups of "
                           "baselines such as 'all': the task's)")
-    sim.add_argument("--seeds", type=parse_seeds, default=None, help="e.g. 42-51 or 1,2,3 (default: the task's)")
     sim.add_argument("--jobs", type=POSITIVE_INT, default=None, help="worker processes (default: all cores)")
     sim.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     sim.add_argument("--unsafe-local-policy", action="store_true",
-                     help="run a policy FILE in this process instead of the sandbox (only for code you trust)")
-    task_class(simulate_task).add_simulate_arguments(sim)
+                     help="run a policy FILE without the sandbox's isolation (only for code you trust)")
+    own = task_class(simulate_task).command_line().simulate
+    if own is not None:  # the task's own simulate: seeds, and its own options
+        sim.add_argument("--seeds", type=parse_seeds, default=None, help="e.g. 42-51 or 1,2,3 (default: the task's)")
+        own.add_arguments(sim)
+    else:  # the generic simulate: the task's instances of one split, as evolve would build them
+        sim.add_argument("--workload", help="the task's workload, as for evolve (default: the task's own)")
+        sim.add_argument("--task-options", metavar="JSON", help="further task options as a JSON object")
+        sim.add_argument("--split", choices=("train", "validation", "test"), default="test",
+                         help="which of the task's instances (default test)")
     sim.set_defaults(func=cmd_simulate)
 
     data = commands.add_parser("data", help="get trace data into the project's data/ folder",
@@ -482,7 +512,7 @@ def build_parser(simulate_task: str | None = None) -> argparse.ArgumentParser:
 
     for name in names:  # subcommands a task brings (e.g. a bound only its simulator can compute)
         try:
-            brought = task_class(name).commands()
+            brought = task_class(name).command_line().commands
         except PolicyforgeError:  # a broken installed task loses its commands, not the whole command line
             continue
         for command in brought:

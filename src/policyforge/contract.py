@@ -13,13 +13,18 @@ policy in two halves that never share an interpreter:
 So a candidate that corrupts everything within its reach (module constants, the simulator it runs beside, its
 own output) can at worst hand back decisions, and decisions are judged by code it never touched. Two kinds
 of policy are not candidates' code and run both halves in the engine's worker processes, no sandbox: the
-task's own baseline files (after the static check) and, for a task that sets `trusted_tree_runs`, the GP
-proposer's trees, which are data the engine built from the spec and evaluates with its own interpreter.
+task's own baseline files (after the static check) and, for a task whose `search_hints()` set
+`trusted_tree_runs`, the GP proposer's trees, which are data the engine built from the spec and evaluates
+with its own interpreter.
 
-Everything else is optional and has a default here; the engine, the reports and the command line call
-nothing that is not declared in this module. Write your own task by subclassing `Task` (see
-`examples/binpacking/task.py` and docs/write-your-own-task.md) and pass `--task path/to/file.py:ClassName`,
-`--task package.module:ClassName`, or register it under the entry-point group `policyforge.tasks`. A task
+Everything else is optional and has a default here: a few members of the evaluation contract, and three
+groups a task may offer, each one method returning a documented dataclass: `search_hints()` (SearchHints:
+proxies or a screen, the GP proposer's interface and table, trusted tree runs, feedback), `reporting()`
+(Reporting: curves and report sections) and `command_line()` (CommandLine: its own `simulate`, further
+subcommands). The engine, the reports and the command line call nothing that is not declared in this
+module. Write your own task by subclassing `Task` (see `examples/binpacking/task.py` and
+docs/write-your-own-task.md) and pass `--task path/to/file.py:ClassName`, `--task package.module:ClassName`,
+or register it under the entry-point group `policyforge.tasks`. A task
 file's folder is importable wherever the file is loaded (tasks/registry.py), so a feature module beside it is
 imported by its plain name.
 """
@@ -31,11 +36,11 @@ import hashlib
 import hmac
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -43,8 +48,9 @@ from policyforge.errors import PolicyCrashed, PolicyError, PolicyforgeError
 
 __all__ = [
     "SPLITS", "Instance", "FieldSpec", "ViewSpec", "FunctionSpec", "PolicySpec", "GPTable", "Evaluation",
-    "Decisions", "Command", "Task", "PolicyError", "PolicyCrashed", "PolicyforgeError", "policy_function",
-    "check_held_out", "instance_rng", "keyed", "unseeded",
+    "Decisions", "Command", "CommandLine", "PolicyRunner", "Simulate", "SearchHints", "Reporting", "Feedback",
+    "Task", "PolicyError", "PolicyCrashed", "PolicyforgeError", "policy_function",
+    "check_held_out", "instance_rng", "keyed", "unseeded", "default_feedback", "screen_instances",
 ]
 
 SPLITS = ("train", "validation", "test")
@@ -228,6 +234,39 @@ class Command:
     run: Callable[[argparse.Namespace], int]
 
 
+class PolicyRunner(Protocol):
+    """The engine's one way to run a policy FILE under trust, handed to a task's own `simulate`: a user's
+    file is as untrusted as a candidate, so it runs in the sandbox and only its decisions come back, for the
+    task's trusted half to replay. A task never imports the sandbox; it asks this."""
+
+    def decisions(self, task: Task, policy: Path, instances: Sequence[Instance]) -> dict[str, Decisions]:
+        """The decisions of the policy in `policy` on `instances` of `task` (an instance of the class the
+        command was given; any options); PolicyError, one line naming the file, when it is refused or fails."""
+        ...
+
+
+@dataclass(frozen=True)
+class Simulate:
+    """A task's own `policyforge simulate`, replacing the engine's generic one (every policy's objective per
+    instance): `add_arguments` adds the task's options beside everyone's (--task, --policy, --seeds, --jobs,
+    --json, --unsafe-local-policy); `run(args, runner)` returns the exit code and runs policy files through
+    `runner`."""
+
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, PolicyRunner], int]
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """Optional group, extra commands: what a task adds to `policyforge` (default: nothing; the generic
+    `simulate`, `evaluate`, `tasks check`, `evolve` and `report` work for every task without it)."""
+
+    simulate: Simulate | None = None
+    """The task's own simulate (its options, tables, plots), or None for the generic one."""
+    commands: tuple[Command, ...] = ()
+    """Further subcommands (`policyforge bound` ...)."""
+
+
 def policy_function(policy: ModuleType, name: str, required: bool = True) -> Callable | None:
     """The policy module's function `name`; PolicyError when a required one is missing or not callable."""
     fn = policy.__dict__.get(name)
@@ -238,6 +277,60 @@ def policy_function(policy: ModuleType, name: str, required: bool = True) -> Cal
     return fn
 
 
+Feedback = Callable[[dict[str, float], dict[str, dict[str, float]], dict[str, dict[str, float]]], str]
+"""`feedback(scores, metrics, baseline_scores)`: short structured text for the proposer about one candidate
+(instance id -> its score, instance id -> its metrics, baseline -> instance id -> score)."""
+
+
+@dataclass(frozen=True)
+class SearchHints:
+    """Optional group, search hints: what makes a search cheaper or better informed. None of it is needed
+    for a correct run, and none of it changes a figure the verdict reports (validation and test are always
+    the full instances, scored by `score`)."""
+
+    proxy_instances: tuple[Instance, ...] = ()
+    """Cheaper stand-ins for the train instances (a proportional sample of the cluster, a shorter window or
+    scenario), for multi-fidelity search: the engine screens every candidate on them and promotes the best
+    to full train fidelity (successive halving). Each has split "train", the id `<id of the train instance it
+    stands for>@<anything>` (the engine refuses any other: a proxy of a held-out instance would screen on
+    held-out data), and that instance's group. Worth having only when their scores rank policies as the full
+    instances do: measure the rank correlation (benchmarks/proxy_fidelity.py)."""
+    screen_instances: tuple[Instance, ...] = ()
+    """The screen when there are no proxies (default: the first train instance)."""
+    gp_spec: PolicySpec | None = None
+    """The interface the offline (GP) proposer evolves (default: the task's `spec`)."""
+    gp_table: GPTable | None = None
+    """The offline proposer's table for that interface (default: derived from the spec alone, whose views
+    are then expected to be named `nodes` and `pod`)."""
+    trusted_tree_runs: bool = False
+    """Opt in to fast offline search: when True, a GP tree (which the engine builds from the spec's declared
+    fields and features, so it is data, not code) is evaluated in the engine's worker processes by a trusted
+    interpreter instead of being rendered and run in a sandboxed child per instance. The engine calls the
+    task's own `run` there, with a module object whose evolved functions compute the tree exactly as the
+    rendered module would, then `score` as always. Turn it on when `run` may be called many times in one
+    long-lived process with the same results as in a fresh one (keep no state between calls that changes
+    what a later call computes; caches of read-only inputs are fine). Code from an LLM or a user always runs
+    in the sandbox, and the task's baseline files always run in the worker processes (after the static
+    check: they are the author's code, not a candidate's)."""
+    feedback: Feedback | None = None
+    """Feedback for the proposer (default: `default_feedback`, each instance's score next to every
+    baseline's, its metrics, and the mean against the best baseline)."""
+
+
+@dataclass(frozen=True)
+class Reporting:
+    """Optional group, reporting: curves of a replayed run, drawn as task-specific sections of the run
+    report. The report runs every drawn policy where candidates run (the sandbox) and replays its decisions
+    with `series`, which is TRUSTED like `score`."""
+
+    series: Callable[[Instance, Decisions], dict[str, list[float]]]
+    """TRUSTED: named series (curves) of the run the decisions describe."""
+    sections: Callable[[dict[str, dict[str, dict[str, list[float]]]], Path], list[tuple[str, str]]]
+    """(title, HTML) sections drawn from `series[policy][instance id]` (the selected candidate, labelled
+    `best #ID`, and every baseline on the first test instance of a few groups). Images go into the given
+    folder, the report's, and are referenced by file name."""
+
+
 class Task:
     """Base class of every task. Override the four required methods; the rest have working defaults.
 
@@ -245,6 +338,11 @@ class Task:
     attributes `name` and `spec`. The constructor takes keyword options only, and `options()` returns the
     JSON-able keywords that rebuild an equal task in another process (the sandbox child, the trusted scorer).
     Everything must be deterministic given the options and the instance.
+
+    Beside the evaluation contract (the required members, and `interfaces`, `reference_baselines`,
+    `options`, `options_from_cli`, `objective`, `data_paths`, `cache_dir`, `read_only_probe` with their
+    defaults), a task may offer three optional groups, each one method returning a documented dataclass:
+    `search_hints()` (SearchHints), `reporting()` (Reporting) and `command_line()` (CommandLine).
     """
 
     name: ClassVar[str] = ""
@@ -252,20 +350,6 @@ class Task:
     interfaces: ClassVar[tuple[PolicySpec, ...]] = ()
     """Further interfaces a policy may implement instead of `spec` (e.g. a RANK function driving a mechanism
     the task runs); a policy must define every required function of at least one interface."""
-    gp_spec: ClassVar[PolicySpec | None] = None
-    """The interface the offline proposer evolves (default: `spec`)."""
-    gp_table: ClassVar[GPTable | None] = None
-    """The offline proposer's table for `gp_spec` (default: derived from the spec alone)."""
-    trusted_tree_runs: ClassVar[bool] = False
-    """Opt in to fast offline search: when True, a GP tree (which the engine builds from this spec's declared
-    fields and features, so it is data, not code) is evaluated in the engine's worker processes by a trusted
-    interpreter instead of being rendered and run in a sandboxed child per instance. The engine calls this
-    task's own `run` there, with a module object whose evolved functions compute the tree exactly as the
-    rendered module would, then `score` as always. Turn it on when `run` may be called many times in one
-    long-lived process with the same results as in a fresh one (keep no state between calls that changes
-    what a later call computes; caches of read-only inputs are fine). Code from an LLM or a user always runs
-    in the sandbox, and the task's baseline files always run in the worker processes (after the static
-    check: they are the author's code, not a candidate's)."""
 
     # --- required ----------------------------------------------------------------------------------
     def instances(self) -> list[Instance]:
@@ -310,37 +394,9 @@ class Task:
         given). Raise PolicyforgeError here for a bad value: it is checked before anything starts."""
         return {} if workload is None else {"workload": workload}
 
-    def screen_instances(self) -> list[Instance]:
-        """The cheap first stage of the evaluation cascade when the task declares no `proxy_instances`
-        (default: the first train instance)."""
-        return [i for i in self.instances() if i.split == "train"][:1]
-
-    def proxy_instances(self) -> list[Instance]:
-        """Cheaper stand-ins for the train instances (a proportional sample of the cluster, a shorter window
-        or scenario), for multi-fidelity search: the engine screens every candidate on them and promotes
-        the best to full train fidelity (successive halving); validation and test are always full
-        fidelity. Each has split "train", the id `<id of the train instance it stands for>@<anything>` (the
-        engine refuses any other: a proxy of a held-out instance would screen on held-out data), and that
-        instance's group. They are worth having only when their scores rank policies as the full instances do:
-        measure the rank correlation (benchmarks/proxy_fidelity.py). Default: none, and the screen is
-        `screen_instances()`."""
-        return []
-
     def objective(self) -> str:
         """One sentence on what the score means, for prompts and reports."""
         return "The mean score over instances; higher is better."
-
-    def feedback(self, scores: dict[str, float], metrics: dict[str, dict[str, float]],
-                 baseline_scores: dict[str, dict[str, float]]) -> str:
-        """Short structured feedback for the proposer (default: score per instance next to every baseline,
-        the metrics, and the mean against the best baseline)."""
-        lines = []
-        for instance, value in scores.items():
-            refs = ", ".join(f"{b} {s[instance]:.4g}" for b, s in baseline_scores.items() if instance in s)
-            extra = ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.get(instance, {}).items())[:8])
-            lines.append(f"{instance}: score {value:.4g} (baselines: {refs or 'none'}){'; ' + extra if extra else ''}")
-        lines.append(versus_best_baseline(scores, baseline_scores))
-        return "\n".join(line for line in lines if line)
 
     def data_paths(self) -> tuple[str, ...]:
         """Files or folders the sandboxed `run` reads (mounted read-only into the sandbox)."""
@@ -356,30 +412,21 @@ class Task:
         """Source of a policy that tries to write every view; `tasks check` expects it to fail cleanly."""
         return None
 
-    def series(self, instance: Instance, decisions: Decisions) -> dict[str, list[float]]:
-        """TRUSTED, optional: named series (curves) of a replayed run, for `report_sections`."""
-        return {}
+    # --- optional groups: each a few named capabilities, off by default ---------------------------------
+    def search_hints(self) -> SearchHints:
+        """Optional group, search hints: proxies or a screen, the GP proposer's interface and table, trusted
+        tree runs, feedback for the proposer (`SearchHints`; default: none of them)."""
+        return SearchHints()
 
-    def report_sections(self, series: dict[str, dict[str, dict[str, list[float]]]], out: Path
-                        ) -> list[tuple[str, str]]:
-        """Task-specific sections of the run report: (title, HTML) pairs drawn from `series[policy][instance]`
-        (the selected candidate, labelled `best #ID`, and every baseline on the first test instance of a few
-        groups). Images go into `out`, the report's folder, and are referenced by file name."""
-        return []
-
-    @classmethod
-    def add_simulate_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        """Options of `policyforge simulate --task NAME` (default: the task has no simulate command)."""
+    def reporting(self) -> Reporting | None:
+        """Optional group, reporting: curves of a replayed run and the run report's sections drawn from them
+        (`Reporting`; default None: the report has no task sections and runs nothing for them)."""
+        return None
 
     @classmethod
-    def simulate(cls, args: argparse.Namespace) -> int:
-        """`policyforge simulate --task NAME ...`; returns the exit code."""
-        raise PolicyforgeError(f"task {cls.name or cls.__name__} has no simulate command")
-
-    @classmethod
-    def commands(cls) -> tuple[Command, ...]:
-        """Task-specific subcommands of `policyforge`."""
-        return ()
+    def command_line(cls) -> CommandLine:
+        """Optional group, extra commands: the task's own `simulate` and subcommands (`CommandLine`)."""
+        return CommandLine()
 
 
 def versus_best_baseline(scores: dict[str, float], baseline_scores: dict[str, dict[str, float]]) -> str:
@@ -390,6 +437,26 @@ def versus_best_baseline(scores: dict[str, float], baseline_scores: dict[str, di
     best_name, best = max(((b, sum(s.get(i, 0.0) for i in scores) / len(scores))
                            for b, s in baseline_scores.items()), key=lambda x: x[1])
     return f"mean {mean:.4g} vs best baseline {best_name} {best:.4g} ({mean - best:+.4g})"
+
+
+def default_feedback(scores: dict[str, float], metrics: dict[str, dict[str, float]],
+                     baseline_scores: dict[str, dict[str, float]]) -> str:
+    """The feedback of a task whose hints give none: score per instance next to every baseline, the
+    metrics, and the mean against the best baseline."""
+    lines = []
+    for instance, value in scores.items():
+        refs = ", ".join(f"{b} {s[instance]:.4g}" for b, s in baseline_scores.items() if instance in s)
+        extra = ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.get(instance, {}).items())[:8])
+        lines.append(f"{instance}: score {value:.4g} (baselines: {refs or 'none'}){'; ' + extra if extra else ''}")
+    lines.append(versus_best_baseline(scores, baseline_scores))
+    return "\n".join(line for line in lines if line)
+
+
+def screen_instances(task: Task, hints: SearchHints | None = None) -> list[Instance]:
+    """The cheap first stage of the evaluation cascade when the task declares no proxies: its hints'
+    `screen_instances`, else its first train instance."""
+    hints = task.search_hints() if hints is None else hints
+    return list(hints.screen_instances) or [i for i in task.instances() if i.split == "train"][:1]
 
 
 def check_held_out(task: str, train: tuple[int, ...], validation: tuple[int, ...], test: tuple[int, ...]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from policyforge.report.figures import plt, save
+from policyforge.toolkit.figures import plt, save
 
 STATUS_GROUPS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("valid", ("ok", "screened_out"), "#2e9e4f"),

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from policyforge.report import html as h
 from policyforge.report.lineage import ancestors, main_line, similarity, unified_diff
 from policyforge.report.run_plots import STATUS_GROUPS, cost_plot, progress_plot, status_plot
 from policyforge.report.task_sections import task_sections
 from policyforge.search.runs import open_run, run_verdict, selected_best
 from policyforge.search.store import Candidate
 from policyforge.search.verdict import Verdict, label
+from policyforge.toolkit import html as h
 
 
 @dataclass

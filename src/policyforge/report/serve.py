@@ -17,8 +17,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from policyforge.errors import PolicyforgeError
-from policyforge.report import html as h
 from policyforge.report.run_report import write_run_report
+from policyforge.toolkit import html as h
 
 DEFAULT_PORT = 8765
 

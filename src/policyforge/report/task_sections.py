@@ -2,7 +2,7 @@
 
 The store keeps one number per instance, so a curve needs a fresh run. Every policy (the selected best and
 the baselines alike) runs where candidates always run, in the sandbox, and hands back its decisions; this
-process only replays them with the task's trusted `series` and lets the task draw `report_sections`. So the
+process only replays them with the task's trusted `Reporting.series` and lets the task draw its `sections`. So the
 report, `serve` and `evolve` never execute candidate code. Series are cached beside the report per
 (policyforge source, task, options, code, instance), so a served report only runs again when the best changes.
 """
@@ -17,16 +17,11 @@ from typing import Any
 
 from policyforge.contract import Instance, Task, keyed
 from policyforge.errors import PolicyforgeError
-from policyforge.report.html import write_atomic
-from policyforge.search.contracts import EvalRequest, Limits
-from policyforge.search.evaluation import (
-    allowed_imports,
-    required_functions,
-    sandbox_paths,
-    source_fingerprint,
-    task_fingerprint,
-)
+from policyforge.search.evaluation import source_fingerprint, task_fingerprint
 from policyforge.search.store import Candidate
+from policyforge.toolkit.html import write_atomic
+from policyforge.trust.requests import Limits
+from policyforge.trust.runner import request_for, sandboxed_decisions
 
 CACHE_FILE = "series-cache.json"
 Series = dict[str, list[float]]
@@ -45,7 +40,8 @@ def task_sections(config: dict[str, Any], best: Candidate | None, out: Path, not
     except (PolicyforgeError, KeyError) as exc:
         notes.append(f"task sections skipped: {exc}")
         return []
-    if type(task).report_sections is Task.report_sections:
+    reporting = task.reporting()
+    if reporting is None:
         return []  # the task draws nothing: running its policies for series would be wasted
     instances: list[Instance] = []
     tests = [i for i in task.instances() if i.split == "test"]
@@ -61,7 +57,7 @@ def task_sections(config: dict[str, Any], best: Candidate | None, out: Path, not
         return []
     series = _series(config, task, codes, instances, out, notes)
     try:
-        return task.report_sections(series, out)
+        return reporting.sections(series, out)
     except Exception as exc:  # a task's drawing bug loses its sections, not the report
         notes.append(f"task sections failed ({type(exc).__name__}: {exc})")
         return []
@@ -69,8 +65,7 @@ def task_sections(config: dict[str, Any], best: Candidate | None, out: Path, not
 
 def _series(config: dict[str, Any], task: Task, codes: dict[str, str], instances: list[Instance], out: Path,
             notes: list[str]) -> dict[str, dict[str, Series]]:
-    from policyforge.search.judge import task_for
-    from policyforge.search.sandbox import run
+    from policyforge.trust.tasks import task_for
 
     ref, options = config["task"], task.options()
     limits = Limits(**(config.get("limits") or {}))
@@ -81,14 +76,14 @@ def _series(config: dict[str, Any], task: Task, codes: dict[str, str], instances
             for label, code in codes.items()}
 
     def compute(label: str) -> tuple[str, dict[str, Series] | str]:
-        request = EvalRequest(ref, codes[label], tuple(instances), options, limits, sandbox_paths(ref, task))
-        result = run(request, allowed_imports=allowed_imports(task), allow_unsafe=bool(config.get("unsafe")),
-                     required_functions=required_functions(task))
+        request = request_for(ref, task, codes[label], instances, limits)
+        result = sandboxed_decisions(request, task, bool(config.get("unsafe")))
         if not result.ok:
             return label, f"{result.status}: {result.reason}"
-        trusted = task_for(request)
+        reporting = task_for(request).reporting()
+        assert reporting is not None  # the same task, rebuilt from its options, draws as the one asked
         try:
-            return label, {i.id: trusted.series(i, result.decisions[i.id]) for i in instances}
+            return label, {i.id: reporting.series(i, result.decisions[i.id]) for i in instances}
         except Exception as exc:  # decisions the trusted replay refuses lose one policy's series
             return label, f"decisions rejected ({type(exc).__name__}: {exc})"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import hashlib
 
-from policyforge.search.static_check import parse as parse_source
+from policyforge.trust.static_check import parse as parse_source
 
 
 def code_hash(code: str) -> str:

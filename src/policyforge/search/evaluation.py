@@ -18,47 +18,30 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from policyforge import __version__
-from policyforge.fetch import data_dir
-from policyforge.search.contracts import EvalRequest, EvalResult, Instance, Limits
+from policyforge.contract import Instance
 from policyforge.search.executors import default_jobs, make_executor
-from policyforge.search.trusted import BASELINE, TREE, run_trusted, tree_grammar
+from policyforge.toolkit.fetch import data_dir
+from policyforge.trust.requests import EvalRequest, EvalResult, Limits
+from policyforge.trust.runner import TaskDoor, run_sandboxed
+from policyforge.trust.vouched import BASELINE, TREE, run_trusted, tree_grammar
 
 if TYPE_CHECKING:
     from policyforge.contract import Task
-    from policyforge.search.loop import EvolveConfig
 
 
-def run_sandboxed(request: EvalRequest, unsafe: bool, allowed_imports: tuple[str, ...],
-                  required_functions: tuple[tuple[str, ...], ...]) -> EvalResult:
-    """What an executor runs: the candidate's decisions from the sandbox, then their trusted scores
-    (importable by name, so Ray can ship it; this process never runs candidate code)."""
-    from policyforge.search.judge import judge
-    from policyforge.search.sandbox import run
+class EvaluatorConfig(Protocol):
+    """What the Evaluator reads of a run's configuration (search/loop.py's EvolveConfig has it): declared
+    here so this module does not import the loop that imports it."""
 
-    result = run(request, allowed_imports=allowed_imports, allow_unsafe=unsafe,
-                 required_functions=required_functions)
-    return judge(request, result)
-
-
-def required_functions(task: Task) -> tuple[tuple[str, ...], ...]:
-    """Per interface the task accepts, the functions a policy must define."""
-    return tuple(spec.required_functions for spec in (task.spec, *task.interfaces))
-
-
-def allowed_imports(task: Task) -> tuple[str, ...]:
-    """The union of the allow-lists of the task's interfaces."""
-    return tuple(dict.fromkeys(m for spec in (task.spec, *task.interfaces) for m in spec.allowed_imports))
-
-
-def sandbox_paths(ref: str, task: Task) -> tuple[str, ...]:
-    """What the sandboxed child must read: the task's data and, for a task from a file, that file's folder."""
-    from policyforge.tasks.registry import task_file
-
-    own = task_file(ref)
-    return tuple(str(p) for p in task.data_paths()) + ((str(Path(own).parent),) if own else ())
+    task: str
+    limits: dict[str, Any]
+    unsafe: bool
+    executor: str
+    jobs: int
+    ray_address: str | None
 
 
 def merge(results: list[EvalResult]) -> EvalResult:
@@ -98,6 +81,12 @@ def task_fingerprint(task: Task) -> str:
     return digest.hexdigest()
 
 
+def result_cache_path(task: Task) -> Path:
+    """Where the task's deterministic results (baselines) are cached: its `cache_dir()`, else `results/` in
+    the data folder ($POLICYFORGE_DATA, else ./data); docs/write-your-own-task.md names it."""
+    return Path(task.cache_dir() or data_dir() / "results") / "evaluations.sqlite"
+
+
 class ResultCache:
     """Scores of deterministic evaluations (baselines) keyed by task, options, code and instance, so a
     second run does not pay for them again. Kept beside the data, outside the repository."""
@@ -133,30 +122,31 @@ class ResultCache:
 
 class Evaluator:
     """Evaluates code on instances through the right door: the sandbox for code, the trusted worker pool for
-    the engine's own GP trees and the task's own baseline files (search/trusted.py)."""
+    the engine's own GP trees and the task's own baseline files (trust/vouched.py)."""
 
-    def __init__(self, config: EvolveConfig, task: Task) -> None:
+    def __init__(self, config: EvaluatorConfig, task: Task) -> None:
+        self.door = TaskDoor.of(config.task, task)
+        """Every request of this run goes through it (trust/runner.py)."""
         self.task_name = config.task
-        self.task_options = task.options()
+        self.task_options = self.door.options
         self.limits = Limits(**config.limits)
         self.unsafe = config.unsafe
-        self.allowed_imports = allowed_imports(task)
-        self.required_functions = required_functions(task)
-        self.data_paths = sandbox_paths(config.task, task)
+        self.allowed_imports = self.door.allowed_imports
+        self.required_functions = self.door.required_functions
         self.task_source = task_fingerprint(task)
         self.baseline_codes = {path.read_text() for path in task.baselines().values()}
         self.grammar = tree_grammar(task)
         self.executor = make_executor(config.executor, config.jobs, config.ray_address)
         self.orchestrator = ThreadPoolExecutor(max_workers=max(4, 2 * (config.jobs or default_jobs())), thread_name_prefix="cascade")
-        self.cache = ResultCache(Path(task.cache_dir() or data_dir() / "results") / "evaluations.sqlite")
+        self.cache = ResultCache(result_cache_path(task))
         self.checked: dict[str, str | None] = {}
 
     def _request(self, code: str, instances: list[Instance]) -> EvalRequest:
-        return EvalRequest(self.task_name, code, tuple(instances), self.task_options, self.limits, self.data_paths)
+        return self.door.request(code, instances, self.limits)
 
     def route(self, code: str) -> str:
         """`tree` or `baseline` (trusted worker pool) when the engine can vouch for `code`, else `sandbox`."""
-        from policyforge.search.proposers.interpreter import trusted_tree
+        from policyforge.trees.interpreter import trusted_tree
 
         if code in self.baseline_codes:
             return BASELINE
@@ -166,7 +156,7 @@ class Evaluator:
 
     def _static_check(self, code: str) -> str | None:
         if code not in self.checked:
-            from policyforge.search.static_check import check_source
+            from policyforge.trust.static_check import check_source
 
             self.checked[code] = check_source(code, self.allowed_imports, self.required_functions)
         return self.checked[code]

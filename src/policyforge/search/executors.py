@@ -1,7 +1,7 @@
 """Where evaluations run: a local pool (default) or a Ray cluster, behind one tiny interface.
 
 Two kinds of work. A sandboxed evaluation already runs in its own sandboxed process, so locally it only needs
-a thread that waits for it (`submit`). A trusted evaluation (a GP tree, a baseline file: search/trusted.py)
+a thread that waits for it (`submit`). A trusted evaluation (a GP tree, a baseline file: trust/vouched.py)
 computes in the worker itself, so locally it goes to a pool of long-lived processes that keep the task and its
 data loaded (`submit_compute`). Ray ships either to its workers; its futures are adapted to
 concurrent.futures so the loop does not care which executor it has.
@@ -14,9 +14,20 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from policyforge.errors import PolicyforgeError
+
+
+class Executor(Protocol):
+    """Runs functions somewhere (local processes, a Ray cluster) and hands back futures: `submit` for work
+    that waits on a sandboxed child, `submit_compute` for work that computes in the worker itself."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future: ...
+
+    def submit_compute(self, fn: Callable[..., Any], *args: Any) -> Future: ...
+
+    def shutdown(self) -> None: ...
 
 
 def default_jobs() -> int:

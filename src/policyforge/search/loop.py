@@ -19,16 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from policyforge.contract import Task, finite_evaluation, keyed
+from policyforge.contract import Instance, Task, default_feedback, finite_evaluation, keyed, screen_instances
 from policyforge.errors import PolicyforgeError
-from policyforge.search.contracts import EvalResult, Instance, Limits, ParentInfo, Proposal
 from policyforge.search.database import DatabaseConfig, Program, ProgramsDatabase
 from policyforge.search.dedup import code_hash, normalised_hash
 from policyforge.search.evaluation import Evaluator, merge
-from policyforge.search.instance_keys import installation_key
+from policyforge.search.proposers.base import ParentInfo, Proposal
 from policyforge.search.runs import run_verdict, selected_best
 from policyforge.search.store import Candidate, Store
 from policyforge.tasks.registry import get_task
+from policyforge.trust.instance_keys import installation_key
+from policyforge.trust.requests import EvalResult, Limits
 
 TUNE_LEADERS = 5
 """A tuning sample is shown its island's best programs, best first; it tunes the first it can (a GP tree with
@@ -157,8 +158,11 @@ class Evolution:
         self.train = [i for i in self.instances if i.split == "train"]
         self.validation = [i for i in self.instances if i.split == "validation"]
         self.test = [i for i in self.instances if i.split == "test"]
-        proxies = checked_proxies(self.task.proxy_instances(), self.instances) if self.config.cascade else []
-        screen = proxies or (self.task.screen_instances() if self.config.cascade else [])
+        hints = self.task.search_hints()
+        self.feedback = hints.feedback or default_feedback
+        """What the proposer is told about a candidate (the task's, else the contract's default)."""
+        proxies = checked_proxies(list(hints.proxy_instances), self.instances) if self.config.cascade else []
+        screen = proxies or (screen_instances(self.task, hints) if self.config.cascade else [])
         self.proxies = keyed(proxies, self.instance_key) if self.instance_key else proxies
         self.screen = keyed(screen, self.instance_key) if self.instance_key else screen
         """The first rung of successive halving: the task's proxies, else its screen (a train subset)."""
@@ -379,11 +383,11 @@ class Evolution:
         metrics = self._train_only(result.metrics)
         if result.ok and stage == "screen":
             status = "screened_out"
-            feedback = self.task.feedback(screen, {k: v for k, v in result.metrics.items() if k in screen},
-                                          self.baseline_screen)
+            feedback = self.feedback(screen, {k: v for k, v in result.metrics.items() if k in screen},
+                                     self.baseline_screen)
         else:
             reason = result.reason
-            feedback = self.task.feedback(train, metrics, self.baseline_scores) if result.ok else \
+            feedback = self.feedback(train, metrics, self.baseline_scores) if result.ok else \
                 f"{result.status}: {result.reason}"
         score = _mean(train) if status == "ok" else None
         self.tally.evaluated += 1
@@ -572,9 +576,9 @@ def default_proposers(config: EvolveConfig, task: Task) -> dict[str, Any]:
     if config.proposer in ("gp", "mixed"):
         from policyforge.search.proposers.gp import GPProposer
 
-        proposers["gp"] = GPProposer(task.gp_spec or task.spec, table=task.gp_table)
+        proposers["gp"] = GPProposer.for_task(task)
     if config.proposer in ("llm", "mixed"):
-        from policyforge.search.proposers.llm import LLMProposer
+        from policyforge.search.proposers.llm.proposer import LLMProposer
 
         proposers["llm"] = LLMProposer(**config.llm)
     if not proposers:

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from policyforge.errors import PolicyforgeError
-from policyforge.search.proposers.llm import LOCAL_HOSTS
+from policyforge.search.proposers.llm.proposer import LOCAL_HOSTS
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 

@@ -73,7 +73,22 @@ def task_class(ref: str) -> type[Task]:
         raise PolicyforgeError(f"task {ref!r}: {attribute} is not a subclass of policyforge.contract.Task")
     if not getattr(cls, "spec", None):
         raise PolicyforgeError(f"task {ref!r}: {attribute} declares no policy interface (`spec`)")
+    for name, group in LOOSE_HOOKS.items():  # a task written against the old contract: say so, not ignore it
+        if _defines(cls, name) and not _defines(cls, group):
+            raise PolicyforgeError(f"task {ref!r}: {attribute}.{name} is not read by policyforge: return it from "
+                                   f"{attribute}.{group}() (see docs/write-your-own-task.md)")
     return cls
+
+
+LOOSE_HOOKS = {"gp_spec": "search_hints", "gp_table": "search_hints", "trusted_tree_runs": "search_hints",
+               "proxy_instances": "search_hints", "screen_instances": "search_hints", "feedback": "search_hints",
+               "series": "reporting", "report_sections": "reporting", "simulate": "command_line",
+               "add_simulate_arguments": "command_line", "commands": "command_line"}
+"""Hooks the contract once had, each now part of a group (contract.SearchHints, Reporting, CommandLine)."""
+
+
+def _defines(cls: type[Task], name: str) -> bool:
+    return any(name in vars(klass) for klass in cls.__mro__ if klass not in (Task, object))
 
 
 def _import(module_name: str, ref: str):

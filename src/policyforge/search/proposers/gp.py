@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from policyforge.contract import GPTable, PolicySpec
+from policyforge.contract import GPTable, PolicySpec, Task
 from policyforge.errors import PolicyforgeError
-from policyforge.search.contracts import ParentInfo, Proposal
-from policyforge.search.proposers.grammar import (
+from policyforge.search.proposers.base import ParentInfo, Proposal
+from policyforge.trees.grammar import (
     BOOL,
     NUM,
     OPERATORS,
@@ -41,7 +41,7 @@ from policyforge.search.proposers.grammar import (
     tree_line,
     tree_of,
 )
-from policyforge.search.proposers.grammar import tree_size as node_size
+from policyforge.trees.grammar import tree_size as node_size
 
 ATTEMPTS = 60
 """Offspring tried per proposal before falling back to a fresh random tree."""
@@ -133,6 +133,12 @@ class GPProposer:
                         "constant": p_constant}
         if min(self.weights.values()) < 0 or sum(self.weights.values()) <= 0:
             raise ValueError("GP operator probabilities must be >= 0 and not all 0")
+
+    @classmethod
+    def for_task(cls, task: Task, **settings: Any) -> GPProposer:
+        """The proposer over what the task's search hints say GP evolves (default: its spec, a derived table)."""
+        hints = task.search_hints()
+        return cls(hints.gp_spec or task.spec, table=hints.gp_table, **settings)
 
     # --- reading and writing programs ---------------------------------------------------------------------
 

@@ -9,12 +9,23 @@ import argparse
 import json
 from pathlib import Path
 
+from policyforge.contract import CommandLine, PolicyRunner, Simulate
 from policyforge.errors import PolicyforgeError
 from policyforge.tasks.cache import rank
 from policyforge.tasks.cache.simulate import BASELINES, Result, available, run_baseline
 from policyforge.tasks.cache.trace import Trace, read_trace
+from policyforge.toolkit.cli import policy_list
 
 MRC_FRACTIONS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+
+
+def command_line() -> CommandLine:
+    """What cache adds to `policyforge`: its own simulate (a trace, a cache size, miss-ratio curves)."""
+
+    def run(args: argparse.Namespace, runner: PolicyRunner) -> int:  # files run here only when vouched for
+        return simulate_command(args)
+
+    return CommandLine(Simulate(add_simulate_arguments, run))
 
 
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,11 +41,7 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def policy_names(values: list[str] | None) -> list[str]:
-    names = [item.strip() for value in (values or ["fifo,lru"]) for item in value.split(",") if item.strip()]
-    out = []
-    for name in names:
-        out.extend(available() if name == "all" else [name])
-    return list(dict.fromkeys(out))
+    return policy_list(values, "fifo,lru", {"all": available()})
 
 
 def run(trace: Trace, name: str, capacity: int, mode: str) -> Result:

@@ -14,7 +14,6 @@ in the feedback and the benchmark.
 
 from __future__ import annotations
 
-import argparse
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -24,12 +23,13 @@ from typing import Any
 import numpy as np
 
 from policyforge.contract import (
+    CommandLine,
     Decisions,
     Evaluation,
-    GPTable,
     Instance,
     PolicyError,
     PolicySpec,
+    SearchHints,
     Task,
     policy_function,
     versus_best_baseline,
@@ -126,8 +126,6 @@ class CacheTask(Task):
 
     name = "cache"
     spec: PolicySpec = CACHE_RANK_POLICY
-    gp_table: GPTable = CACHE_GP_TABLE
-    trusted_tree_runs = True  # `run` keeps only read-only caches (trace windows, compiled kernels)
 
     def __init__(self, window: int = 200_000, train_windows: list[int] | tuple[int, ...] = (0, 1_000_000),
                  validation_windows: list[int] | tuple[int, ...] = (3_000_000, 4_000_000),
@@ -190,6 +188,11 @@ class CacheTask(Task):
         if self.cloudphysics:
             out += self._cases("test", CLOUDPHYSICS, 0, None)
         return out
+
+    def search_hints(self) -> SearchHints:
+        return SearchHints(tuple(self.proxy_instances()), tuple(self.screen_instances()), gp_table=CACHE_GP_TABLE,
+                           trusted_tree_runs=True,  # `run` keeps only read-only caches (trace windows, compiled kernels)
+                           feedback=self.feedback)
 
     def screen_instances(self) -> list[Instance]:
         return [i for i in self.instances() if i.split == "train"][:1]
@@ -305,16 +308,10 @@ class CacheTask(Task):
 
     # --- command line -----------------------------------------------------------------------------------
     @classmethod
-    def add_simulate_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        from policyforge.tasks.cache.cli import add_simulate_arguments
+    def command_line(cls) -> CommandLine:
+        from policyforge.tasks.cache.cli import command_line
 
-        add_simulate_arguments(parser)
-
-    @classmethod
-    def simulate(cls, args: argparse.Namespace) -> int:
-        from policyforge.tasks.cache.cli import simulate_command
-
-        return simulate_command(args)
+        return command_line()
 
 
 @lru_cache(maxsize=512)

@@ -1,9 +1,11 @@
-"""`policyforge simulate --task k8s-gpu`: policies x seeds on a cluster and workload, in inflation (the FGD
-paper's experiment) or replay mode, as a table, JSON, a plot or an HTML comparison report.
+"""The k8s-gpu task's command line: its own `policyforge simulate` (policies x seeds on a cluster and workload,
+in inflation (the FGD paper's experiment) or replay mode, as a table, JSON, a plot or an HTML comparison
+report) and `policyforge bound`.
 
 Baselines run in this process (they are the package's own code); a policy FILE is untrusted like any
-candidate: it runs in the sandbox and its placements are replayed here by the trusted simulator, unless the
-user passes --unsafe-local-policy for their own code.
+candidate: it runs where the engine's `PolicyRunner` runs it (the sandbox) and its placements are replayed
+here by the trusted simulator, unless the user passes --unsafe-local-policy for their own code. The task class
+is handed in (`command_line`), so this module never imports task.py, which imports it.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import json
 import sys
 from pathlib import Path
 
-from policyforge.cliutil import POSITIVE, POSITIVE_INT, number, progress, writable_file, writable_folder
+from policyforge.contract import Command, CommandLine, PolicyRunner, Simulate, Task
 from policyforge.errors import PolicyforgeError
+from policyforge.toolkit.cli import POSITIVE, POSITIVE_INT, number, progress, writable_file, writable_folder
 
 PAPER_ALLOC_AT_100 = {
     "random": 86.30, "dotprod": 90.62, "clustering": 91.65, "packing": 91.78, "bestfit": 92.86, "fgd": 95.23,
@@ -27,30 +30,6 @@ def _capacity(text: str) -> float | str:
     return "full" if text == "full" else number(float, 0, inclusive=False, what=" (or 'full')")(text)
 
 
-def _policies(values: list[str] | None) -> list[str]:
-    from policyforge.tasks.k8s_gpu.policy import BASELINES, PAPER_BASELINES
-
-    names: list[str] = []
-    for value in values or ["paper"]:
-        for item in value.split(","):
-            item = item.strip()
-            if item == "paper":
-                names.extend(PAPER_BASELINES)
-            elif item == "all":
-                names.extend(BASELINES)
-            elif item:
-                names.append(item)
-    return list(dict.fromkeys(names))
-
-
-def _labels(policies: list[str]) -> dict[str, str]:
-    """Display name per policy argument: the baseline name, or the file's stem (its path if stems clash)."""
-    from policyforge.tasks.k8s_gpu.policy import BASELINES
-
-    stems = [p if p in BASELINES else Path(p).stem for p in policies]
-    return {p: (s if stems.count(s) == 1 else p) for p, s in zip(policies, stems, strict=True)}
-
-
 def _refuse(args: argparse.Namespace, names: dict[str, str], why: str) -> None:
     """Options a mode or task would ignore are refused, never silently dropped."""
     given = [flag for attribute, flag in names.items() if getattr(args, attribute, None) not in (None, False)]
@@ -58,10 +37,10 @@ def _refuse(args: argparse.Namespace, names: dict[str, str], why: str) -> None:
         raise PolicyforgeError(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect {why}")
 
 
-def simulate_command(args: argparse.Namespace) -> int:
+def simulate_command(args: argparse.Namespace, runner: PolicyRunner, task_class: type[Task]) -> int:
     from policyforge.tasks.k8s_gpu.experiment import aggregate, mean_curves, run_all
     from policyforge.tasks.k8s_gpu.inputs import resolve
-    from policyforge.tasks.k8s_gpu.policy import BASELINES, load_policy
+    from policyforge.tasks.k8s_gpu.policy import BASELINES, load_policy, policy_labels, policy_names
     from policyforge.tasks.k8s_gpu.simulate import replay_cluster
 
     if args.fallback or args.fallback_ms is not None or args.max_moves is not None:
@@ -82,7 +61,7 @@ def simulate_command(args: argparse.Namespace) -> int:
     if args.plot:
         writable_file(args.plot, "--plot")
     inputs = resolve(args.workload, args.nodes)
-    policies = _policies(args.policy)
+    policies = policy_names(args.policy)
     files = [p for p in policies if p not in BASELINES]
     for path in files:
         if path.endswith(".py") and not Path(path).is_file():
@@ -97,7 +76,7 @@ def simulate_command(args: argparse.Namespace) -> int:
     for path in policies:
         if path not in sandboxed:
             load_policy(path)  # fail fast, with a clear line (baselines, or files the user vouched for)
-    labels = _labels(policies)
+    labels = policy_labels(policies)
     nodes, speedup = inputs.nodes, 1.0
     if args.mode == "replay":
         capacity = 1.0 if args.replay_capacity is None else args.replay_capacity
@@ -112,7 +91,7 @@ def simulate_command(args: argparse.Namespace) -> int:
         results = run_all(inputs.nodes, inputs.pods, local, args.seeds, args.mode, args.tune, args.jobs,
                           progress=bar.update if bar else None, speedup=speedup)
         for path in sandboxed:
-            results[path] = _sandboxed_runs(Path(path), args)
+            results[path] = _sandboxed_runs(Path(path), args, runner, task_class)
             if bar:
                 bar.update(1)
     finally:
@@ -125,7 +104,7 @@ def simulate_command(args: argparse.Namespace) -> int:
         print("warning: no pod waited in this replay under any policy: the cluster is never contended, so the "
               "comparison cannot separate policies; lower --replay-capacity or raise --speedup", file=sys.stderr)
     if args.with_bound:
-        from policyforge.tasks.k8s_gpu.bound_cli import reference_lines
+        from policyforge.tasks.k8s_gpu.bound.cli import reference_lines
 
         args.reference_lines = reference_lines(inputs, args.seeds, args.tune, args.mode)
     if args.plot:
@@ -149,21 +128,30 @@ def simulate_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sandboxed_runs(path: Path, args: argparse.Namespace) -> list:
+def _sandboxed_runs(path: Path, args: argparse.Namespace, runner: PolicyRunner, task_class: type[Task]) -> list:
     """A policy file's inflation runs: its placements from the sandbox, replayed by the trusted simulator."""
-    from policyforge.search.sandboxed import decisions_in_sandbox
-    from policyforge.tasks.k8s_gpu.task import K8sGpuTask
-
-    task = K8sGpuTask(workload=args.workload, nodes=args.nodes, tune=args.tune, train_seeds=(), validation_seeds=(),
+    task = task_class(workload=args.workload, nodes=args.nodes, tune=args.tune, train_seeds=(), validation_seeds=(),
                       test_seeds=tuple(args.seeds), test_workloads=[args.workload])
     instances = [i for i in task.instances() if i.split == "test"]
-    decisions = decisions_in_sandbox(task.name, task, path, instances)
+    decisions = runner.decisions(task, path, instances)
     runs = []
     for instance in instances:
-        result = task.replay(instance, decisions[instance.id])
+        result = task.replay(instance, decisions[instance.id])  # type: ignore[attr-defined]
         result.policy = path.stem
         runs.append(result)
     return runs
+
+
+def command_line(task_class: type[Task]) -> CommandLine:
+    """What k8s-gpu adds to `policyforge`: its own simulate and the `bound` command."""
+    from policyforge.tasks.k8s_gpu.bound.cli import add_bound_arguments, bound_command
+
+    def simulate(args: argparse.Namespace, runner: PolicyRunner) -> int:
+        return simulate_command(args, runner, task_class)
+
+    bound = Command("bound", "k8s-gpu: a certified upper bound on GPU allocation and the best packing found, "
+                    "next to every baseline", add_bound_arguments, bound_command)
+    return CommandLine(Simulate(add_simulate_arguments, simulate), (bound,))
 
 
 def add_simulate_arguments(sim: argparse.ArgumentParser) -> None:

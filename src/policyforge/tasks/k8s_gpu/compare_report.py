@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from policyforge.report import html as h
 from policyforge.tasks.k8s_gpu.plots import allocation_plot, fragmentation_plot, timeline_plot
+from policyforge.toolkit import html as h
 
 LABELS = {
     "alloc_at_100": "alloc@100%", "alloc_at_130": "alloc@130%", "frag_ratio_at_100": "frag ratio@100%",

@@ -12,12 +12,11 @@ from policyforge.errors import PolicyforgeError
 
 def simulate_fallback(args: argparse.Namespace) -> int:
     """Run every policy and seed twice (fallback off, on) and print allocation, moves and time per call."""
-    from policyforge.cliutil import parse_seeds
-    from policyforge.tasks.k8s_gpu.cli import _labels, _policies
     from policyforge.tasks.k8s_gpu.experiment import aggregate, run_all
     from policyforge.tasks.k8s_gpu.fallback import FallbackOptions
     from policyforge.tasks.k8s_gpu.inputs import resolve
-    from policyforge.tasks.k8s_gpu.policy import BASELINES, load_policy
+    from policyforge.tasks.k8s_gpu.policy import BASELINES, load_policy, policy_labels, policy_names
+    from policyforge.toolkit.cli import parse_seeds
 
     if not args.fallback:
         raise PolicyforgeError("--fallback-ms and --max-moves need --fallback cpsat")
@@ -30,13 +29,13 @@ def simulate_fallback(args: argparse.Namespace) -> int:
     seeds = args.seeds or parse_seeds("42-51")
     args.tune = 1.3 if args.tune is None else args.tune
     inputs = resolve(args.workload or "default", args.nodes)
-    policies = _policies(args.policy)
+    policies = policy_names(args.policy)
     for policy in policies:
         if policy not in BASELINES and not args.unsafe_local_policy:
             raise PolicyforgeError(f"{policy}: --fallback runs policies in this process: baselines, or your own "
                                    "file with --unsafe-local-policy")
         load_policy(policy)
-    labels = _labels(policies)
+    labels = policy_labels(policies)
     off = aggregate(run_all(inputs.nodes, inputs.pods, policies, seeds, "inflation", args.tune, args.jobs))
     on = aggregate(run_all(inputs.nodes, inputs.pods, policies, seeds, "inflation", args.tune, args.jobs,
                            fallback=options))

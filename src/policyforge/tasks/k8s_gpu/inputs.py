@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policyforge.errors import PolicyforgeError
-from policyforge.fetch import data_dir
 from policyforge.tasks.k8s_gpu.synthetic import load_spec
 from policyforge.tasks.k8s_gpu.trace import NodeTable, PodTable, load_nodes, load_pods
+from policyforge.toolkit.fetch import data_dir
 
 SPEC_DIR = Path(__file__).parent / "specs"
 BUNDLED_SPECS = {"openb-synthetic": SPEC_DIR / "openb_synthetic.yaml"}

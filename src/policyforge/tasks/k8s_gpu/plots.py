@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from policyforge.report.figures import plt, save
+from policyforge.toolkit.figures import plt, save
 
 
 def allocation_plot(curves: dict[str, np.ndarray], path: str | Path, title: str = "",

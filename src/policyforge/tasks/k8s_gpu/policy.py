@@ -11,7 +11,8 @@ from pathlib import Path
 from types import ModuleType
 
 from policyforge.errors import PolicyError
-from policyforge.policy_files import import_policy_file, resolve_policy
+from policyforge.toolkit.cli import policy_list
+from policyforge.toolkit.policy_files import import_policy_file, resolve_policy
 
 POLICY_DIR = Path(__file__).parent / "policies"
 
@@ -68,3 +69,15 @@ def policy_of_module(module: ModuleType, name: str, path: Path = Path("candidate
     if choose is not None and not callable(choose):
         raise PolicyError(f"{path}: choose_gpus must be a function")
     return Policy(name, Path(path), score, choose, source)
+
+
+def policy_names(values: list[str] | None, default: str = "paper") -> list[str]:
+    """`--policy` values as policy names: `paper` is the FGD paper's six, `all` every baseline, anything else
+    a baseline name or a file."""
+    return policy_list(values, default, {"paper": PAPER_BASELINES, "all": list(BASELINES)})
+
+
+def policy_labels(policies: list[str]) -> dict[str, str]:
+    """Display name per policy argument: the baseline name, or the file's stem (its path if stems clash)."""
+    stems = [p if p in BASELINES else Path(p).stem for p in policies]
+    return {p: (s if stems.count(s) == 1 else p) for p, s in zip(policies, stems, strict=True)}

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from policyforge.report import html as h
 from policyforge.tasks.k8s_gpu.plots import allocation_plot
+from policyforge.toolkit import html as h
 
 
 def allocation_sections(series: dict[str, dict[str, dict[str, list[float]]]], out: Path) -> list[tuple[str, str]]:

@@ -17,12 +17,13 @@ from types import ModuleType
 from typing import Any
 
 from policyforge.contract import (
-    Command,
+    CommandLine,
     Decisions,
     Evaluation,
-    GPTable,
     Instance,
     PolicySpec,
+    Reporting,
+    SearchHints,
     Task,
     as_int_array,
     check_held_out,
@@ -110,8 +111,6 @@ class K8sGpuTask(Task):
 
     name = "k8s-gpu"
     spec: PolicySpec = K8S_GPU_POLICY
-    gp_table: GPTable = K8S_GPU_GP_TABLE
-    trusted_tree_runs = True  # `run` keeps only read-only caches (the loaded trace and cluster)
 
     def __init__(self, workload: str = "default", train_seeds: list[int] | tuple[int, ...] | None = None,
                  validation_seeds: list[int] | tuple[int, ...] | None = None,
@@ -169,23 +168,10 @@ class K8sGpuTask(Task):
         return Path(self.data_dir) / "results"
 
     @classmethod
-    def add_simulate_arguments(cls, parser) -> None:
-        from policyforge.tasks.k8s_gpu.cli import add_simulate_arguments
+    def command_line(cls) -> CommandLine:
+        from policyforge.tasks.k8s_gpu.cli import command_line
 
-        add_simulate_arguments(parser)
-
-    @classmethod
-    def simulate(cls, args) -> int:
-        from policyforge.tasks.k8s_gpu.cli import simulate_command
-
-        return simulate_command(args)
-
-    @classmethod
-    def commands(cls) -> tuple[Command, ...]:
-        from policyforge.tasks.k8s_gpu.bound_cli import add_bound_arguments, bound_command
-
-        return (Command("bound", "k8s-gpu: a certified upper bound on GPU allocation and the best packing found, "
-                        "next to every baseline", add_bound_arguments, bound_command),)
+        return command_line(cls)
 
     @classmethod
     def options_from_cli(cls, workload: str | None, report=print) -> dict[str, Any]:
@@ -201,6 +187,14 @@ class K8sGpuTask(Task):
         out += [Instance(f"{w}/seed{s}", "test", {"workload": w, "seed": s}, w)
                 for w in self.test_workloads for s in self.test_seeds]
         return out
+
+    def search_hints(self) -> SearchHints:
+        return SearchHints(tuple(self.proxy_instances()), tuple(self.screen_instances()), gp_table=K8S_GPU_GP_TABLE,
+                           trusted_tree_runs=True,  # `run` keeps only read-only caches (the loaded trace and cluster)
+                           feedback=self.feedback)
+
+    def reporting(self) -> Reporting:
+        return Reporting(self.series, self.report_sections)
 
     def screen_instances(self) -> list[Instance]:
         return [i for i in self.instances() if i.split == "train"][:1]

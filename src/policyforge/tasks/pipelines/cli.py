@@ -4,37 +4,53 @@ Prints a table, or with --json one object `{"params", "trace", "policies": {NAME
 Eudoxia's statistic names (throughput, p99_latency, assignments, suspensions, failures, pipelines_all,
 pipelines_query, pipelines_interactive, pipelines_batch, ...) plus our `score`, `rejected` and `seconds`;
 over several seeds numbers are means and `per_seed` lists each run. User errors raise PolicyforgeError.
+A policy FILE runs through the engine's `PolicyRunner` (the sandbox); the task class is handed in
+(`command_line`), so this module never imports task.py, which imports it.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
 import time
 from pathlib import Path
 
-from policyforge.errors import PolicyError
+from policyforge.contract import CommandLine, PolicyRunner, Simulate, Task
+from policyforge.errors import PolicyError, PolicyforgeError
 from policyforge.tasks.pipelines.engine import simulate
 from policyforge.tasks.pipelines.policy import BASELINES, load_policy
 from policyforge.tasks.pipelines.workloads import inputs
+from policyforge.toolkit.cli import policy_list
 
 CATEGORIES = (("query", "pipelines_query"), ("interactive", "pipelines_interactive"), ("batch", "pipelines_batch"))
 
 
-def _names(policies: list[str], default: str) -> list[str]:
-    names: list[str] = []
-    for value in policies or [default]:
-        for item in value.split(","):
-            item = item.strip()
-            if item == "all":
-                names.extend(BASELINES)
-            elif item:
-                names.append(item)
-    return list(dict.fromkeys(names))
+def command_line(task_class: type[Task]) -> CommandLine:
+    """What pipelines adds to `policyforge`: its own simulate (a Eudoxia parameter file and trace)."""
+
+    def run(args: argparse.Namespace, runner: PolicyRunner) -> int:
+        if not args.params:
+            raise PolicyforgeError("simulate --task pipelines needs --params FILE.toml")
+        return simulate_command(args.params, args.trace, args.policy or [], args.seeds or [], args.json,
+                                args.unsafe_local_policy, (runner, task_class))
+
+    return CommandLine(Simulate(add_simulate_arguments, run))
 
 
-def run_one(params_path: str, trace: str | None, policy_name: str, seed: int | None, unsafe: bool = False) -> dict:
+def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The pipelines options of `policyforge simulate`."""
+    parser.add_argument("--params", metavar="FILE.toml", help="Eudoxia parameter file (required)")
+    parser.add_argument("--trace", metavar="FILE.csv", help="Eudoxia trace (default: generate from --params)")
+
+
+Sandbox = tuple[PolicyRunner, type[Task]]
+"""The engine's runner and the task class, for policy files."""
+
+
+def run_one(params_path: str, trace: str | None, policy_name: str, seed: int | None, unsafe: bool = False,
+            sandbox: Sandbox | None = None) -> dict:
     """One simulation: Eudoxia's statistics plus score, rejections and wall time. A policy FILE runs in the
     sandbox and its decisions are replayed here, unless `unsafe` (the user vouches for their own code)."""
     params, workload, config = inputs(params_path, trace, seed)
@@ -43,22 +59,22 @@ def run_one(params_path: str, trace: str | None, policy_name: str, seed: int | N
         record = simulate(workload, config, load_policy(policy_name), params.random_seed, params.estimate_sigma,
                           params.noise_seed)
     else:
-        record = _sandboxed(params_path, trace, Path(policy_name), params.random_seed)
+        if sandbox is None:
+            raise PolicyError(f"{policy_name}: a policy file needs the engine's sandbox (or unsafe=True)")
+        record = _sandboxed(params_path, trace, Path(policy_name), params.random_seed, sandbox)
     out = record.eudoxia_stats()
     out.update(score=record.score(), rejected=record.rejections, rejection_reasons=record.reasons[:5],
                seed=params.random_seed, seconds=time.perf_counter() - started)
     return out
 
 
-def _sandboxed(params_path: str, trace: str | None, path: Path, seed: int):
+def _sandboxed(params_path: str, trace: str | None, path: Path, seed: int, sandbox: Sandbox):
     """The run of a policy file: its decisions from the sandbox, replayed by the trusted engine."""
-    from policyforge.search.sandboxed import decisions_in_sandbox
-    from policyforge.tasks.pipelines.task import PipelinesTask
-
-    task = PipelinesTask(params=params_path, trace=trace, train_seeds=(), validation_seeds=(), test_seeds=(seed,))
+    runner, task_class = sandbox
+    task = task_class(params=params_path, trace=trace, train_seeds=(), validation_seeds=(), test_seeds=(seed,))
     (instance,) = [i for i in task.instances() if i.split == "test"]
-    decisions = decisions_in_sandbox(task.name, task, path, [instance])
-    return task.replay(instance, decisions[instance.id])
+    decisions = runner.decisions(task, path, [instance])
+    return task.replay(instance, decisions[instance.id])  # type: ignore[attr-defined]
 
 
 def _mean(runs: list) -> object:
@@ -71,10 +87,10 @@ def _mean(runs: list) -> object:
 
 
 def simulate_command(params: str, trace: str | None, policies: list[str], seeds: list[int], as_json: bool,
-                     unsafe: bool = False) -> int:
+                     unsafe: bool = False, sandbox: Sandbox | None = None) -> int:
     """Run every (policy, seed); an empty `seeds` means the file's random_seed. Returns the exit code."""
     first_params, _, _ = inputs(params, trace, seeds[0] if seeds else None)
-    names = _names(policies, first_params.scheduler_algo)
+    names = policy_list(policies, first_params.scheduler_algo, {"all": list(BASELINES)})
     for name in names:
         if name in BASELINES or unsafe:
             load_policy(name)  # fail fast with a clear line (baselines, or files the user vouched for)
@@ -83,7 +99,7 @@ def simulate_command(params: str, trace: str | None, policies: list[str], seeds:
     labels = {n: (n if n in BASELINES else Path(n).stem) for n in names}
     results: dict[str, dict] = {}
     for name in names:
-        runs = [run_one(params, trace, name, seed, unsafe) for seed in (seeds or [None])]
+        runs = [run_one(params, trace, name, seed, unsafe, sandbox) for seed in (seeds or [None])]
         entry = dict(runs[0]) if len(runs) == 1 else _mean(runs)
         if len(runs) > 1:
             entry["per_seed"] = runs

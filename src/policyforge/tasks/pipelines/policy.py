@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from policyforge.errors import PolicyError
-from policyforge.policy_files import import_policy_file, resolve_policy
+from policyforge.toolkit.policy_files import import_policy_file, resolve_policy
 
 POLICY_DIR = Path(__file__).parent / "policies"
 

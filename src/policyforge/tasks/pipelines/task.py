@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from policyforge.contract import (
+    CommandLine,
     Decisions,
     Evaluation,
-    GPTable,
     Instance,
     PolicySpec,
+    SearchHints,
     Task,
     check_held_out,
     instance_rng,
@@ -171,10 +172,6 @@ class PipelinesTask(Task):
     name = "pipelines"
     spec: PolicySpec = PIPELINES_POLICY
     interfaces = (PIPELINES_RANK_POLICY,)
-    gp_spec: PolicySpec = PIPELINES_RANK_POLICY
-    """What the GP proposer evolves: `rank(ops, load)` over the ranking mechanism (see ranking.py)."""
-    gp_table: GPTable = PIPELINES_RANK_GP_TABLE
-    trusted_tree_runs = True  # every `run` builds a fresh engine from the instance
 
     def __init__(self, scenario: str = "mixed", train_seeds: list[int] | tuple[int, ...] = (1, 2, 3, 4, 5),
                  validation_seeds: list[int] | tuple[int, ...] = (101, 102, 103),
@@ -218,18 +215,10 @@ class PipelinesTask(Task):
         return tuple(p for p in (self.params, self.trace) if p)
 
     @classmethod
-    def add_simulate_arguments(cls, parser) -> None:
-        parser.add_argument("--params", metavar="FILE.toml", help="Eudoxia parameter file (required)")
-        parser.add_argument("--trace", metavar="FILE.csv", help="Eudoxia trace (default: generate from --params)")
+    def command_line(cls) -> CommandLine:
+        from policyforge.tasks.pipelines.cli import command_line
 
-    @classmethod
-    def simulate(cls, args) -> int:
-        from policyforge.tasks.pipelines.cli import simulate_command
-
-        if not args.params:
-            raise PolicyforgeError("simulate --task pipelines needs --params FILE.toml")
-        return simulate_command(args.params, args.trace, args.policy or [], args.seeds or [], args.json,
-                                args.unsafe_local_policy)
+        return command_line(cls)
 
     @classmethod
     def options_from_cli(cls, workload: str | None, report=print) -> dict[str, Any]:
@@ -251,6 +240,13 @@ class PipelinesTask(Task):
         tests = (self.scenario,) if self.params else self.test_scenarios
         out += [self._instance(name, "test", s) for name in tests for s in self.test_seeds]
         return out
+
+    def search_hints(self) -> SearchHints:
+        return SearchHints(tuple(self.proxy_instances()), tuple(self.screen_instances()),
+                           # the GP proposer evolves `rank(ops, load)` over the ranking mechanism (ranking.py)
+                           gp_spec=PIPELINES_RANK_POLICY, gp_table=PIPELINES_RANK_GP_TABLE,
+                           trusted_tree_runs=True,  # every `run` builds a fresh engine from the instance
+                           feedback=self.feedback)
 
     def screen_instances(self) -> list[Instance]:
         return [i for i in self.instances() if i.split == "train"][:1]

@@ -20,9 +20,15 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 from policyforge.errors import PolicyforgeError
-from policyforge.search.contracts import ParentInfo, Proposal
-from policyforge.search.diffs import code_from_reply
-from policyforge.search.prompts import MODES, build_messages, edit_target, effective_mode, prompt_text
+from policyforge.search.proposers.base import ParentInfo, Proposal
+from policyforge.search.proposers.llm.diffs import code_from_reply
+from policyforge.search.proposers.llm.prompts import (
+    MODES,
+    build_messages,
+    edit_target,
+    effective_mode,
+    prompt_text,
+)
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 LOCAL_DUMMY_KEY = "local-no-key"

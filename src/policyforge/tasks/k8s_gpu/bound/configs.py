@@ -4,7 +4,7 @@ A configuration is a multiset of pod shapes with an explicit GPU for every shari
 model returns can be bound into a ClusterState as is. Constraints are the simulator's filter: CPU and memory
 (inclusive), GPU model, whole GPUs for whole-GPU pods, per-GPU milli for sharing pods (a GPU holding a
 sharing pod is no longer entirely free, so it never also serves a whole-GPU pod). GPUs are described by
-maximal patterns (bound_patterns.py), whose LP relaxation is tight, so SCIP usually proves optimality at the
+maximal patterns (patterns.py), whose LP relaxation is tight, so SCIP usually proves optimality at the
 root; CP-SAT with one worker could not prove these knapsacks within seconds (measured), hence SCIP.
 
 Determinism: SCIP runs single-threaded with a node limit and no time limit, so answers depend only on the
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from ortools.linear_solver import pywraplp
 
-from policyforge.tasks.k8s_gpu.bound_instance import PackingInstance
-from policyforge.tasks.k8s_gpu.bound_patterns import maximal_patterns
+from policyforge.tasks.k8s_gpu.bound.instance import PackingInstance
+from policyforge.tasks.k8s_gpu.bound.patterns import maximal_patterns
 from policyforge.tasks.k8s_gpu.trace import MILLI
 
 NODE_LIMIT = 20_000

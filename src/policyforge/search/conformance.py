@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from policyforge.contract import SPLITS, Evaluation, Instance, Task
-from policyforge.policy_files import import_policy_file
+from policyforge.contract import SPLITS, Evaluation, Instance, Task, screen_instances
 from policyforge.tasks.registry import canonical, get_task, task_class
+from policyforge.toolkit.policy_files import import_policy_file
 from policyforge.wire import decode, encode
 
 
@@ -54,7 +54,8 @@ def check_task(name: str, report: Callable[[str], None] = lambda _: None, worklo
         return f"no {', '.join(missing)} instances" if missing else None
 
     check("instances split into train, validation and test", splits)
-    screen = task.screen_instances()
+    hints = task.search_hints()
+    screen = screen_instances(task, hints)
     check("screen instances are train instances",
           lambda: None if screen and all(i in instances and i.split == "train" for i in screen) else "bad screen set")
 
@@ -63,7 +64,7 @@ def check_task(name: str, report: Callable[[str], None] = lambda _: None, worklo
         from policyforge.search.loop import checked_proxies
 
         try:
-            checked_proxies(task.proxy_instances(), instances)
+            checked_proxies(list(hints.proxy_instances), instances)
         except PolicyforgeError as exc:
             return str(exc)
         return None
@@ -127,14 +128,12 @@ def check_candidate_paths(task: Task, ref: str, check: Callable[[str, Callable[[
     passes the static check and runs in the engine's worker pool with its decisions judged; every GP seed parses,
     type-checks and renders to a module the static check accepts; every feature module a policy may import
     declares the names it exports (`__all__`), and those names exist."""
-    from policyforge.search.evaluation import (
-        allowed_imports,
-        required_functions,
-    )
-    from policyforge.search.static_check import _task_module, check_source
+    from policyforge.trust.runner import allowed_imports, required_functions
+    from policyforge.trust.static_check import _task_module, check_source
 
     allowed, required = allowed_imports(task), required_functions(task)
-    for spec in dict.fromkeys((task.spec, *task.interfaces, *((task.gp_spec,) if task.gp_spec else ()))):
+    gp_spec = task.search_hints().gp_spec
+    for spec in dict.fromkeys((task.spec, *task.interfaces, *((gp_spec,) if gp_spec else ()))):
         if spec.feature_module and _task_module(spec.feature_module):  # not a library (numpy) named as one
             check(f"feature module {spec.feature_module} exports exactly its __all__",
                   lambda module=spec.feature_module: _exports_problem(module))
@@ -176,12 +175,12 @@ def _check_as_evolve(task: Task, ref: str, check: Callable[[str, Callable[[], st
     and judges the decisions."""
     from policyforge.contract import keyed
     from policyforge.errors import PolicyforgeError
-    from policyforge.search.contracts import EvalRequest
-    from policyforge.search.evaluation import sandbox_paths
     from policyforge.search.executors import LocalExecutor
     from policyforge.search.proposers.gp import GPProposer
-    from policyforge.search.proposers.interpreter import trusted_tree
-    from policyforge.search.trusted import BASELINE, TREE, run_trusted, tree_grammar
+    from policyforge.trees.interpreter import trusted_tree
+    from policyforge.trust.requests import Limits
+    from policyforge.trust.runner import request_for
+    from policyforge.trust.vouched import BASELINE, TREE, run_trusted, tree_grammar
 
     paths = task.baselines()
     instances = tuple(keyed(screen, CHECK_KEY))
@@ -190,16 +189,15 @@ def _check_as_evolve(task: Task, ref: str, check: Callable[[str, Callable[[], st
     grammar = tree_grammar(task)
     if grammar is not None:
         try:
-            seeds = GPProposer(task.gp_spec or task.spec, table=task.gp_table).seed_programs()
+            seeds = GPProposer.for_task(task).seed_programs()
         except PolicyforgeError:  # a seed that does not parse or type-check: _check_gp_seeds names it
             seeds = []
         work += [(f"GP seed {k + 1} runs in the trusted interpreter and is judged, as evolve runs it", TREE, code)
                  for k, code in enumerate(seeds) if trusted_tree(grammar, code) is not None]
     executor = LocalExecutor(2)
     try:
-        futures = [(label, executor.submit_compute(run_trusted, EvalRequest(
-            ref, code, instances, task.options(), data_paths=sandbox_paths(ref, task)), kind))
-            for label, kind, code in work]
+        futures = [(label, executor.submit_compute(run_trusted, request_for(ref, task, code, instances, Limits()),
+                                                   kind)) for label, kind, code in work]
         for label, future in futures:
             result = future.result()
             check(label, lambda result=result: None if result.ok else f"{result.status}: {result.reason}")
@@ -210,10 +208,10 @@ def _check_as_evolve(task: Task, ref: str, check: Callable[[str, Callable[[], st
 def _check_gp_seeds(task: Task, check: Callable[[str, Callable[[], str | None]], None],
                     allowed: tuple[str, ...], required: tuple[tuple[str, ...], ...]) -> None:
     from policyforge.search.proposers.gp import GPProposer
-    from policyforge.search.proposers.grammar import parse_sexpr
-    from policyforge.search.static_check import check_source
+    from policyforge.trees.grammar import parse_sexpr
+    from policyforge.trust.static_check import check_source
 
-    proposer = GPProposer(task.gp_spec or task.spec, table=task.gp_table)
+    proposer = GPProposer.for_task(task)
     for seed, text in proposer.grammar.seeds.items():
         def seed_ok(text: str = text) -> str | None:
             try:

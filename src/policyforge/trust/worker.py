@@ -1,11 +1,11 @@
-"""The sandbox's child process: `python -m policyforge.search.worker` (started by `sandbox.run`).
+"""The sandbox's child process: `python -m policyforge.trust.worker` (started by `sandbox.run`).
 
 It reads one request as JSON on stdin, lowers its own resource limits before any candidate code exists,
 writes the candidate into its scratch directory (the cwd), runs the task's UNTRUSTED half (`Task.run`) with it
 on each instance and prints exactly one result line, prefixed by the request's nonce, on stdout: the
 policy's decisions per instance, as data (policyforge/wire.py). It computes no score: everything in this process is
 as untrusted as the candidate, so the parent judges the decisions with the task's trusted half
-(`Task.score`, in search/judge.py). Everything else on stdout/stderr is the candidate's captured output. Setting the limits here rather than in a `preexec_fn` keeps `sandbox.run` safe to call from
+(`Task.score`, in trust/judge.py). Everything else on stdout/stderr is the candidate's captured output. Setting the limits here rather than in a `preexec_fn` keeps `sandbox.run` safe to call from
 threads, and applies them identically with and without bubblewrap.
 
 Task names starting with "selftest" are built in, so the sandbox can be tested without any real task: the

@@ -15,7 +15,7 @@ Over budget, the judge process is killed and the candidate is `invalid_output` w
 processes are kept warm (a task's data loads once per process) and replaced after `CALLS_PER_PROCESS` calls
 or any failure, so neither their caches nor a hostile replay can grow without bound.
 
-Run as `python -m policyforge.search.bounded MEMORY_MB`: one JSON request per line on stdin, one JSON reply
+Run as `python -m policyforge.trust.bounded MEMORY_MB`: one JSON request per line on stdin, one JSON reply
 per line on the original stdout (the task's own prints go to stderr).
 """
 
@@ -95,7 +95,7 @@ class _Process:
     """One judge process and its pipes."""
 
     def __init__(self, memory_mb: int) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "policyforge.search.bounded", str(memory_mb)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "policyforge.trust.bounded", str(memory_mb)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.calls = 0
         self.buffer = b""
@@ -197,9 +197,9 @@ def score(task: str, options: dict[str, Any], instance: Instance, decisions: Any
 
 
 def _answer(request: dict) -> dict:
-    from policyforge.search.judge import _task
+    from policyforge.trust.tasks import built_task
 
-    task = _task(request["task"], json.dumps(request["options"], sort_keys=True))
+    task = built_task(request["task"], json.dumps(request["options"], sort_keys=True))
     instance = Instance(**request["instance"])
     started = time.perf_counter()
     try:

@@ -1,7 +1,7 @@
 """A certified upper bound on the GPU milli any placement of a set of pods can allocate: the configuration LP
 solved by column generation, with a Lagrangian bound that holds at every iteration.
 
-The model (Gilmore-Gomory): a configuration is what one node of a type can hold (bound_configs.py).
+The model (Gilmore-Gomory): a configuration is what one node of a type can hold (configs.py).
     maximise  sum_c value(c) * lambda_c
     s.t.      sum_{c of type t} lambda_c <= nodes of type t        (dual mu_t)
               sum_c count_s(c) * lambda_c <= pods of shape s      (dual pi_s)
@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from ortools.linear_solver import pywraplp
 
 from policyforge.errors import PolicyforgeError
-from policyforge.tasks.k8s_gpu.bound_configs import Config, best_config
-from policyforge.tasks.k8s_gpu.bound_exact import exact_optimum
-from policyforge.tasks.k8s_gpu.bound_instance import PackingInstance
-from policyforge.tasks.k8s_gpu.bound_lp import pattern_bound
-from policyforge.tasks.k8s_gpu.bound_packing import (
+from policyforge.tasks.k8s_gpu.bound.configs import Config, best_config
+from policyforge.tasks.k8s_gpu.bound.exact import exact_optimum
+from policyforge.tasks.k8s_gpu.bound.instance import PackingInstance
+from policyforge.tasks.k8s_gpu.bound.lp import pattern_bound
+from policyforge.tasks.k8s_gpu.bound.packing import (
     Packing,
     exact_packing,
     packing_configs,

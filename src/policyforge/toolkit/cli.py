@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from policyforge.errors import PolicyforgeError
@@ -53,6 +54,19 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds or any(s < 0 for s in seeds):
         raise argparse.ArgumentTypeError(f"bad seed list {text!r}: seeds are non-negative integers")
     return seeds
+
+
+def policy_list(values: list[str] | None, default: str, groups: Mapping[str, Sequence[str]]) -> list[str]:
+    """`--policy` values (repeated, comma-separated; `default` when none) as names, each group name (`all`,
+    say) replaced by its members; duplicates dropped, order kept."""
+    names: list[str] = []
+    for value in values or [default]:
+        for item in (part.strip() for part in value.split(",")):
+            if item in groups:
+                names.extend(groups[item])
+            elif item:
+                names.append(item)
+    return list(dict.fromkeys(names))
 
 
 def writable_file(path: str, flag: str) -> None:

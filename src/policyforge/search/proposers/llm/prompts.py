@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from policyforge.search.contracts import ParentInfo
+from policyforge.search.proposers.base import ParentInfo
 
 MODES = ("full", "diff")
 MAX_INSTANCE_ROWS = 8

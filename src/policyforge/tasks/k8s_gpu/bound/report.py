@@ -9,8 +9,8 @@ from collections.abc import Callable
 import numpy as np
 
 from policyforge.errors import PolicyforgeError
-from policyforge.tasks.k8s_gpu.bound import BoundSettings, certify
-from policyforge.tasks.k8s_gpu.bound_instance import aggregate, arrival_prefix
+from policyforge.tasks.k8s_gpu.bound.certify import BoundSettings, certify
+from policyforge.tasks.k8s_gpu.bound.instance import aggregate, arrival_prefix
 from policyforge.tasks.k8s_gpu.experiment import aggregate as aggregate_runs
 from policyforge.tasks.k8s_gpu.experiment import run_all
 from policyforge.tasks.k8s_gpu.inputs import Inputs

@@ -3,37 +3,24 @@
 Runs in a process that never imported candidate code (the engine's evaluation threads or a Ray worker): it
 checks the decisions name exactly the requested instances, then has the task replay them on fresh
 simulations of its own (`Task.score`), each in a judge process with a time and memory budget tied to the
-instance's honest cost (search/bounded.py), so a candidate cannot choose the judge's cost. Whatever a
+instance's honest cost (trust/bounded.py), so a candidate cannot choose the judge's cost. Whatever a
 decision the true world rejects, anything malformed, or a replay over its budget makes the candidate
 `invalid_output` with the reason; it never ends, slows or grows the run.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import replace
-from functools import lru_cache
 from typing import Any
 
-from policyforge.contract import Evaluation, Instance, Task
-from policyforge.search import bounded
-from policyforge.search.contracts import EvalRequest, EvalResult
+from policyforge.contract import Evaluation, Instance
+from policyforge.trust import bounded
+from policyforge.trust.requests import EvalRequest, EvalResult
+from policyforge.trust.tasks import task_for
 
 REASON_CHARS = 300
-
-
-@lru_cache(maxsize=16)
-def _task(ref: str, options_json: str) -> Task:
-    from policyforge.tasks.registry import get_task
-
-    return get_task(ref, **json.loads(options_json))
-
-
-def task_for(request: EvalRequest) -> Task:
-    """The trusted task of a request, built once per process and options."""
-    return _task(request.task, json.dumps(request.task_options, sort_keys=True))
 
 
 def _selftest_score(instance: Instance, decisions: Any) -> Evaluation:
@@ -45,7 +32,7 @@ def judge(request: EvalRequest, result: EvalResult, trusted_decisions: bool = Fa
     """`result` with trusted scores and metrics computed from its decisions (decisions dropped).
 
     `trusted_decisions`: the decisions come from code the engine vouches for (its own GP trees, the task's
-    baseline files, run in this very process: search/trusted.py), so no candidate chose the replay's cost
+    baseline files, run in this very process: trust/vouched.py), so no candidate chose the replay's cost
     and the task's `score` runs here, without a bounded judge process."""
     if not result.ok:
         return replace(result, decisions={})

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from policyforge.errors import PolicyforgeError
-from policyforge.fetch import data_dir
+from policyforge.toolkit.fetch import data_dir
 
 ENV = "POLICYFORGE_INSTANCE_KEY"
 FILE = "instance.key"

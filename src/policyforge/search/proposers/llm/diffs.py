@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from policyforge.search.static_check import parse as parse_source
+from policyforge.trust.static_check import parse as parse_source
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+.-]*)[ \t]*$")
 _SEARCH = re.compile(r"^[ \t]*<{5,9}[ \t]*SEARCH[ \t]*$")

@@ -5,7 +5,7 @@ data are loaded once per process and reused: no child per instance, no import pe
 still come from the task's trusted `score`, through the same judge as a sandboxed candidate's decisions.
 
 What may take this path is decided by the engine, never by a candidate (search/evaluation.py): a tree must
-be exactly the engine's rendering of a well-typed tree (proposers/interpreter.py), a baseline must be the
+be exactly the engine's rendering of a well-typed tree (trees/interpreter.py), a baseline must be the
 text of one of the task's baseline files and pass the static check. Code from an LLM or a user always goes
 to the sandbox. These processes never import candidate code, so they may judge.
 """
@@ -18,8 +18,9 @@ from functools import lru_cache
 
 from policyforge.contract import Task
 from policyforge.errors import PolicyCrashed, PolicyError
-from policyforge.search.contracts import EvalRequest, EvalResult
-from policyforge.search.judge import REASON_CHARS, judge, task_for
+from policyforge.trust.judge import REASON_CHARS, judge
+from policyforge.trust.requests import EvalRequest, EvalResult
+from policyforge.trust.tasks import task_for
 from policyforge.wire import WireError, decode, encode
 
 TREE, BASELINE = "tree", "baseline"
@@ -28,16 +29,17 @@ TREE, BASELINE = "tree", "baseline"
 
 @lru_cache(maxsize=4)
 def _grammar(task: Task):
-    from policyforge.search.proposers.grammar import build_grammar
+    from policyforge.trees.grammar import build_grammar
 
-    return build_grammar(task.gp_spec or task.spec, task.gp_table)
+    hints = task.search_hints()
+    return build_grammar(hints.gp_spec or task.spec, hints.gp_table)
 
 
 def tree_grammar(task: Task):
     """The grammar whose trees the task runs in the trusted worker pool, or None when it does not opt in
-    (`Task.trusted_tree_runs`) or its grammar cannot be built. The engine routes by it, and the worker
+    (`SearchHints.trusted_tree_runs`) or its grammar cannot be built. The engine routes by it, and the worker
     checks it again."""
-    if not getattr(task, "trusted_tree_runs", False):
+    if not task.search_hints().trusted_tree_runs:
         return None
     try:
         return _grammar(task)
@@ -59,7 +61,7 @@ def _features(module: str) -> types.ModuleType | None:
 def _tree_policy(task: Task, code: str) -> types.ModuleType:
     """The compiled tree, once per worker and code (a request per instance would otherwise re-parse and
     re-render it each time; the compiled functions keep no state between calls)."""
-    from policyforge.search.proposers.interpreter import compile_tree, trusted_tree
+    from policyforge.trees.interpreter import compile_tree, trusted_tree
 
     grammar = tree_grammar(task)
     tree = None if grammar is None else trusted_tree(grammar, code)
@@ -78,8 +80,8 @@ def _baseline_policy(code: str) -> types.ModuleType:
 @lru_cache(maxsize=64)
 def _vouched_baseline(task: Task, code: str) -> bool:
     """The worker checks for itself what the engine checked before sending a baseline here."""
-    from policyforge.search.evaluation import allowed_imports, required_functions
-    from policyforge.search.static_check import check_source
+    from policyforge.trust.runner import allowed_imports, required_functions
+    from policyforge.trust.static_check import check_source
 
     texts = {path.read_text() for path in task.baselines().values()}
     return code in texts and check_source(code, allowed_imports(task), required_functions(task)) is None

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from policyforge.search.proposers.grammar import (
+from policyforge.trees.grammar import (
     EPS,
     NUM,
     SBOOL,

@@ -8,7 +8,7 @@ Per node type t: x[t,s] pods of shape s placed on type t, q[t,j] GPUs of type t 
                CPU and memory of type t in total; k-GPU pods at most floor(gpus_t / k) per node;
                at most r * nodes_t pods needing more than 1/(r+1) of a node's CPU (or memory), r = 1..4
 GPU-level fragmentation is exact up to fractionality; only the split of CPU and memory across the nodes of a
-type is relaxed (the node configuration model in bound.py tightens that).
+type is relaxed (the node configuration model in certify.py tightens that).
 
 Certificate: GLOP's answer is floating point, so the bound is recomputed from its duals y >= 0 as
     b.y + sum_j max(0, c_j - A_j.y) * upper_j,
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.linear_solver import pywraplp
 
-from policyforge.tasks.k8s_gpu.bound_instance import PackingInstance
-from policyforge.tasks.k8s_gpu.bound_patterns import maximal_patterns
+from policyforge.tasks.k8s_gpu.bound.instance import PackingInstance
+from policyforge.tasks.k8s_gpu.bound.patterns import maximal_patterns
 from policyforge.tasks.k8s_gpu.trace import MILLI
 
 

@@ -4,7 +4,7 @@ Three layers, each assuming the one before it failed:
 
 1. `static_check.check_source` refuses code that imports or reaches for anything but computation; refused
    code never gets a process.
-2. The evaluation runs in a child process (`python -m policyforge.search.worker`) in its own session, with
+2. The evaluation runs in a child process (`python -m policyforge.trust.worker`) in its own session, with
    rlimits (CPU, address space, file size, no core, few files, no new processes) that the worker applies to
    itself before the candidate exists, a wall-clock deadline after which the whole process group is
    SIGKILLed, and where this host allows it a pids cgroup that bounds fork bombs even for root.
@@ -42,9 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import policyforge
-from policyforge.search.contracts import STATUSES, EvalRequest, EvalResult, Limits
-from policyforge.search.instance_keys import key_path
-from policyforge.search.static_check import check_source
+from policyforge.trust.instance_keys import key_path
+from policyforge.trust.requests import STATUSES, EvalRequest, EvalResult, Limits
+from policyforge.trust.static_check import check_source
 from policyforge.wire import WireError, decode
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ _PATH = "/usr/local/bin:/usr/bin:/bin"
 
 def _worker_command(tag: str) -> list[str]:
     # -s: no user site; -P: cwd (the scratch dir holding candidate.py) is not importable; -B: no .pyc
-    return [sys.executable, "-s", "-P", "-B", "-m", "policyforge.search.worker", "--tag", tag]
+    return [sys.executable, "-s", "-P", "-B", "-m", "policyforge.trust.worker", "--tag", tag]
 
 
 def _engine_pythonpath() -> list[str]:

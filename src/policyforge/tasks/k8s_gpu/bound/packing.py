@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from policyforge.tasks.k8s_gpu.bound_configs import Config
-from policyforge.tasks.k8s_gpu.bound_instance import PackingInstance
+from policyforge.tasks.k8s_gpu.bound.configs import Config
+from policyforge.tasks.k8s_gpu.bound.instance import PackingInstance
 from policyforge.tasks.k8s_gpu.cluster import ClusterState, PodRequest
 from policyforge.tasks.k8s_gpu.trace import MILLI
 

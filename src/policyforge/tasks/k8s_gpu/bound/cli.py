@@ -21,7 +21,7 @@ def _percents(text: str) -> list[int]:
 
 def add_bound_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `policyforge bound` (the CLI registers the subcommand and calls bound_command)."""
-    from policyforge.cliutil import parse_seeds
+    from policyforge.toolkit.cli import parse_seeds
 
     parser.add_argument("--workload", action="append",
                         help="OpenB workload name, pod-list .csv or cluster spec .yaml; repeat or comma-separate "
@@ -40,11 +40,10 @@ def add_bound_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def bound_command(args: argparse.Namespace) -> int:
-    from policyforge.tasks.k8s_gpu.bound import BoundSettings
-    from policyforge.tasks.k8s_gpu.bound_report import check_percents, measure, table
-    from policyforge.tasks.k8s_gpu.cli import _policies
+    from policyforge.tasks.k8s_gpu.bound.certify import BoundSettings
+    from policyforge.tasks.k8s_gpu.bound.report import check_percents, measure, table
     from policyforge.tasks.k8s_gpu.inputs import resolve
-    from policyforge.tasks.k8s_gpu.policy import load_policy
+    from policyforge.tasks.k8s_gpu.policy import load_policy, policy_names
 
     if args.iterations < 0:
         raise PolicyforgeError(f"--iterations {args.iterations}: must be 0 or more")
@@ -53,7 +52,7 @@ def bound_command(args: argparse.Namespace) -> int:
     check_percents(args.percent, args.tune)
     workloads = [w.strip() for value in (args.workload or ["default"]) for w in value.split(",") if w.strip()]
     inputs = [resolve(w, args.nodes) for w in workloads]  # every name checked before any long run
-    policies = [] if args.policy == ["none"] else _policies(args.policy or ["all"])
+    policies = [] if args.policy == ["none"] else policy_names(args.policy, default="all")
     for policy in policies:
         load_policy(policy)
     settings = BoundSettings(max_iterations=args.iterations)
@@ -73,8 +72,8 @@ def _progress(line: str) -> None:
 
 def reference_lines(inputs, seeds: list[int], tune: float, mode: str) -> dict[str, float]:
     """Mean certified bound and best packing at 100% arrived over `seeds`, as plot reference lines."""
-    from policyforge.tasks.k8s_gpu.bound import BoundSettings
-    from policyforge.tasks.k8s_gpu.bound_report import bound_seed, check_percents
+    from policyforge.tasks.k8s_gpu.bound.certify import BoundSettings
+    from policyforge.tasks.k8s_gpu.bound.report import bound_seed, check_percents
 
     if mode != "inflation":
         raise PolicyforgeError("--with-bound applies to --mode inflation (the bound is on arrived pods)")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from ortools.linear_solver import pywraplp
 
-from policyforge.tasks.k8s_gpu.bound_configs import Config, NodeModel, mip_solver, solve_exactly
-from policyforge.tasks.k8s_gpu.bound_instance import PackingInstance
+from policyforge.tasks.k8s_gpu.bound.configs import Config, NodeModel, mip_solver, solve_exactly
+from policyforge.tasks.k8s_gpu.bound.instance import PackingInstance
 
 MAX_EXACT_NODES = 24
 """Clusters up to this many GPU nodes are solved exactly."""
