@@ -56,7 +56,7 @@ def test_successive_halving_promotes_by_its_rule_in_sample_order(run):
 
 def test_tuning_samples_move_the_constants_of_an_island_leader(run):
     store = run.store
-    gp = GPProposer(run.task.gp_spec or run.task.spec, table=run.task.gp_table)
+    gp = GPProposer.for_task(run.task)
     tuned = [c for c in store.all("sample IS NOT NULL", order="sample") if (c.prompt or "").startswith("gp: constant tuning")]
     assert len(tuned) >= 3
     for c in tuned:
