@@ -43,10 +43,13 @@ CACHE_RANK_POLICY = PolicySpec(
             F("ewma_gap", "K", "float", "requests", "the stream's exponentially weighted mean reuse gap at this "
               "request (alpha 0.001)"),
         )),
-        ViewSpec("stats", "the run's constants (read-only scalars)", (
+        ViewSpec("stats", "the run's constants and the clock (read-only scalars)", (
             F("capacity", "scalar", "float", "bytes or objects", "the cache's size in the instance's unit"),
             F("objects", "scalar", "float", "", "distinct objects in the trace window"),
             F("requests", "scalar", "float", "", "requests in the trace window"),
+            F("clock", "scalar", "float", "score", "the score of the last evicted object, 0 before the first "
+              "eviction (GDSF's L: with it, `clock + count * 1e6 / size` is GDSF, whose scores age as victims' "
+              "scores rise)"),
         )),
     ),
     features=(),
@@ -69,6 +72,8 @@ CACHE_GP_TABLE = GPTable(
         "lru": "objs.last_access",
         # fewest accesses since insertion first, recency (below one access) among equals
         "lfu": "(add objs.count (div objs.last_access stats.requests))",
+        # GDSF: frequency per byte on top of the clock (the last victim's score), as policies/gdsf.py
+        "gdsf-rank": "(add stats.clock (div (mul objs.count 1000000.0) objs.size))",
         # frequency per byte as GDSF, aged by one access per mean reuse gap instead of by the last victim
         "gdsf-like": "(add (div (mul objs.count 1000000.0) objs.size) "
                      "(mul (div 1000000.0 objs.ewma_size) (div objs.last_access (max objs.ewma_gap 1.0))))",

@@ -43,8 +43,8 @@ from policyforge.tasks.cache.trace import Trace, make_trace, read_trace
 TWITTER = "twitter_cluster52_10m.csv.zst"
 CLOUDPHYSICS = "cloudPhysicsIO.oracleGeneral.bin"
 TRACE_LABELS = {TWITTER: "twitter", CLOUDPHYSICS: "cloudphysics"}
-BASELINE_FILES = {"fifo": "fifo.py", "lru": "lru.py", "lfu": "lfu.py", "gdsf-like": "gdsf_like.py",
-                  "size-aware": "size_aware.py"}
+BASELINE_FILES = {"fifo": "fifo.py", "lru": "lru.py", "lfu": "lfu.py", "gdsf-rank": "gdsf.py",
+                  "gdsf-like": "gdsf_like.py", "size-aware": "size_aware.py"}
 MECHANISM_BASELINES = ("arc", "s3fifo", "sieve", "twoq", "lirs", "gdsf", "lhd", "lecar", "cacheus", "wtinylfu")
 """Mechanism-level baselines measured beside the RANK baselines (trusted, compiled; not policy files)."""
 REFERENCES = (*MECHANISM_BASELINES, "belady")
@@ -73,7 +73,7 @@ def score(objs, stats):
         _must_fail(lambda: column.__setitem__(Ellipsis, 0.0), "writing objs." + name)
         _must_fail(lambda: setattr(objs, name, column * 0.0), "setting objs." + name)
         _must_fail(lambda: delattr(objs, name), "deleting objs." + name)
-    for name in ("capacity", "objects", "requests"):
+    for name in ("capacity", "objects", "requests", "clock"):
         _must_fail(lambda: setattr(stats, name, 1.0e18), "setting stats." + name)
     _must_fail(lambda: setattr(objs, "next_access", objs.size), "adding objs.next_access")
     return np.asarray(objs.last_access, dtype=float)
@@ -236,8 +236,13 @@ class CacheTask(Task):
     def run(self, policy: ModuleType, instance: Instance) -> Decisions:
         score = policy_function(policy, "score")
         admit = policy_function(policy, "admit", required=False)
-        return rank.run_policy(self.trace(instance), str(instance.params["mode"]), self.capacity(instance), score,
-                               admit)
+        trace, mode, capacity = self.trace(instance), str(instance.params["mode"]), self.capacity(instance)
+        programs = policy.__dict__.get("gp_program")  # a GP tree's program: run compiled (rank.run_program)
+        if admit is None and isinstance(programs, dict) and "score" in programs:
+            decisions = rank.run_program(trace, mode, capacity, programs["score"])
+            if decisions is not None:
+                return decisions
+        return rank.run_policy(trace, mode, capacity, score, admit)
 
     def score(self, instance: Instance, decisions: Decisions) -> Evaluation:
         victims = decisions.get("victims") if isinstance(decisions, dict) else None
