@@ -28,15 +28,18 @@ from policyforge.contract import (
     Evaluation,
     GPTable,
     Instance,
-    PolicyError,
     PolicySpec,
     Task,
-    policy_function,
     versus_best_baseline,
 )
 from policyforge.errors import PolicyforgeError
-from policyforge.tasks.cache import rank
-from policyforge.tasks.cache.interface import CACHE_GP_TABLE, CACHE_RANK_POLICY
+from policyforge.tasks.cache import modes, rank, sampled
+from policyforge.tasks.cache.interface import (
+    CACHE_GP_TABLE,
+    CACHE_RANK_POLICY,
+    CACHE_SAMPLED_GP_TABLE,
+    CACHE_SAMPLED_POLICY,
+)
 from policyforge.tasks.cache.simulate import run_baseline
 from policyforge.tasks.cache.trace import Trace, make_trace, read_trace
 
@@ -126,6 +129,8 @@ class CacheTask(Task):
 
     name = "cache"
     spec: PolicySpec = CACHE_RANK_POLICY
+    interfaces = (CACHE_SAMPLED_POLICY,)
+    """Vulcan's sampled-at-eviction mode (`priority`, sampled.py), beside RANK (`score`)."""
     gp_table: GPTable = CACHE_GP_TABLE
     trusted_tree_runs = True  # `run` keeps only read-only caches (trace windows, compiled kernels)
 
@@ -135,7 +140,7 @@ class CacheTask(Task):
                  modes: list[str] | tuple[str, ...] = ("bytes", "objects"),
                  fractions: list[float] | tuple[float, ...] = (0.1, 0.01), cloudphysics: bool = True,
                  data_dir: str | None = None, workload: str | None = None,
-                 proxy_scale: float = PROXY_SCALE) -> None:
+                 proxy_scale: float = PROXY_SCALE, gp_mode: str = "rank") -> None:
         if workload not in (None, "openb-synthetic", "default", "twitter"):
             raise PolicyforgeError(f"cache: --workload {workload!r} is not a cache workload (the task reads the "
                                    "Twitter and CloudPhysics traces; set windows with --task-options)")
@@ -160,12 +165,18 @@ class CacheTask(Task):
         self.proxy_scale = float(proxy_scale)
         """A proxy window's share of its train window (0: no proxies)."""
         self.data_dir = str(Path(data_dir).resolve()) if data_dir else str(default_data_dir())
+        if gp_mode not in ("rank", "sampled"):
+            raise PolicyforgeError(f"cache: gp_mode {gp_mode!r} is neither rank nor sampled")
+        self.gp_mode = gp_mode
+        """What GP evolves: RANK's `score` or the sampled mode's `priority`."""
+        if gp_mode == "sampled":
+            self.gp_spec, self.gp_table = CACHE_SAMPLED_POLICY, CACHE_SAMPLED_GP_TABLE
 
     def options(self) -> dict[str, Any]:
         return {"window": self.window, "train_windows": list(self.train_windows),
                 "validation_windows": list(self.validation_windows), "test_windows": list(self.test_windows),
                 "modes": list(self.modes), "fractions": list(self.fractions), "cloudphysics": self.cloudphysics,
-                "data_dir": self.data_dir, "proxy_scale": self.proxy_scale}
+                "data_dir": self.data_dir, "proxy_scale": self.proxy_scale, "gp_mode": self.gp_mode}
 
     @classmethod
     def options_from_cli(cls, workload: str | None, report=print) -> dict[str, Any]:
@@ -219,6 +230,7 @@ class CacheTask(Task):
         for instance in self.instances() + self.proxy_instances():
             self.trace(instance)
         rank.warm_up()  # the child loads these compiled kernels instead of compiling them (_jit)
+        sampled.warm_up()
         return (self.data_dir,)
 
     def cache_dir(self) -> Path:
@@ -234,27 +246,12 @@ class CacheTask(Task):
         return self.trace(instance).cache_size(float(instance.params["fraction"]), str(instance.params["mode"]))
 
     def run(self, policy: ModuleType, instance: Instance) -> Decisions:
-        score = policy_function(policy, "score")
-        admit = policy_function(policy, "admit", required=False)
-        trace, mode, capacity = self.trace(instance), str(instance.params["mode"]), self.capacity(instance)
-        programs = policy.__dict__.get("gp_program")  # a GP tree's program: run compiled (rank.run_program)
-        if admit is None and isinstance(programs, dict) and "score" in programs:
-            decisions = rank.run_program(trace, mode, capacity, programs["score"])
-            if decisions is not None:
-                return decisions
-        return rank.run_policy(trace, mode, capacity, score, admit)
+        return modes.run(policy, instance, self.trace(instance), str(instance.params["mode"]),
+                         self.capacity(instance))
 
     def score(self, instance: Instance, decisions: Decisions) -> Evaluation:
-        victims = decisions.get("victims") if isinstance(decisions, dict) else None
-        array = np.asarray(victims) if victims is not None else None
-        if array is None or array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
-            raise PolicyError("decisions need 'victims': a 1-D array of object ids")
-        if array.dtype.kind == "i" and array.size and array.min() < 0:
-            raise PolicyError("decisions: negative object id among the victims")
-        mode = str(instance.params["mode"])
-        refused = decisions.get("rejected")
-        chosen = {"victims": array} if refused is None else {"victims": array, "rejected": np.asarray(refused)}
-        result = rank.judge(self.trace(instance), mode, self.capacity(instance), chosen)
+        result = modes.judge(instance, self.trace(instance), str(instance.params["mode"]), self.capacity(instance),
+                             decisions)
         fifo = self.reference(instance, "fifo")
         return Evaluation(100.0 * rank.reduction_vs_fifo(result.miss_ratio, fifo["miss_ratio"]),
                           {"miss_ratio": result.miss_ratio, "byte_miss_ratio": result.byte_miss_ratio,
