@@ -135,3 +135,13 @@ def test_a_sandboxed_priority_policy_runs_the_sampled_mode_and_is_judged():
     module.__dict__.update(ns)
     in_process = task.score(instance, task.run(module, instance)).score
     assert result.scores[instance.id] == pytest.approx(in_process, abs=1e-12)
+
+
+def test_conformance_with_gp_evolving_the_sampled_mode():
+    """`tasks check` as evolve would run it with gp_mode=sampled: every baseline, and every sampled seed in
+    the trusted pool (compiled), judged."""
+    from policyforge.tasks.conformance import check_task
+
+    if not (CACHE_DATA / TWITTER).exists():
+        pytest.skip("cache traces not fetched (policyforge data fetch cache)")
+    assert check_task("cache", **SMALL, data_dir=str(CACHE_DATA), gp_mode="sampled") == []

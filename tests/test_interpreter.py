@@ -142,7 +142,7 @@ def test_the_cache_tasks_compiled_loop_evicts_as_the_rendered_module(monkeypatch
     """The cache task runs a tree's postfix program in one compiled loop (rank.run_program). On real Twitter
     windows in both modes at both cache sizes, for the GP seeds, random trees and trees built to hit the
     float edge cases (NaN, +-inf, protected division, floor, clip, where), its victims equal those of the
-    rendered module and of the interpreter's Python functions, victim for victim."""
+    rendered module called per chunk, victim for victim."""
     from cache_data import CACHE_DATA
 
     from policyforge.tasks.cache import rank
@@ -154,9 +154,9 @@ def test_the_cache_tasks_compiled_loop_evicts_as_the_rendered_module(monkeypatch
     gp = GPProposer(task.spec, table=task.gp_table)
     grammar = build_grammar(task.spec, task.gp_table)
     trees = [gp.parse(code) for code in gp.seed_programs()]
-    trees += [gp.random_tree(np.random.default_rng([11, k])) for k in range(12)]
+    trees += [gp.random_tree(np.random.default_rng([11, k])) for k in range(10)]
     trees += [parse_sexpr(text) for text in EDGE_TREES]
-    windows = [load_window(task.data_dir, "twitter_cluster52_10m.csv.zst", start, start + 4000)
+    windows = [load_window(task.data_dir, "twitter_cluster52_10m.csv.zst", start, start + 2500)
                for start in (0, 1_000_000)]
     compiled_runs = 0
     for tree in trees:
@@ -171,9 +171,7 @@ def test_the_cache_tasks_compiled_loop_evicts_as_the_rendered_module(monkeypatch
                     fast = rank.run_program(trace, mode, capacity, module.gp_program["score"])
                     assert fast is not None
                     compiled_runs += len(fast["victims"]) > 0
-                    expected = rank.run_policy(trace, mode, capacity, rendered.score)
-                    assert _same(expected, fast), (code, mode, fraction)
-                    assert _same(rank.run_policy(trace, mode, capacity, module.score), fast), (code, mode, fraction)
+                    assert _same(rank.run_policy(trace, mode, capacity, rendered.score), fast), (code, mode, fraction)
     assert compiled_runs == len(trees) * 8  # every run evicted: the comparisons are about victims
 
 
