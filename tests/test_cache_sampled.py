@@ -14,7 +14,7 @@ from policyforge.policy_files import import_policy_file
 from policyforge.search.proposers.gp import GPProposer
 from policyforge.search.proposers.grammar import build_grammar, parse_sexpr
 from policyforge.search.proposers.interpreter import compile_tree
-from policyforge.tasks.cache import modes, rank, sampled
+from policyforge.tasks.cache import mechanism, rank, sampled
 from policyforge.tasks.cache.interface import CACHE_SAMPLED_GP_TABLE, CACHE_SAMPLED_POLICY
 from policyforge.tasks.cache.task import TWITTER, CacheTask, load_window
 
@@ -92,8 +92,8 @@ def test_the_sample_comes_from_the_instances_secret_key():
     instance = Instance("twitter@0/objects/10%", "train", {"trace": TWITTER, "start": 0, "end": 20_000,
                                                           "mode": "objects", "fraction": 0.1})
     one, two = keyed([instance], "secret-1")[0], keyed([instance], "secret-2")[0]
-    assert modes.sample_seed(one) == modes.sample_seed(keyed([instance], "secret-1")[0])
-    assert modes.sample_seed(one) != modes.sample_seed(two)
+    assert mechanism.sample_seed(one) == mechanism.sample_seed(keyed([instance], "secret-1")[0])
+    assert mechanism.sample_seed(one) != mechanism.sample_seed(two)
 
 
 def test_gdsf_seeds_score_as_their_policy_files_and_sampled_gdsf_is_close():

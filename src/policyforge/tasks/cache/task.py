@@ -33,7 +33,7 @@ from policyforge.contract import (
     versus_best_baseline,
 )
 from policyforge.errors import PolicyforgeError
-from policyforge.tasks.cache import modes, rank, sampled
+from policyforge.tasks.cache import mechanism, rank, sampled
 from policyforge.tasks.cache.interface import (
     CACHE_GP_TABLE,
     CACHE_RANK_POLICY,
@@ -125,7 +125,9 @@ class CacheTask(Task):
 
     Decisions: the ids of the evicted objects in order, and the requests whose object the optional `admit`
     hook refused; the trusted half replays them on a fresh cache and refuses the first victim that is not
-    cached, too few or too many, and any refusal that is not a missed object's insertion."""
+    cached, too few or too many, and any refusal that is not a missed object's insertion. A policy defining
+    `priority` instead of `score` takes Vulcan's sampled-at-eviction mode (sampled.py), whose judge also
+    refuses a victim outside the sample its eviction drew; `gp_mode="sampled"` makes GP evolve it."""
 
     name = "cache"
     spec: PolicySpec = CACHE_RANK_POLICY
@@ -246,11 +248,11 @@ class CacheTask(Task):
         return self.trace(instance).cache_size(float(instance.params["fraction"]), str(instance.params["mode"]))
 
     def run(self, policy: ModuleType, instance: Instance) -> Decisions:
-        return modes.run(policy, instance, self.trace(instance), str(instance.params["mode"]),
+        return mechanism.run(policy, instance, self.trace(instance), str(instance.params["mode"]),
                          self.capacity(instance))
 
     def score(self, instance: Instance, decisions: Decisions) -> Evaluation:
-        result = modes.judge(instance, self.trace(instance), str(instance.params["mode"]), self.capacity(instance),
+        result = mechanism.judge(instance, self.trace(instance), str(instance.params["mode"]), self.capacity(instance),
                              decisions)
         fifo = self.reference(instance, "fifo")
         return Evaluation(100.0 * rank.reduction_vs_fifo(result.miss_ratio, fifo["miss_ratio"]),
