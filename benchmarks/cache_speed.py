@@ -46,7 +46,7 @@ def main() -> None:
             rates.append(len(trace) / seconds)
         print(f"{name:<14}{rates[0]:>14,.0f}{rates[1]:>14,.0f}")
     capacity = trace.cache_size(0.1, "bytes")
-    for policy in ("rank-lru", "rank-gdsf", "rank-size"):
+    for policy in ("rank-lru", "rank-gdsf-like", "rank-size"):
         score = rank.load_policy(policy)
         rank.run_policy(tiny, "bytes", tiny.cache_size(0.1, "bytes"), score)
         run_seconds = best_of(lambda s=score: rank.run_policy(trace, "bytes", capacity, s), 2)

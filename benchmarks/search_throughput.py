@@ -60,13 +60,13 @@ def rate(evaluator: Evaluator, codes: list[str], instances) -> tuple[float, int]
     return len(codes) * 60.0 / (time.perf_counter() - started), valid
 
 
-def measure(name: str, candidates: int, executor: str) -> None:
-    task = get_task(name)
+def measure(name: str, candidates: int, executor: str, options: dict) -> None:
+    task = get_task(name, **options)
     train = [i for i in task.instances() if i.split == "train"]
     proxies = list(task.search_hints().proxy_instances)
     screen = proxies or screen_instances(task)
     kind = "proxies" if proxies else "screen"
-    evaluator = Evaluator(EvolveConfig(task=name, executor=executor), task)
+    evaluator = Evaluator(EvolveConfig(task=name, executor=executor, task_options=options), task)
     try:
         started = time.perf_counter()
         warm = trees(task, evaluator.executor.jobs if hasattr(evaluator.executor, "jobs") else 2, seed=99)
@@ -127,7 +127,8 @@ def main() -> None:
     parser.add_argument("--end-to-end", type=int, default=0, metavar="SAMPLES")
     parser.add_argument("--ray", action="store_true")
     parser.add_argument("--baselines", action="store_true")
-    parser.add_argument("--task-options", default="{}", help="JSON options of the task for --baselines")
+    parser.add_argument("--task-options", default="{}", help="JSON options of the task (e.g. cache's "
+                        "'{\"gp_mode\": \"sampled\"}': GP evolves the sampled-at-eviction mode)")
     parser.add_argument("--no-search", action="store_true", help="skip the candidates-per-minute figures")
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; cores: {os.cpu_count()}")
@@ -135,9 +136,9 @@ def main() -> None:
         if args.baselines:
             baselines(name, json.loads(args.task_options))
         if not args.no_search:
-            measure(name, args.candidates, "local")
+            measure(name, args.candidates, "local", json.loads(args.task_options))
         if args.ray:
-            measure(name, max(8, args.candidates // 4), "ray")
+            measure(name, max(8, args.candidates // 4), "ray", json.loads(args.task_options))
         if args.end_to_end:
             end_to_end(name, args.end_to_end)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -47,7 +47,7 @@ LAYERS = {
              "test_verdict.py", "test_workload.py", "test_layers.py", "test_interpreter.py",
              "test_k8s_grammar.py", "test_imports.py", "test_docs.py"),
     "integration": ("test_bound.py", "test_cache_cli.py", "test_cache_fidelity.py", "test_cache_oracle.py",
-                    "test_cache_task.py", "test_cli.py", "test_cli_errors.py", "test_executors.py",
+                    "test_cache_task.py", "test_cache_sampled.py", "test_cli.py", "test_cli_errors.py", "test_executors.py",
                     "test_external_task.py", "test_fallback.py", "test_fidelity.py", "test_judge.py",
                     "test_llm_proposer.py", "test_pipelines.py", "test_pipelines_ranking.py",
                     "test_pipelines_regression.py", "test_sandbox.py", "test_proxies.py", "test_foresight.py",

@@ -212,7 +212,7 @@ def test_hostile_candidate_scores_as_its_honest_twin_or_is_refused(task):
 def test_gp_seeds_render_to_policies_that_match_the_baselines(task):
     grammar = build_grammar(task.spec, task.search_hints().gp_table)
     instance = task.screen_instances()[0]
-    for name in ("lru", "lfu", "gdsf-like", "size-aware"):
+    for name in ("lru", "lfu", "gdsf-rank", "gdsf-like", "size-aware"):
         tree = parse_sexpr(task.search_hints().gp_table.seeds[name])
         assert grammar.valid_program(tree), name
         module = _module_from(render(grammar, tree), name)

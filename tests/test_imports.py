@@ -1,10 +1,11 @@
 """The house drawn from its imports: no module imports itself through others, no package does, and every
-task stands on the same floor (the public contract and toolkit, nothing of the engine).
+task stands on the same floor (the public contract, the compiled-program format and the toolkit, nothing of
+the engine).
 
 Built with `ast` from the source, every import counted: at module level, inside functions (lazy), and under
 `if TYPE_CHECKING:`. Packages are checked at every level of the tree: inside each package, its modules and
 its subpackages (each with everything below it) are the rooms, and an import between two modules is an edge
-between the rooms that hold them where their paths part. So `policyforge`'s rooms are contract, errors, wire,
+between the rooms that hold them where their paths part. So `policyforge`'s rooms are contract, errors, wire, program,
 cli, toolkit, trees, trust, search, report and tasks; inside `tasks/k8s_gpu`, task, cli, simulate, ... and
 the `bound` subpackage, which may use the simulator as long as nothing it uses uses it back."""
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
-FLOOR = ("policyforge.contract", "policyforge.errors", "policyforge.wire", "policyforge.toolkit")
+FLOOR = ("policyforge.contract", "policyforge.errors", "policyforge.wire", "policyforge.program", "policyforge.toolkit")
 """What a task may import of policyforge, besides its own package."""
 ENGINE = ("policyforge.search", "policyforge.trust", "policyforge.cli", "policyforge.report")
 

@@ -17,7 +17,7 @@ from cache_data import CACHE_DATA
 
 from policyforge.search.proposers.gp import GPProposer
 from policyforge.tasks.registry import get_task
-from policyforge.trees.grammar import build_grammar, render, tree_size
+from policyforge.trees.grammar import build_grammar, parse_sexpr, render, to_sexpr, tree_size
 from policyforge.trees.interpreter import compile_tree, trusted_tree
 from policyforge.trust.vouched import _features
 
@@ -118,3 +118,77 @@ def test_a_terminal_that_cannot_be_rendered_faithfully_is_refused():
     shadow = replaced(task.spec, features=(*task.spec.features, replaced(task.spec.features[0], name="float")))
     with pytest.raises(ValueError, match="cannot be rendered faithfully"):
         build_grammar(shadow, task.search_hints().gp_table)
+
+
+EDGE_TREES = (
+    # inf - inf is NaN: NaN through min, then nan_to_num makes every score 0 (ties: the earliest scored)
+    "(min (sub (mul objs.size 1e+308) (mul objs.size 1e+308)) objs.last_access)",
+    "(max objs.last_access (sub (mul objs.size 1e+308) (mul objs.size 1e+308)))",
+    # NaN bounds of clip, an overflow to +-inf (made +-max float), a divisor within EPS of zero
+    "(clip objs.last_access (sub (mul stats.capacity 1e+308) (mul stats.capacity 1e+308)) 5.0)",
+    "(clip objs.last_access 10.0 (sub (mul stats.capacity 1e+308) (mul stats.capacity 1e+308)))",
+    "(add (mul objs.size 1e+308) (neg (mul objs.count 1e+308)))",
+    "(div objs.last_access (sub objs.count 1.0))",
+    "(div objs.last_access (mul (sub objs.count 1.0) 1e-10))",
+    # floor, where on a comparison, clip with crossed bounds, floor of a ratio tying many objects
+    "(where (lt objs.count 2.0) (neg objs.last_access) (floor (div objs.last_access 1000.0)))",
+    "(where (gt stats.clock 1.0) objs.size (clip objs.insert_time 100.0 50.0))",
+    "(floor (div objs.last_access (max objs.ewma_gap 1.0)))",
+    "(add stats.clock (div (mul objs.count 1000000.0) objs.size))",
+    "(sub stats.clock objs.in_ghost)",
+)
+
+
+def test_the_cache_tasks_compiled_loop_evicts_as_the_rendered_module(monkeypatch):
+    """The cache task runs a tree's postfix program in one compiled loop (rank.run_program). On real Twitter
+    windows in both modes at both cache sizes, for the GP seeds, random trees and trees built to hit the
+    float edge cases (NaN, +-inf, protected division, floor, clip, where), its victims equal those of the
+    rendered module called per chunk, victim for victim."""
+    from cache_data import CACHE_DATA
+
+    from policyforge.tasks.cache import rank
+    from policyforge.tasks.cache.task import CacheTask, load_window
+
+    if not (CACHE_DATA / "twitter_cluster52_10m.csv.zst").exists():
+        pytest.skip("cache trace not fetched")
+    task = CacheTask(data_dir=str(CACHE_DATA))
+    gp = GPProposer.for_task(task)
+    grammar = build_grammar(task.spec, task.search_hints().gp_table)
+    trees = [gp.parse(code) for code in gp.seed_programs()]
+    trees += [gp.random_tree(np.random.default_rng([11, k])) for k in range(10)]
+    trees += [parse_sexpr(text) for text in EDGE_TREES]
+    windows = [load_window(task.data_dir, "twitter_cluster52_10m.csv.zst", start, start + 2500)
+               for start in (0, 1_000_000)]
+    compiled_runs = 0
+    for tree in trees:
+        assert grammar.valid_program(tree), to_sexpr(tree)
+        code = gp.render(tree)
+        module = compile_tree(grammar, tree, None)
+        rendered = _rendered(code)
+        for trace in windows:
+            for mode in ("bytes", "objects"):
+                for fraction in (0.1, 0.01):
+                    capacity = trace.cache_size(fraction, mode)
+                    fast = rank.run_program(trace, mode, capacity, module.gp_program["score"])
+                    assert fast is not None
+                    compiled_runs += len(fast["victims"]) > 0
+                    assert _same(rank.run_policy(trace, mode, capacity, rendered.score), fast), (code, mode, fraction)
+    assert compiled_runs == len(trees) * 8  # every run evicted: the comparisons are about victims
+
+
+def test_a_module_carrying_no_real_program_runs_its_functions():
+    """Only a well-formed GPProgram takes the compiled loop; anything else claiming to be one (a sandboxed
+    module can say what it likes) falls back to calling `score`."""
+    from policyforge.program import GPProgram
+    from policyforge.tasks.cache import rank
+
+    lru = GPProgram(np.array([0]), np.array([0]), np.empty(0), ("objs.last_access",), 1)
+    assert rank.compiled(lru, rank.RANK_SLOTS) is not None
+    assert rank.compiled({"ops": [0]}, rank.RANK_SLOTS) is None
+    assert rank.compiled(GPProgram(np.array([0]), np.array([0]), np.empty(0), ("objs.next_access",), 1),
+                         rank.RANK_SLOTS) is None
+    forged = GPProgram(np.array([0]), np.array([0]), np.empty(0), ("objs.last_access",), 1)
+    object.__setattr__(forged, "args", np.array([10**9]))  # out of range: refused before any kernel reads it
+    assert rank.compiled(forged, rank.RANK_SLOTS) is None
+    with pytest.raises(ValueError):
+        GPProgram(np.array([2]), np.array([0]), np.empty(0), (), 1)  # `add` with an empty stack

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from policyforge.program import CONST, OPCODES, TERMINAL, GPProgram
 from policyforge.trees.grammar import (
     EPS,
     NUM,
@@ -85,8 +86,37 @@ def _postfix(node: Node, terminals: list[str], out: list[tuple[int, Any]]) -> No
         out.append((_TERNARY_OP, _TERNARY[node.op]))
 
 
+def gp_program(node: Node, terminals: list[str]) -> GPProgram:
+    """`node` as the public postfix program (policyforge.program) a task may run in its compiled loop."""
+    ops: list[int] = []
+    args: list[int] = []
+    consts: list[float] = []
+    depth = high = 0
+    for sub in _postorder(node):
+        if sub.op == "const":
+            ops.append(CONST)
+            args.append(len(consts))
+            consts.append(float(sub.value))
+        elif not sub.children:
+            ops.append(TERMINAL)
+            args.append(terminals.index(sub.op))
+        else:
+            ops.append(OPCODES[sub.op])
+            args.append(0)
+        depth += 1 - len(sub.children)
+        high = max(high, depth)
+    return GPProgram(np.array(ops), np.array(args), np.array(consts, dtype=float), tuple(terminals), high)
+
+
+def _postorder(node: Node):
+    for child in node.children:
+        yield from _postorder(child)
+    yield node
+
+
 class CompiledFunction:
-    """One evolved function: a postfix program over the terminals it reads, called like the rendered one."""
+    """One evolved function: a postfix program over the terminals it reads, called like the rendered one.
+    `program` is the same program in the public form (policyforge.program) for a task's compiled loop."""
 
     def __init__(self, grammar: Grammar, signature: str, tree: Node, features: types.ModuleType | None) -> None:
         used = {n.op for n in _nodes(tree)}
@@ -95,6 +125,7 @@ class CompiledFunction:
         self.length_view = grammar.length_expr.removeprefix("len(").removesuffix(")")
         self.code: list[tuple[int, Any]] = []
         _postfix(tree, [t.name for t in self.terminals], self.code)
+        self.program = gp_program(tree, [t.name for t in self.terminals])
         self.readers = [self._reader(t, features) for t in self.terminals]
 
     def _reader(self, terminal: Any, features: types.ModuleType | None) -> Callable[[dict[str, Any]], Any]:
@@ -147,9 +178,15 @@ def _nodes(node: Node):
 
 
 def compile_tree(grammar: Grammar, tree: Node, features: types.ModuleType | None) -> types.ModuleType:
-    """A module object whose evolved functions compute `tree` (what `Task.run` expects of a policy)."""
+    """A module object whose evolved functions compute `tree` (what `Task.run` expects of a policy), and
+    `gp_program`: function name -> its postfix program (policyforge.program), for a task that runs it
+    compiled inside its simulator instead of calling the function (the same values either way)."""
     module = types.ModuleType("gp_tree", "A GP tree evaluated by policyforge's trusted interpreter.")
+    programs: dict[str, GPProgram] = {}
     for signature, subtree in zip(grammar.signatures, grammar.functions(tree), strict=True):
         fn = CompiledFunction(grammar, signature, subtree, features)
-        setattr(module, signature.removeprefix("def ").split("(")[0], fn)
+        name = signature.removeprefix("def ").split("(")[0]
+        setattr(module, name, fn)
+        programs[name] = fn.program
+    module.gp_program = programs
     return module

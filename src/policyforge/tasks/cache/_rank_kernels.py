@@ -110,11 +110,11 @@ def chunk(a, bound, ids, sizes, capacity, stream, state, scratch, counters, ghos
 
 @njit(cache=True)
 def advance(a, ids, sizes, capacity, block, scores, admitted, state, keys, heap, victims, rejected, counters,
-            ghost_horizon):
+            ghost_horizon, clock):
     """Simulate the chunk `block` (requests a..a+len-1, from `chunk`) with the given scores and admissions.
     Only the last request may evict, with the scores of earlier requests (its own enters the heap once it is
-    inserted). Returns the first request not simulated: the chunk's end unless a feature was mispredicted,
-    which `chunk` rules out."""
+    inserted). `clock[0]` becomes the score of each victim as it is evicted (GDSF's L). Returns the first
+    request not simulated: the chunk's end unless a feature was mispredicted, which `chunk` rules out."""
     m = block.shape[1]
     last = m - 1
     ties = heap[0]
@@ -151,8 +151,10 @@ def advance(a, ids, sizes, capacity, block, scores, admitted, state, keys, heap,
             while counters[USED] + s > capacity:
                 y = objs[0]
                 valid = state[CACHED, y] == 1 and state[STAMP, y] == ties[0]
+                key = keys[0]
                 heap_n = heap_pop(keys, ties, objs, heap_n)
                 if valid:
+                    clock[0] = key
                     state[CACHED, y] = 0
                     state[EVICTED, y] = i
                     counters[USED] -= state[STORED, y]

@@ -19,6 +19,14 @@ follow exactly from the state, and every decision uses only scores of requests u
 reaching further would leak the future: a later row whose prev_access is an earlier row's last_access is
 that object's next access, which a policy could read to evict Belady's victims
 (tests/hostile_tasks/cache_lookahead.py). So the number of calls is about the number of evictions.
+
+A GP tree needs no call at all: its postfix program (policyforge.program, carried by the trusted
+interpreter's module) runs inside one compiled loop (`_program_kernels.run_rank`) with the same decisions,
+victim for victim (`run_program`).
+
+`stats.clock` is the score of the last evicted object (0 before the first eviction), GDSF's L: with it
+`clock + count * 1e6 / size` is GDSF. Within a chunk nothing is evicted before the last row, so one value
+holds for every row of a call; it is the policy's own past output and says nothing about the future.
 """
 
 from __future__ import annotations
@@ -30,13 +38,15 @@ from pathlib import Path
 import numpy as np
 
 from policyforge.errors import PolicyCrashed, PolicyError, PolicyforgeError
+from policyforge.program import TERMINAL, GPProgram
+from policyforge.tasks.cache import _program_kernels as program_kernels
 from policyforge.tasks.cache import _rank_kernels as kernels
 from policyforge.tasks.cache.simulate import Result
 from policyforge.tasks.cache.trace import Trace, make_trace
 
 POLICY_DIR = Path(__file__).parent / "policies"
 RANK_BASELINES = {"rank-fifo": "fifo.py", "rank-lru": "lru.py", "rank-lfu": "lfu.py",
-                  "rank-gdsf": "gdsf_like.py", "rank-size": "size_aware.py"}
+                  "rank-gdsf": "gdsf.py", "rank-gdsf-like": "gdsf_like.py", "rank-size": "size_aware.py"}
 FIRST_CHUNK, MIN_CHUNK, MAX_CHUNK = 4096, 64, 65536
 
 ScoreFn = Callable[["Columns", "Columns"], np.ndarray]
@@ -111,7 +121,7 @@ class _BlockRows(Mapping):
         return len(OBJS_COLUMNS)
 
 
-def _views(block: np.ndarray, trace: Trace, capacity: int) -> tuple[Columns, Columns]:
+def _views(block: np.ndarray, trace: Trace, capacity: int, clock: float) -> tuple[Columns, Columns]:
     """The policy's views of a chunk: its own read-only copy of the block (which owns its memory, so no view
     of it can be made writable again), a column per row. The mechanism keeps reading the original."""
     mine = block.copy()
@@ -119,8 +129,63 @@ def _views(block: np.ndarray, trace: Trace, capacity: int) -> tuple[Columns, Col
     rows = block.shape[1]
     objs = Columns(rows, _BlockRows(mine))
     stats = Columns(rows, {"capacity": float(capacity), "objects": float(trace.n_objects),
-                                "requests": float(len(trace))})
+                           "requests": float(len(trace)), "clock": float(clock)})
     return objs, stats
+
+
+RANK_SLOTS = {**{f"objs.{name}": k for k, name in enumerate(OBJS_COLUMNS)},
+              "stats.capacity": program_kernels.S_CAPACITY, "stats.objects": program_kernels.S_OBJECTS,
+              "stats.requests": program_kernels.S_REQUESTS, "stats.clock": program_kernels.S_CLOCK}
+"""Terminal name -> the compiled loop's value slot (_program_kernels), for the RANK interface."""
+
+
+def compiled(program: object, slots: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    """(ops, args, consts, depth) of a GP program with its terminals mapped to value slots, or None when it is
+    no GPProgram or reads a terminal the compiled loop does not have (then the policy is called instead).
+    The program is checked afresh (opcodes, indices, stack depth), so whatever an object claims, the kernel
+    never reads outside its arrays."""
+    if not isinstance(program, GPProgram):
+        return None
+    try:
+        checked = GPProgram(np.array(program.ops), np.array(program.args), np.array(program.consts),
+                            tuple(str(t) for t in program.terminals), int(program.depth))
+    except (TypeError, ValueError):
+        return None
+    if any(t not in slots for t in checked.terminals):
+        return None
+    args = checked.args.copy()
+    terminal = checked.ops == TERMINAL
+    args[terminal] = [slots[checked.terminals[k]] for k in checked.args[terminal]]
+    return checked.ops.copy(), args, checked.consts.copy(), checked.depth  # writable: one compiled signature
+
+
+def run_program(trace: Trace, mode: str, capacity: int, program: GPProgram) -> dict[str, np.ndarray] | None:
+    """The decisions of a GP program's RANK run, computed in one compiled loop (the same victims as
+    `run_policy` with the program's module), or None when the loop cannot run this program.
+
+    Only the trusted worker pool hands the task a module carrying an engine-built program; a sandboxed
+    module that pretends to carry one only runs this same kernel inside its sandbox, and its decisions are
+    judged by the trusted `judge` like any others, so the judge is no weaker for it."""
+    code = compiled(program, RANK_SLOTS)
+    if code is None:
+        return None
+    sizes = trace.sizes(mode)
+    scalars = np.array([float(capacity), float(trace.n_objects), float(len(trace))])
+    victims, count = program_kernels.run_rank(trace.ids, sizes, trace.n_objects, int(capacity), _stream(trace),
+                                              _ghost_horizon(trace, mode, capacity), *code, scalars)
+    return {"victims": _object_ids(trace)[victims[:count]], "rejected": np.empty(0, np.int64)}
+
+
+def _ghost_horizon(trace: Trace, mode: str, capacity: int) -> int:
+    """An eviction is remembered (in_ghost) for as many requests as the cache holds objects."""
+    mean_object = max(1.0, trace.wss_bytes / max(1, trace.n_objects)) if mode == "bytes" else 1.0
+    return int(capacity / mean_object)
+
+
+def _object_ids(trace: Trace) -> np.ndarray:
+    dense_to_id = np.empty(trace.n_objects, np.uint64)
+    dense_to_id[trace.ids] = trace.obj_id
+    return dense_to_id
 
 
 def load_policy(name_or_path: str | Path) -> ScoreFn:
@@ -188,26 +253,24 @@ def run_policy(trace: Trace, mode: str, capacity: int, score: ScoreFn,
     rejected = np.empty(n, np.int64)
     counters = np.zeros(6, np.int64)  # misses, missed bytes, used, heap size, victims, refusals
     all_admitted = np.ones(MAX_CHUNK, np.bool_)
-    mean_object = max(1.0, trace.wss_bytes / max(1, trace.n_objects)) if mode == "bytes" else 1.0
-    horizon = int(capacity / mean_object)  # an eviction is remembered for as many requests as the cache holds objects
+    horizon = _ghost_horizon(trace, mode, capacity)
+    clock = np.zeros(1)  # the score of the last victim
     a, size = 0, FIRST_CHUNK
     while a < n:
         bound = min(n, a + size)
         block = kernels.chunk(a, bound, trace.ids, sizes, capacity, stream, state, scratch, counters, horizon,
                               admit is not None)
         b = a + block.shape[1]  # the call sees no request after the decision its scores feed: no future to read
-        objs, stats = _views(block, trace, capacity)
+        objs, stats = _views(block, trace, capacity, clock[0])
         scores = _call(score, objs, stats, b - a)
         admitted = all_admitted[:b - a] if admit is None else _admissions(admit, objs, stats, block[kernels.B_HIT] > 0)
         reached = kernels.advance(a, trace.ids, sizes, capacity, block, scores, admitted, state, keys, heap,
-                                  victims, rejected, counters, horizon)
+                                  victims, rejected, counters, horizon, clock)
         if reached != b:
             raise AssertionError(f"RANK mechanism: request {reached} was mispredicted (the chunk ends at {b})")
         size = min(MAX_CHUNK, size * 2 if b == bound else max(MIN_CHUNK, 2 * (b - a)))
         a = b
-    dense_to_id = np.empty(n_obj, np.uint64)
-    dense_to_id[trace.ids] = trace.obj_id
-    return {"victims": dense_to_id[victims[:counters[kernels.VICTIMS]]],
+    return {"victims": _object_ids(trace)[victims[:counters[kernels.VICTIMS]]],
             "rejected": rejected[:counters[kernels.REJECTED]].copy()}
 
 
@@ -247,9 +310,11 @@ def warm_up() -> None:
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 64, 512).astype(np.uint64)
     tiny = make_trace("warm-up", np.arange(512), ids, 1 + ids.astype(np.int64) % 7)
+    lru = GPProgram(np.array([TERMINAL]), np.array([0]), np.empty(0), ("objs.last_access",), 1)
     for mode in ("bytes", "objects"):
         capacity = tiny.cache_size(0.2, mode)
         judge(tiny, mode, capacity, run_policy(tiny, mode, capacity, lambda objs, stats: objs.last_access))
+        judge(tiny, mode, capacity, run_program(tiny, mode, capacity, lru))
 
 
 def reduction_vs_fifo(miss_ratio: float, fifo_miss_ratio: float) -> float:

@@ -27,24 +27,27 @@ from policyforge.contract import (
     Decisions,
     Evaluation,
     Instance,
-    PolicyError,
     PolicySpec,
     SearchHints,
     Task,
-    policy_function,
     versus_best_baseline,
 )
 from policyforge.errors import PolicyforgeError
-from policyforge.tasks.cache import rank
-from policyforge.tasks.cache.interface import CACHE_GP_TABLE, CACHE_RANK_POLICY
+from policyforge.tasks.cache import mechanism, rank, sampled
+from policyforge.tasks.cache.interface import (
+    CACHE_GP_TABLE,
+    CACHE_RANK_POLICY,
+    CACHE_SAMPLED_GP_TABLE,
+    CACHE_SAMPLED_POLICY,
+)
 from policyforge.tasks.cache.simulate import run_baseline
 from policyforge.tasks.cache.trace import Trace, make_trace, read_trace
 
 TWITTER = "twitter_cluster52_10m.csv.zst"
 CLOUDPHYSICS = "cloudPhysicsIO.oracleGeneral.bin"
 TRACE_LABELS = {TWITTER: "twitter", CLOUDPHYSICS: "cloudphysics"}
-BASELINE_FILES = {"fifo": "fifo.py", "lru": "lru.py", "lfu": "lfu.py", "gdsf-like": "gdsf_like.py",
-                  "size-aware": "size_aware.py"}
+BASELINE_FILES = {"fifo": "fifo.py", "lru": "lru.py", "lfu": "lfu.py", "gdsf-rank": "gdsf.py",
+                  "gdsf-like": "gdsf_like.py", "size-aware": "size_aware.py"}
 MECHANISM_BASELINES = ("arc", "s3fifo", "sieve", "twoq", "lirs", "gdsf", "lhd", "lecar", "cacheus", "wtinylfu")
 """Mechanism-level baselines measured beside the RANK baselines (trusted, compiled; not policy files)."""
 REFERENCES = (*MECHANISM_BASELINES, "belady")
@@ -73,7 +76,7 @@ def score(objs, stats):
         _must_fail(lambda: column.__setitem__(Ellipsis, 0.0), "writing objs." + name)
         _must_fail(lambda: setattr(objs, name, column * 0.0), "setting objs." + name)
         _must_fail(lambda: delattr(objs, name), "deleting objs." + name)
-    for name in ("capacity", "objects", "requests"):
+    for name in ("capacity", "objects", "requests", "clock"):
         _must_fail(lambda: setattr(stats, name, 1.0e18), "setting stats." + name)
     _must_fail(lambda: setattr(objs, "next_access", objs.size), "adding objs.next_access")
     return np.asarray(objs.last_access, dtype=float)
@@ -122,10 +125,14 @@ class CacheTask(Task):
 
     Decisions: the ids of the evicted objects in order, and the requests whose object the optional `admit`
     hook refused; the trusted half replays them on a fresh cache and refuses the first victim that is not
-    cached, too few or too many, and any refusal that is not a missed object's insertion."""
+    cached, too few or too many, and any refusal that is not a missed object's insertion. A policy defining
+    `priority` instead of `score` takes Vulcan's sampled-at-eviction mode (sampled.py), whose judge also
+    refuses a victim outside the sample its eviction drew; `gp_mode="sampled"` makes GP evolve it."""
 
     name = "cache"
     spec: PolicySpec = CACHE_RANK_POLICY
+    interfaces = (CACHE_SAMPLED_POLICY,)
+    """Vulcan's sampled-at-eviction mode (`priority`, sampled.py), beside RANK (`score`)."""
 
     def __init__(self, window: int = 200_000, train_windows: list[int] | tuple[int, ...] = (0, 1_000_000),
                  validation_windows: list[int] | tuple[int, ...] = (3_000_000, 4_000_000),
@@ -133,7 +140,7 @@ class CacheTask(Task):
                  modes: list[str] | tuple[str, ...] = ("bytes", "objects"),
                  fractions: list[float] | tuple[float, ...] = (0.1, 0.01), cloudphysics: bool = True,
                  data_dir: str | None = None, workload: str | None = None,
-                 proxy_scale: float = PROXY_SCALE) -> None:
+                 proxy_scale: float = PROXY_SCALE, gp_mode: str = "rank") -> None:
         if workload not in (None, "openb-synthetic", "default", "twitter"):
             raise PolicyforgeError(f"cache: --workload {workload!r} is not a cache workload (the task reads the "
                                    "Twitter and CloudPhysics traces; set windows with --task-options)")
@@ -158,12 +165,16 @@ class CacheTask(Task):
         self.proxy_scale = float(proxy_scale)
         """A proxy window's share of its train window (0: no proxies)."""
         self.data_dir = str(Path(data_dir).resolve()) if data_dir else str(default_data_dir())
+        if gp_mode not in ("rank", "sampled"):
+            raise PolicyforgeError(f"cache: gp_mode {gp_mode!r} is neither rank nor sampled")
+        self.gp_mode = gp_mode
+        """What GP evolves: RANK's `score` or the sampled mode's `priority`."""
 
     def options(self) -> dict[str, Any]:
         return {"window": self.window, "train_windows": list(self.train_windows),
                 "validation_windows": list(self.validation_windows), "test_windows": list(self.test_windows),
                 "modes": list(self.modes), "fractions": list(self.fractions), "cloudphysics": self.cloudphysics,
-                "data_dir": self.data_dir, "proxy_scale": self.proxy_scale}
+                "data_dir": self.data_dir, "proxy_scale": self.proxy_scale, "gp_mode": self.gp_mode}
 
     @classmethod
     def options_from_cli(cls, workload: str | None, report=print) -> dict[str, Any]:
@@ -190,7 +201,10 @@ class CacheTask(Task):
         return out
 
     def search_hints(self) -> SearchHints:
-        return SearchHints(tuple(self.proxy_instances()), tuple(self.screen_instances()), gp_table=CACHE_GP_TABLE,
+        sampled = self.gp_mode == "sampled"
+        return SearchHints(tuple(self.proxy_instances()), tuple(self.screen_instances()),
+                           gp_spec=CACHE_SAMPLED_POLICY if sampled else None,
+                           gp_table=CACHE_SAMPLED_GP_TABLE if sampled else CACHE_GP_TABLE,
                            trusted_tree_runs=True,  # `run` keeps only read-only caches (trace windows, compiled kernels)
                            feedback=self.feedback)
 
@@ -222,6 +236,7 @@ class CacheTask(Task):
         for instance in self.instances() + self.proxy_instances():
             self.trace(instance)
         rank.warm_up()  # the child loads these compiled kernels instead of compiling them (_jit)
+        sampled.warm_up()
         return (self.data_dir,)
 
     def cache_dir(self) -> Path:
@@ -237,22 +252,12 @@ class CacheTask(Task):
         return self.trace(instance).cache_size(float(instance.params["fraction"]), str(instance.params["mode"]))
 
     def run(self, policy: ModuleType, instance: Instance) -> Decisions:
-        score = policy_function(policy, "score")
-        admit = policy_function(policy, "admit", required=False)
-        return rank.run_policy(self.trace(instance), str(instance.params["mode"]), self.capacity(instance), score,
-                               admit)
+        return mechanism.run(policy, instance, self.trace(instance), str(instance.params["mode"]),
+                         self.capacity(instance))
 
     def score(self, instance: Instance, decisions: Decisions) -> Evaluation:
-        victims = decisions.get("victims") if isinstance(decisions, dict) else None
-        array = np.asarray(victims) if victims is not None else None
-        if array is None or array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
-            raise PolicyError("decisions need 'victims': a 1-D array of object ids")
-        if array.dtype.kind == "i" and array.size and array.min() < 0:
-            raise PolicyError("decisions: negative object id among the victims")
-        mode = str(instance.params["mode"])
-        refused = decisions.get("rejected")
-        chosen = {"victims": array} if refused is None else {"victims": array, "rejected": np.asarray(refused)}
-        result = rank.judge(self.trace(instance), mode, self.capacity(instance), chosen)
+        result = mechanism.judge(instance, self.trace(instance), str(instance.params["mode"]), self.capacity(instance),
+                             decisions)
         fifo = self.reference(instance, "fifo")
         return Evaluation(100.0 * rank.reduction_vs_fifo(result.miss_ratio, fifo["miss_ratio"]),
                           {"miss_ratio": result.miss_ratio, "byte_miss_ratio": result.byte_miss_ratio,
