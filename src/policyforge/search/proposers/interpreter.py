@@ -85,6 +85,17 @@ def _postfix(node: Node, terminals: list[str], out: list[tuple[int, Any]]) -> No
         out.append((_TERNARY_OP, _TERNARY[node.op]))
 
 
+def _named_postfix(node: Node):
+    for child in node.children:
+        yield from _named_postfix(child)
+    if node.op == "const":
+        yield "const", float(node.value)
+    elif not node.children:
+        yield "terminal", node.op
+    else:
+        yield node.op, ""
+
+
 class CompiledFunction:
     """One evolved function: a postfix program over the terminals it reads, called like the rendered one."""
 
@@ -95,6 +106,9 @@ class CompiledFunction:
         self.length_view = grammar.length_expr.removeprefix("len(").removesuffix(")")
         self.code: list[tuple[int, Any]] = []
         _postfix(tree, [t.name for t in self.terminals], self.code)
+        self.postfix: tuple[tuple[str, str | float], ...] = tuple(_named_postfix(tree))
+        """The program by name, for a task whose simulator runs it compiled: ("const", value), ("terminal",
+        name) or (operator, "") in postfix order."""
         self.readers = [self._reader(t, features) for t in self.terminals]
 
     def _reader(self, terminal: Any, features: types.ModuleType | None) -> Callable[[dict[str, Any]], Any]:

@@ -110,10 +110,9 @@ class Scheduler:
 
 def pod_requests(pods) -> list[PodRequest]:
     """PodRequest for every row of a PodTable (shared objects for identical shapes keep caches small)."""
-    interned: dict[PodRequest, PodRequest] = {}
-    out = []
-    for cpu, mem, num, milli, mask in zip(pods.cpu_milli.tolist(), pods.memory_mib.tolist(), pods.num_gpu.tolist(),
-                                          pods.gpu_milli.tolist(), pods.model_mask.tolist(), strict=True):
-        request = PodRequest(cpu, mem, num, milli, mask)
-        out.append(interned.setdefault(request, request))
-    return out
+    rows = np.stack([pods.cpu_milli, pods.memory_mib, pods.num_gpu, pods.gpu_milli, pods.model_mask], 1)
+    if not len(rows):
+        return []
+    shapes, which = np.unique(rows.astype(np.int64), axis=0, return_inverse=True)
+    interned = [PodRequest(*shape) for shape in shapes.tolist()]
+    return [interned[i] for i in which.ravel().tolist()]

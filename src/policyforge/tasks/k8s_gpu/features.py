@@ -65,7 +65,19 @@ def _fragmentation(cpu_free: np.ndarray, gpu_free: np.ndarray, model_bit: np.nda
     satisfied = enough_gpus & cpu_ok & access & (m > 0)
     too_small = np.where(fits, 0, gpu_free[..., None]).sum(-2)  # idle milli on GPUs too small for the shape
     per_shape = np.where(satisfied, too_small, total[..., None])
-    return per_shape @ workload.probability
+    return _expected(per_shape, workload.probability)
+
+
+def _expected(per_shape: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """sum_s per_shape[..., s] * probability[s], added left to right in shape order (cumsum is sequential).
+
+    Not `per_shape @ probability`: BLAS adds in an order that depends on the CPU's kernel and on how many rows
+    are computed together (rows of a batch of 4 differ in the last bit from the same row alone), so a node's
+    fragmentation would depend on which other nodes happened to be stale with it. Left to right is a function
+    of the node's state alone, on any machine, and the compiled kernels (node_kernels.py) add in this order."""
+    if per_shape.shape[-1] == 0:
+        return np.zeros(per_shape.shape[:-1])
+    return np.cumsum(per_shape * probability, axis=-1)[..., -1]
 
 
 class FragmentationCache:
@@ -137,9 +149,16 @@ def fragmentation_after(pod: PodView, nodes: NodesView, cluster: ClusterView) ->
 def _fgd_scores_per_gpu(pod: PodView, cluster: ClusterView, index: np.ndarray) -> np.ndarray:
     before = _before(cluster, index)
     after = _after_per_gpu(pod, cluster, index)
-    with np.errstate(over="ignore"):
-        score = np.floor(sigmoid((before[:, None] - after) / 1000.0) * 100.0)
+    score = np.searchsorted(FGD_STEPS, (before[:, None] - after) / 1000.0, side="right").astype(np.float64)
     return np.where(np.isfinite(after), score, -1.0)
+
+
+FGD_STEPS = np.array([math.log(k / (100 - k)) for k in range(1, 100)])
+"""FGD's integer score floor(100 * sigmoid(x)) is at least k exactly when x >= log(k / (100 - k)), so the
+score is the number of these steps at or below x (0..99; 100 would need x beyond 36, while x = (before -
+after) / 1000 stays within +-9). Counting steps gives that integer on every machine and in the compiled
+kernels alike; np.exp does not (its AVX-512 code and libm differ in the last bit, which moves the floor when
+100 * sigmoid(x) lies within a rounding error of an integer)."""
 
 
 def fgd_score(pod: PodView, nodes: NodesView, cluster: ClusterView) -> np.ndarray:
