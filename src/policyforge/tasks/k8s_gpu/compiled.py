@@ -63,7 +63,7 @@ def sequence_arrays(sequence: list[PodRequest]) -> tuple[np.ndarray, ...]:
     ids: dict[tuple[int, int, int], int] = {}
     keys = np.array([ids.setdefault((p.cpu_milli, p.num_gpu, p.gpu_milli), len(ids)) for p in sequence], np.int64)
     arrays = (*(np.ascontiguousarray(columns[:, k]) for k in range(5)), keys)
-    if len(_ARRAYS) >= 16:
+    if len(_ARRAYS) >= 32:  # about 0.5 MB each at full size
         _ARRAYS.pop(next(iter(_ARRAYS)))
     _ARRAYS[id(sequence)] = (sequence, arrays)
     return arrays

@@ -43,11 +43,14 @@ class Scheduler:
         self.rank = tie_break_rank(state.nodes.names, tie_rng)
         self.policy_rng = policy_rng
         self.caches: dict = {}
-        self._shape_ids: dict[PodRequest, int] = {}
+        self._views: dict[PodRequest, PodView] = {}
 
     def _pod_view(self, pod: PodRequest) -> PodView:
-        shape = self._shape_ids.setdefault(pod, len(self._shape_ids))
-        return PodView.of(pod, shape)
+        """The pod's view, one per shape (frozen, so sharing it is safe), numbered in order of first arrival."""
+        view = self._views.get(pod)
+        if view is None:
+            view = self._views[pod] = PodView.of(pod, len(self._views))
+        return view
 
     def _cluster_view(self) -> ClusterView:
         return ClusterView(self.state, self.workload, self.policy_rng, self.caches)

@@ -10,6 +10,8 @@ for it. Computing it for every candidate of every pod is the hot path of FGD, so
 from __future__ import annotations
 
 import math
+import os
+from functools import lru_cache
 
 import numpy as np
 
@@ -93,8 +95,30 @@ def _cache(cluster: ClusterView) -> FragmentationCache:
     return cluster._feature_cache("fragmentation", lambda: FragmentationCache(len(cluster)))
 
 
+@lru_cache(maxsize=1)
+def _kernels():
+    """The compiled per-node kernels (node_kernels.py), or None in a sandboxed child: its tree is read-only, so
+    numba would compile them again in every child. The numpy code computes the same bits either way
+    (tests/test_k8s_kernels.py); the kernels only spare FGD's many small numpy calls in the worker pool."""
+    if os.environ.get("POLICYFORGE_SANDBOXED") == "1":
+        return None
+    from policyforge.tasks.k8s_gpu import node_kernels
+
+    return node_kernels
+
+
+def _workload_args(workload: TargetWorkload) -> tuple:
+    return (workload.cpu_milli, workload.num_gpu, workload.gpu_milli, workload.model_mask, workload.probability,
+            ALL_MODELS_MASK)
+
+
 def _before(cluster: ClusterView, index: np.ndarray) -> np.ndarray:
     state, cache = cluster._state, _cache(cluster)
+    kernels = _kernels()
+    if kernels is not None:
+        kernels.refresh_before(index, cache.before, cache.before_version, state.version, state.cpu_free,
+                               state.gpu_free, state.model_bit, *_workload_args(cluster.workload))
+        return cache.before[index]
     stale = index[cache.before_version[index] != state.version[index]]
     if len(stale):
         cache.before[stale] = _fragmentation(state.cpu_free[stale], state.gpu_free[stale],
@@ -103,17 +127,24 @@ def _before(cluster: ClusterView, index: np.ndarray) -> np.ndarray:
     return cache.before[index]
 
 
-def _after_per_gpu(pod: PodView, cluster: ClusterView, index: np.ndarray) -> np.ndarray:
+def _after_per_gpu(pod: PodView, cluster: ClusterView, index: np.ndarray, gathered: bool = True) -> np.ndarray:
     """Fragmentation after placing `pod` on each node of `index`; for a sharing pod one column per GPU
-    (inf where the GPU cannot take it), otherwise a single column (the default GPU choice)."""
+    (inf where the GPU cannot take it), otherwise a single column (the default GPU choice). With `gathered`
+    False and the kernels at hand, the whole cache (a row per node) instead of the rows of `index`."""
     state, cache = cluster._state, _cache(cluster)
-    key = (pod.cpu_milli, pod.num_gpu, pod.gpu_milli, pod.model_mask)
+    key = (pod.cpu_milli, pod.num_gpu, pod.gpu_milli)  # all a hypothetical placement depends on
     width = state.max_gpus if pod.is_sharing else 1
     entry = cache.after.get(key)
     if entry is None:
         entry = (np.full(len(state), -1, np.int64), np.zeros((len(state), width)), np.zeros(0))
         cache.after[key] = entry
     versions, values, _ = entry
+    kernels = _kernels()
+    if kernels is not None:
+        kernels.refresh_after(index, values, versions, state.version, state.cpu_free, state.gpu_free,
+                              state.model_bit, pod.cpu_milli, pod.num_gpu, pod.gpu_milli, pod.is_sharing,
+                              *_workload_args(cluster.workload))
+        return values if gathered is False else values[index]
     stale = index[versions[index] != state.version[index]]
     if len(stale):
         cpu = state.cpu_free[stale] - pod.cpu_milli
@@ -147,6 +178,11 @@ def fragmentation_after(pod: PodView, nodes: NodesView, cluster: ClusterView) ->
 
 
 def _fgd_scores_per_gpu(pod: PodView, cluster: ClusterView, index: np.ndarray) -> np.ndarray:
+    kernels = _kernels()
+    if kernels is not None:
+        _before(cluster, index)
+        return kernels.fgd_scores(index, _cache(cluster).before, _after_per_gpu(pod, cluster, index, False),
+                                  FGD_STEPS)
     before = _before(cluster, index)
     after = _after_per_gpu(pod, cluster, index)
     score = np.searchsorted(FGD_STEPS, (before[:, None] - after) / 1000.0, side="right").astype(np.float64)
@@ -164,6 +200,12 @@ kernels alike; np.exp does not (its AVX-512 code and libm differ in the last bit
 def fgd_score(pod: PodView, nodes: NodesView, cluster: ClusterView) -> np.ndarray:
     """FGD's node score: sigmoid of the fragmentation the placement removes, as an integer 0..100;
     a sharing pod is scored on its best GPU."""
+    kernels = _kernels()
+    if kernels is not None:
+        index = nodes._index
+        _before(cluster, index)
+        return kernels.fgd_best_scores(index, _cache(cluster).before, _after_per_gpu(pod, cluster, index, False),
+                                       FGD_STEPS)
     return _fgd_scores_per_gpu(pod, cluster, nodes._index).max(axis=1)
 
 

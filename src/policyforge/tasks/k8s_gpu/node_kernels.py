@@ -89,3 +89,56 @@ def refresh(j, gpu_free, full_free, max_free):
         total += v
     full_free[j], max_free[j] = full, top
     return total
+
+
+@njit(cache=True)
+def refresh_before(index, before, before_version, version, cpu_free, gpu_free, model_bit,
+                   w_cpu, w_num, w_milli, w_mask, w_prob, all_mask):
+    """features._before's cache: recompute every node of `index` whose version moved on."""
+    for k in range(index.shape[0]):
+        j = index[k]
+        if before_version[j] != version[j]:
+            before[j] = node_fragmentation(cpu_free[j], gpu_free[j], model_bit[j], w_cpu, w_num, w_milli, w_mask,
+                                           w_prob, all_mask)
+            before_version[j] = version[j]
+
+
+@njit(cache=True)
+def refresh_after(index, after, after_version, version, cpu_free, gpu_free, model_bit, pod_cpu, pod_num,
+                  pod_milli, sharing, w_cpu, w_num, w_milli, w_mask, w_prob, all_mask):
+    """features._after_per_gpu's cache for one pod shape: recompute every node of `index` whose version moved on."""
+    for k in range(index.shape[0]):
+        j = index[k]
+        if after_version[j] != version[j]:
+            after_fragmentation(after[j], cpu_free[j], gpu_free[j], model_bit[j], pod_cpu, pod_num, pod_milli,
+                                sharing, w_cpu, w_num, w_milli, w_mask, w_prob, all_mask)
+            after_version[j] = version[j]
+
+
+@njit(cache=True)
+def fgd_scores(index, before, after, steps):
+    """features._fgd_scores_per_gpu from the caches: per node of `index` and GPU column, FGD's integer score
+    (the steps of features.FGD_STEPS at or below (before - after) / 1000), -1 where the pod cannot go."""
+    out = np.empty((index.shape[0], after.shape[1]))
+    for k in range(index.shape[0]):
+        j = index[k]
+        for g in range(after.shape[1]):
+            a = after[j, g]
+            out[k, g] = -1.0 if a == np.inf else float(np.searchsorted(steps, (before[j] - a) / 1000.0,
+                                                                        side="right"))
+    return out
+
+
+@njit(cache=True)
+def fgd_best_scores(index, before, after, steps):
+    """fgd_scores(...).max(axis=1) in one search per node: the score counts steps at or below (before -
+    after) / 1000, which never decreases as `after` falls, so the best GPU's score is the score of the lowest
+    finite `after` (-1 when there is none)."""
+    out = np.empty(index.shape[0])
+    for k in range(index.shape[0]):
+        j = index[k]
+        low = np.inf
+        for g in range(after.shape[1]):
+            low = min(low, after[j, g])
+        out[k] = -1.0 if low == np.inf else float(np.searchsorted(steps, (before[j] - low) / 1000.0, side="right"))
+    return out

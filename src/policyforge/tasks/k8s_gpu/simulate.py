@@ -259,7 +259,7 @@ def _setup(nodes: NodeTable, pods: PodTable, tune: float, streams: Streams, work
     target = workload if workload is not None else target_workload(pods)
     sequence = pod_requests(inflate(pods, state.total_gpu_milli, tune, streams.workload))
     if memo is not None:
-        if len(_SEQUENCES) >= 16:
+        if len(_SEQUENCES) >= MEMO_SIZE:
             _SEQUENCES.pop(next(iter(_SEQUENCES)))
         _SEQUENCES[key] = (nodes, pods, workload, target, sequence)
     return state, target, sequence
@@ -267,7 +267,10 @@ def _setup(nodes: NodeTable, pods: PodTable, tune: float, streams: Streams, work
 
 _SEQUENCES: dict[tuple, tuple] = {}
 """(nodes, pods, given workload, tune, memo) -> (nodes, pods, given workload, target workload, arrival
-sequence): at most 16, oldest dropped."""
+sequence): at most MEMO_SIZE, oldest dropped."""
+MEMO_SIZE = 96
+"""Sequences remembered per process: a worker meets every instance of a suite (the full suite has 82, each
+about 100 kB) once per policy, so fewer than the instances would drop each before it is met again."""
 _GPU_SETS: dict[int, tuple[int, ...]] = {}
 """GPU bit mask -> the GPU indices it names."""
 
