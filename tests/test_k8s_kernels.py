@@ -135,12 +135,13 @@ def test_cached_fragmentation_equals_recomputing_it_after_every_placement(world,
 
 
 def test_fgd_score_counts_the_steps_of_its_integer_sigmoid():
-    x = np.concatenate([np.linspace(-9, 9, 20001), [0.0, -1e-300, 1e-300, -np.inf]])
+    """Counting steps is floor(sigmoid(x) * 100) in floating point, near 0 (where rounding gives 50 to tiny
+    negative x) as elsewhere."""
+    x = np.concatenate([np.random.default_rng(3).uniform(-40, 40, 200_000), np.linspace(-1e-15, 1e-15, 2001),
+                        features.FGD_STEPS, np.nextafter(features.FGD_STEPS, -np.inf), [0.0]])
     counted = np.searchsorted(features.FGD_STEPS, x, side="right")
-    expected = np.array([math.floor(100 / (1 + math.exp(-v))) if math.isfinite(v) else 0 for v in x])
-    near = np.abs(100 / (1 + np.exp(-x)) - np.round(100 / (1 + np.exp(-x)))) < 1e-9
-    assert np.array_equal(counted[~near], expected[~near])
-    assert counted[-4] == 50 and counted[-3] == 49 and counted[-2] == 50 and counted[-1] == 0
+    assert np.array_equal(counted, [math.floor(1.0 / (1.0 + math.exp(-v)) * 100.0) for v in x])
+    assert counted[-1] == 50 and np.searchsorted(features.FGD_STEPS, -1e-16, side="right") == 50
 
 
 SPECIAL_TREES = (

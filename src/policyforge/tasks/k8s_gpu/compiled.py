@@ -94,7 +94,14 @@ def run_tree_program(program, state: ClusterState, sequence: list[PodRequest], w
                     state.cpu_free, state.memory_free, state.gpu_free, state.full_free_gpus, state.max_gpu_free,
                     state.gpu_free_total, state.pod_count, state.sharing_pods, state.whole_gpu_pods, state.version,
                     *_workload_arrays(workload), np.asarray(tables.demand_share, np.float64), shares,
-                    float(tables.cpu_per_gpu_milli), FGD_STEPS, len(KNOWN_GPU_MODELS))
+                    float(tables.cpu_per_gpu_milli), FGD_STEPS, len(KNOWN_GPU_MODELS), *_node_types(state))
+
+
+def _node_types(state: ClusterState) -> tuple[np.ndarray, int]:
+    """Per node, a number shared by the nodes that start alike for fragmentation (CPU, GPU count, model)."""
+    rows = np.stack([state.cpu_capacity, state.gpu_count, state.model_bit], 1).astype(np.int64)
+    kinds, which = np.unique(rows, axis=0, return_inverse=True)
+    return which.ravel().astype(np.int64), len(kinds)
 
 
 def replay_compiled(state: ClusterState, sequence: list[PodRequest], workload: TargetWorkload, node: np.ndarray,

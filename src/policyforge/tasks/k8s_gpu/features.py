@@ -189,12 +189,30 @@ def _fgd_scores_per_gpu(pod: PodView, cluster: ClusterView, index: np.ndarray) -
     return np.where(np.isfinite(after), score, -1.0)
 
 
-FGD_STEPS = np.array([math.log(k / (100 - k)) for k in range(1, 100)])
-"""FGD's integer score floor(100 * sigmoid(x)) is at least k exactly when x >= log(k / (100 - k)), so the
-score is the number of these steps at or below x (0..99; 100 would need x beyond 36, while x = (before -
-after) / 1000 stays within +-9). Counting steps gives that integer on every machine and in the compiled
-kernels alike; np.exp does not (its AVX-512 code and libm differ in the last bit, which moves the floor when
-100 * sigmoid(x) lies within a rounding error of an integer)."""
+def _fgd_steps() -> np.ndarray:
+    """For k = 1..100, the least float x at which floor(sigmoid(x) * 100), computed in floating point with
+    the C library's exp, reaches k (found by bisection down to neighbouring floats)."""
+    def score(x: float) -> int:
+        return math.floor(1.0 / (1.0 + math.exp(-x)) * 100.0)
+
+    steps = []
+    for k in range(1, 101):
+        low, high = -50.0, 50.0  # score(-50) = 0 < k <= 100 = score(50)
+        while True:
+            middle = low + (high - low) / 2
+            if middle in (low, high):
+                break
+            low, high = (low, middle) if score(middle) >= k else (middle, high)
+        steps.append(high)
+    return np.array(steps)
+
+
+FGD_STEPS = _fgd_steps()
+"""FGD's integer score, floor(sigmoid(x) * 100) in floating point, is the number of these steps at or below
+x. Counting gives that integer on every machine and in the compiled kernels alike; np.exp does not (its
+AVX-512 code and the C library's differ in the last bit, which moves the floor when sigmoid(x) * 100 lies
+within a rounding error of an integer). Near x = 0 the float formula gives 50 down to x of about -3e-16,
+as FGD's own arithmetic does; the steps keep that."""
 
 
 def fgd_score(pod: PodView, nodes: NodesView, cluster: ClusterView) -> np.ndarray:

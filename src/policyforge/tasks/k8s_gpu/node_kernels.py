@@ -64,17 +64,25 @@ def after_fragmentation(out, cpu_free, row, model_bit, pod_cpu, pod_num, pod_mil
 
 
 @njit(cache=True)
-def fits(j, c, mem, num, m, pmask, cpu_free, mem_free, model_bit, full_free, max_free):
-    """ClusterState.feasible for node j: CPU and memory fit (inclusive), GPU model, GPU capacity."""
-    if cpu_free[j] < c or mem_free[j] < mem:
-        return False
-    if num > 0:
-        if (model_bit[j] & pmask) == 0:
-            return False
-        if m < MILLI:
-            return max_free[j] >= m
-        return full_free[j] >= num
-    return True
+def feasible(out, c, mem, num, m, pmask, cpu_free, mem_free, model_bit, full_free, max_free):
+    """ClusterState.feasible into `out`, returning how many nodes fit: CPU and memory (inclusive), GPU model,
+    GPU capacity. One call per pod: the loop over nodes stays inside (a call per node costs more than the
+    test itself)."""
+    count = 0
+    for j in range(cpu_free.shape[0]):
+        if cpu_free[j] < c or mem_free[j] < mem:
+            continue
+        if num > 0:
+            if (model_bit[j] & pmask) == 0:
+                continue
+            if m < MILLI:
+                if max_free[j] < m:
+                    continue
+            elif full_free[j] < num:
+                continue
+        out[count] = j
+        count += 1
+    return count
 
 
 @njit(cache=True)

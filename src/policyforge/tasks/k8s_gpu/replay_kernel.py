@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from policyforge.tasks.k8s_gpu.node_kernels import fits, node_fragmentation, refresh
+from policyforge.tasks.k8s_gpu.node_kernels import feasible, node_fragmentation, refresh
 
 MILLI = 1000
 
@@ -26,13 +26,13 @@ def replay(seq_cpu, seq_mem, seq_num, seq_milli, seq_mask, node, gpu_mask, gpu_c
     n_nodes, width = gpu_free.shape
     failed = np.zeros(n, np.bool_)
     steps = np.zeros(n)
+    scratch = np.empty(n_nodes, np.int64)
     for i in range(n):
         c, mem, num, m, pmask = seq_cpu[i], seq_mem[i], seq_num[i], seq_milli[i], seq_mask[i]
         target = node[i]
         if target < 0:
-            for j in range(n_nodes):
-                if fits(j, c, mem, num, m, pmask, cpu_free, mem_free, model_bit, full_free, max_free):
-                    return i, failed, steps
+            if feasible(scratch, c, mem, num, m, pmask, cpu_free, mem_free, model_bit, full_free, max_free):
+                return i, failed, steps
             failed[i] = True
             continue
         if target >= n_nodes or cpu_free[target] < c or mem_free[target] < mem:

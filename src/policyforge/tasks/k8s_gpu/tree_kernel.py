@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from policyforge.tasks.k8s_gpu.node_kernels import after_fragmentation, fits, node_fragmentation, refresh
+from policyforge.tasks.k8s_gpu.node_kernels import after_fragmentation, feasible, node_fragmentation, refresh
 
 MILLI = 1000
 EPS = 1e-9
@@ -35,26 +35,6 @@ TERMINALS = (
 OPS = ("terminal", "const", "add", "sub", "mul", "div", "min", "max", "lt", "gt", "neg", "abs", "floor", "where",
        "clip")
 """Opcodes of the program (their index here); a terminal's or constant's argument is in the argument array."""
-
-
-@njit(cache=True)
-def _minimum(a, b):
-    """np.minimum: NaN when either is NaN."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a <= b else b
-
-
-@njit(cache=True)
-def _maximum(a, b):
-    """np.maximum: NaN when either is NaN."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a >= b else b
 
 
 @njit(cache=True)
@@ -86,10 +66,10 @@ def _run_program(ops, args, values, stack, k_count):
                     r = x * y
                 elif op == 5:
                     r = x / (y if abs(y) > EPS else 1.0)
-                elif op == 6:
-                    r = _minimum(x, y)
+                elif op == 6:  # np.minimum and np.maximum: NaN when either is NaN
+                    r = x if x != x or (y == y and x <= y) else y
                 elif op == 7:
-                    r = _maximum(x, y)
+                    r = x if x != x or (y == y and x >= y) else y
                 elif op == 8:
                     r = 1.0 if x < y else 0.0
                 else:
@@ -110,8 +90,10 @@ def _run_program(ops, args, values, stack, k_count):
             for k in range(k_count):
                 if op == 13:
                     a[k] = b[k] if a[k] != 0.0 else c[k]
-                else:
-                    a[k] = _minimum(_maximum(a[k], b[k]), c[k])
+                else:  # np.clip: np.minimum(np.maximum(x, low), high)
+                    x, low, high = a[k], b[k], c[k]
+                    x = x if x != x or (low == low and x >= low) else low
+                    a[k] = x if x != x or (high == high and x <= high) else high
             sp -= 2
     return sp - 1
 
@@ -121,9 +103,10 @@ def run_tree(ops, args, used, seq_cpu, seq_mem, seq_num, seq_milli, seq_mask, se
              cpu_cap, mem_cap, gpu_count, gpu_model, model_bit, gpu_exists, rank,
              cpu_free, mem_free, gpu_free, full_free, max_free, free_total, pod_count, sharing_pods, whole_pods,
              version, w_cpu, w_num, w_milli, w_mask, w_prob, all_mask, demand_share, shares, need, fgd_steps,
-             n_models):
+             n_models, node_type, n_types):
     """Place the sequence with the program's scores; the state arrays are updated as the run goes. Returns per
-    arriving pod the node (-1: failed) and the GPUs as a bit mask."""
+    arriving pod the node (-1: failed) and the GPUs as a bit mask. `node_type` numbers the nodes that start
+    alike (CPU, GPU count, model; memory does not enter fragmentation), `n_types` of them."""
     n_nodes, width = gpu_free.shape
     n = seq_cpu.shape[0]
     node_out = np.full(n, -1, np.int32)
@@ -134,6 +117,8 @@ def run_tree(ops, args, used, seq_cpu, seq_mem, seq_num, seq_milli, seq_mask, se
     keys = n_keys if wants_after else 1
     after = np.zeros((keys, n_nodes, width))
     after_version = np.full((keys, n_nodes), -1, np.int64)
+    type_after = np.zeros((keys, n_types, width))
+    type_done = np.zeros((keys, n_types), np.bool_)
     values = np.zeros((len(TERMINALS), n_nodes))
     stack = np.empty((max(ops.shape[0], 1), n_nodes))
     cand = np.empty(n_nodes, np.int64)
@@ -146,11 +131,7 @@ def run_tree(ops, args, used, seq_cpu, seq_mem, seq_num, seq_milli, seq_mask, se
     for i in range(n):
         c, mem, num, m, pmask = seq_cpu[i], seq_mem[i], seq_num[i], seq_milli[i], seq_mask[i]
         sharing = num == 1 and m < MILLI
-        k_count = 0
-        for j in range(n_nodes):
-            if fits(j, c, mem, num, m, pmask, cpu_free, mem_free, model_bit, full_free, max_free):
-                cand[k_count] = j
-                k_count += 1
+        k_count = feasible(cand, c, mem, num, m, pmask, cpu_free, mem_free, model_bit, full_free, max_free)
         if k_count == 0:
             continue
         if k_count == 1:
@@ -160,7 +141,8 @@ def run_tree(ops, args, used, seq_cpu, seq_mem, seq_num, seq_milli, seq_mask, se
                        cpu_cap, mem_cap, gpu_count, gpu_model, model_bit, gpu_exists, cpu_free, mem_free, gpu_free,
                        full_free, max_free, free_total, pod_count, sharing_pods, whole_pods, version,
                        w_cpu, w_num, w_milli, w_mask, w_prob, demand_share, shares, need, fgd_steps,
-                       before, before_version, after, after_version, free_by_model, model_values, scarcity)
+                       before, before_version, after, after_version, free_by_model, model_values, scarcity,
+                       node_type, type_after, type_done)
             top = _run_program(ops, args, values, stack, k_count)
             result = stack[top]
             best = -1
@@ -214,7 +196,8 @@ def _terminals(used, values, cand, k_count, c, mem, num, m, pmask, sharing, key,
                cpu_cap, mem_cap, gpu_count, gpu_model, model_bit, gpu_exists, cpu_free, mem_free, gpu_free,
                full_free, max_free, free_total, pod_count, sharing_pods, whole_pods, version,
                w_cpu, w_num, w_milli, w_mask, w_prob, demand_share, shares, need, fgd_steps,
-               before, before_version, after, after_version, free_by_model, model_values, scarcity):
+               before, before_version, after, after_version, free_by_model, model_values, scarcity,
+               node_type, type_after, type_done):
     """values[t, :k_count] for every terminal t the program reads, as views.py and features.py compute it."""
     width = gpu_free.shape[1]
     total_free = 0.0
@@ -245,8 +228,16 @@ def _terminals(used, values, cand, k_count, c, mem, num, m, pmask, sharing, key,
         for k in range(k_count):
             j = cand[k]
             if after_version[key, j] != version[j]:
-                after_fragmentation(after[key, j], cpu_free[j], gpu_free[j], model_bit[j], c, num, m, sharing,
-                                    w_cpu, w_num, w_milli, w_mask, w_prob, all_mask)
+                if version[j] == 0:  # untouched: the state of every untouched node of its type, computed once
+                    kind = node_type[j]
+                    if not type_done[key, kind]:
+                        after_fragmentation(type_after[key, kind], cpu_free[j], gpu_free[j], model_bit[j], c, num,
+                                            m, sharing, w_cpu, w_num, w_milli, w_mask, w_prob, all_mask)
+                        type_done[key, kind] = True
+                    after[key, j] = type_after[key, kind]
+                else:
+                    after_fragmentation(after[key, j], cpu_free[j], gpu_free[j], model_bit[j], c, num, m, sharing,
+                                        w_cpu, w_num, w_milli, w_mask, w_prob, all_mask)
                 after_version[key, j] = version[j]
     for t in range(used.shape[0]):
         if not used[t]:
@@ -308,16 +299,14 @@ def _terminals(used, values, cand, k_count, c, mem, num, m, pmask, sharing, key,
                 for g in range(1, width_after):
                     v = min(v, after[key, j, g])
                 row[k] = v
-        elif t == T_FGD:
+        elif t == T_FGD:  # the best GPU's score is the lowest after's (node_kernels.fgd_best_scores)
             for k in range(k_count):
                 j = cand[k]
-                v = -np.inf
-                for g in range(width_after):
-                    a = after[key, j, g]
-                    s = -1.0 if a == np.inf else float(np.searchsorted(fgd_steps, (before[j] - a) / 1000.0,
-                                                                         side="right"))
-                    v = max(v, s)
-                row[k] = v
+                low = after[key, j, 0]
+                for g in range(1, width_after):
+                    low = min(low, after[key, j, g])
+                row[k] = -1.0 if low == np.inf else float(np.searchsorted(fgd_steps, (before[j] - low) / 1000.0,
+                                                                          side="right"))
         elif t == 20:
             for k in range(k_count):
                 j = cand[k]
