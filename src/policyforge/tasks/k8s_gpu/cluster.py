@@ -154,10 +154,10 @@ class ClusterState:
             self.whole_gpu_pods[node, pod.num_gpu - 1] += delta
 
     def _refresh(self, node: int) -> None:
-        row = self.gpu_free[node]
-        self.full_free_gpus[node] = int(np.count_nonzero(row == MILLI))
-        self.max_gpu_free[node] = int(row.max())
-        self.gpu_free_total[node] = int(row.sum())
+        row = self.gpu_free[node].tolist()  # a few GPUs: Python is quicker than three numpy reductions
+        self.full_free_gpus[node] = row.count(MILLI)
+        self.max_gpu_free[node] = max(row)
+        self.gpu_free_total[node] = sum(row)
         self.version[node] += 1
 
     def check_invariants(self) -> None:

@@ -43,11 +43,14 @@ class Scheduler:
         self.rank = tie_break_rank(state.nodes.names, tie_rng)
         self.policy_rng = policy_rng
         self.caches: dict = {}
-        self._shape_ids: dict[PodRequest, int] = {}
+        self._views: dict[PodRequest, PodView] = {}
 
     def _pod_view(self, pod: PodRequest) -> PodView:
-        shape = self._shape_ids.setdefault(pod, len(self._shape_ids))
-        return PodView.of(pod, shape)
+        """The pod's view, one per shape (frozen, so sharing it is safe), numbered in order of first arrival."""
+        view = self._views.get(pod)
+        if view is None:
+            view = self._views[pod] = PodView.of(pod, len(self._views))
+        return view
 
     def _cluster_view(self) -> ClusterView:
         return ClusterView(self.state, self.workload, self.policy_rng, self.caches)
@@ -110,10 +113,9 @@ class Scheduler:
 
 def pod_requests(pods) -> list[PodRequest]:
     """PodRequest for every row of a PodTable (shared objects for identical shapes keep caches small)."""
-    interned: dict[PodRequest, PodRequest] = {}
-    out = []
-    for cpu, mem, num, milli, mask in zip(pods.cpu_milli.tolist(), pods.memory_mib.tolist(), pods.num_gpu.tolist(),
-                                          pods.gpu_milli.tolist(), pods.model_mask.tolist(), strict=True):
-        request = PodRequest(cpu, mem, num, milli, mask)
-        out.append(interned.setdefault(request, request))
-    return out
+    rows = np.stack([pods.cpu_milli, pods.memory_mib, pods.num_gpu, pods.gpu_milli, pods.model_mask], 1)
+    if not len(rows):
+        return []
+    shapes, which = np.unique(rows.astype(np.int64), axis=0, return_inverse=True)
+    interned = [PodRequest(*shape) for shape in shapes.tolist()]
+    return [interned[i] for i in which.ravel().tolist()]

@@ -10,6 +10,8 @@ for it. Computing it for every candidate of every pod is the hot path of FGD, so
 from __future__ import annotations
 
 import math
+import os
+from functools import lru_cache
 
 import numpy as np
 
@@ -65,7 +67,19 @@ def _fragmentation(cpu_free: np.ndarray, gpu_free: np.ndarray, model_bit: np.nda
     satisfied = enough_gpus & cpu_ok & access & (m > 0)
     too_small = np.where(fits, 0, gpu_free[..., None]).sum(-2)  # idle milli on GPUs too small for the shape
     per_shape = np.where(satisfied, too_small, total[..., None])
-    return per_shape @ workload.probability
+    return _expected(per_shape, workload.probability)
+
+
+def _expected(per_shape: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """sum_s per_shape[..., s] * probability[s], added left to right in shape order (cumsum is sequential).
+
+    Not `per_shape @ probability`: BLAS adds in an order that depends on the CPU's kernel and on how many rows
+    are computed together (rows of a batch of 4 differ in the last bit from the same row alone), so a node's
+    fragmentation would depend on which other nodes happened to be stale with it. Left to right is a function
+    of the node's state alone, on any machine, and the compiled kernels (node_kernels.py) add in this order."""
+    if per_shape.shape[-1] == 0:
+        return np.zeros(per_shape.shape[:-1])
+    return np.cumsum(per_shape * probability, axis=-1)[..., -1]
 
 
 class FragmentationCache:
@@ -81,8 +95,30 @@ def _cache(cluster: ClusterView) -> FragmentationCache:
     return cluster._feature_cache("fragmentation", lambda: FragmentationCache(len(cluster)))
 
 
+@lru_cache(maxsize=1)
+def _kernels():
+    """The compiled per-node kernels (node_kernels.py), or None in a sandboxed child: its tree is read-only, so
+    numba would compile them again in every child. The numpy code computes the same bits either way
+    (tests/test_k8s_kernels.py); the kernels only spare FGD's many small numpy calls in the worker pool."""
+    if os.environ.get("POLICYFORGE_SANDBOXED") == "1":
+        return None
+    from policyforge.tasks.k8s_gpu import node_kernels
+
+    return node_kernels
+
+
+def _workload_args(workload: TargetWorkload) -> tuple:
+    return (workload.cpu_milli, workload.num_gpu, workload.gpu_milli, workload.model_mask, workload.probability,
+            ALL_MODELS_MASK)
+
+
 def _before(cluster: ClusterView, index: np.ndarray) -> np.ndarray:
     state, cache = cluster._state, _cache(cluster)
+    kernels = _kernels()
+    if kernels is not None:
+        kernels.refresh_before(index, cache.before, cache.before_version, state.version, state.cpu_free,
+                               state.gpu_free, state.model_bit, *_workload_args(cluster.workload))
+        return cache.before[index]
     stale = index[cache.before_version[index] != state.version[index]]
     if len(stale):
         cache.before[stale] = _fragmentation(state.cpu_free[stale], state.gpu_free[stale],
@@ -91,17 +127,24 @@ def _before(cluster: ClusterView, index: np.ndarray) -> np.ndarray:
     return cache.before[index]
 
 
-def _after_per_gpu(pod: PodView, cluster: ClusterView, index: np.ndarray) -> np.ndarray:
+def _after_per_gpu(pod: PodView, cluster: ClusterView, index: np.ndarray, gathered: bool = True) -> np.ndarray:
     """Fragmentation after placing `pod` on each node of `index`; for a sharing pod one column per GPU
-    (inf where the GPU cannot take it), otherwise a single column (the default GPU choice)."""
+    (inf where the GPU cannot take it), otherwise a single column (the default GPU choice). With `gathered`
+    False and the kernels at hand, the whole cache (a row per node) instead of the rows of `index`."""
     state, cache = cluster._state, _cache(cluster)
-    key = (pod.cpu_milli, pod.num_gpu, pod.gpu_milli, pod.model_mask)
+    key = (pod.cpu_milli, pod.num_gpu, pod.gpu_milli)  # all a hypothetical placement depends on
     width = state.max_gpus if pod.is_sharing else 1
     entry = cache.after.get(key)
     if entry is None:
         entry = (np.full(len(state), -1, np.int64), np.zeros((len(state), width)), np.zeros(0))
         cache.after[key] = entry
     versions, values, _ = entry
+    kernels = _kernels()
+    if kernels is not None:
+        kernels.refresh_after(index, values, versions, state.version, state.cpu_free, state.gpu_free,
+                              state.model_bit, pod.cpu_milli, pod.num_gpu, pod.gpu_milli, pod.is_sharing,
+                              *_workload_args(cluster.workload))
+        return values if gathered is False else values[index]
     stale = index[versions[index] != state.version[index]]
     if len(stale):
         cpu = state.cpu_free[stale] - pod.cpu_milli
@@ -135,16 +178,52 @@ def fragmentation_after(pod: PodView, nodes: NodesView, cluster: ClusterView) ->
 
 
 def _fgd_scores_per_gpu(pod: PodView, cluster: ClusterView, index: np.ndarray) -> np.ndarray:
+    kernels = _kernels()
+    if kernels is not None:
+        _before(cluster, index)
+        return kernels.fgd_scores(index, _cache(cluster).before, _after_per_gpu(pod, cluster, index, False),
+                                  FGD_STEPS)
     before = _before(cluster, index)
     after = _after_per_gpu(pod, cluster, index)
-    with np.errstate(over="ignore"):
-        score = np.floor(sigmoid((before[:, None] - after) / 1000.0) * 100.0)
+    score = np.searchsorted(FGD_STEPS, (before[:, None] - after) / 1000.0, side="right").astype(np.float64)
     return np.where(np.isfinite(after), score, -1.0)
+
+
+def _fgd_steps() -> np.ndarray:
+    """For k = 1..100, the least float x at which floor(sigmoid(x) * 100), computed in floating point with
+    the C library's exp, reaches k (found by bisection down to neighbouring floats)."""
+    def score(x: float) -> int:
+        return math.floor(1.0 / (1.0 + math.exp(-x)) * 100.0)
+
+    steps = []
+    for k in range(1, 101):
+        low, high = -50.0, 50.0  # score(-50) = 0 < k <= 100 = score(50)
+        while True:
+            middle = low + (high - low) / 2
+            if middle in (low, high):
+                break
+            low, high = (low, middle) if score(middle) >= k else (middle, high)
+        steps.append(high)
+    return np.array(steps)
+
+
+FGD_STEPS = _fgd_steps()
+"""FGD's integer score, floor(sigmoid(x) * 100) in floating point, is the number of these steps at or below
+x. Counting gives that integer on every machine and in the compiled kernels alike; np.exp does not (its
+AVX-512 code and the C library's differ in the last bit, which moves the floor when sigmoid(x) * 100 lies
+within a rounding error of an integer). Near x = 0 the float formula gives 50 down to x of about -3e-16,
+as FGD's own arithmetic does; the steps keep that."""
 
 
 def fgd_score(pod: PodView, nodes: NodesView, cluster: ClusterView) -> np.ndarray:
     """FGD's node score: sigmoid of the fragmentation the placement removes, as an integer 0..100;
     a sharing pod is scored on its best GPU."""
+    kernels = _kernels()
+    if kernels is not None:
+        index = nodes._index
+        _before(cluster, index)
+        return kernels.fgd_best_scores(index, _cache(cluster).before, _after_per_gpu(pod, cluster, index, False),
+                                       FGD_STEPS)
     return _fgd_scores_per_gpu(pod, cluster, nodes._index).max(axis=1)
 
 

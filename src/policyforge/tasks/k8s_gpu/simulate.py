@@ -16,7 +16,9 @@ import numpy as np
 from policyforge.contract import Instance, instance_rng, unseeded
 from policyforge.errors import PolicyError, PolicyforgeError
 from policyforge.tasks.k8s_gpu.cluster import ClusterState, PlacementError
-from policyforge.tasks.k8s_gpu.engine import Placement, Scheduler, pod_requests
+from policyforge.tasks.k8s_gpu.compiled import replay_compiled, run_tree_program, tree_program
+from policyforge.tasks.k8s_gpu.engine import Placement, Scheduler, pod_requests, tie_break_rank
+from policyforge.tasks.k8s_gpu.features import _fragmentation
 from policyforge.tasks.k8s_gpu.metrics import (
     FragmentationRecorder,
     arrived_percent,
@@ -25,6 +27,7 @@ from policyforge.tasks.k8s_gpu.metrics import (
 )
 from policyforge.tasks.k8s_gpu.policy import Policy
 from policyforge.tasks.k8s_gpu.trace import NodeTable, PodTable
+from policyforge.tasks.k8s_gpu.views import ClusterView
 from policyforge.tasks.k8s_gpu.workload import TargetWorkload, inflate, target_workload
 
 MODES = ("inflation", "replay")
@@ -160,17 +163,23 @@ def _number(value: float) -> float | None:
 
 def run_inflation(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int, tune: float = 1.3,
                   workload: TargetWorkload | None = None, fragmentation: bool = True,
-                  fallback=None, streams: Streams | None = None) -> InflationResult:
+                  fallback=None, streams: Streams | None = None, memo: str | None = None) -> InflationResult:
     """The FGD experiment: the tuned arrival sequence, placed one pod at a time, failures final.
 
     `fragmentation=False` skips the fragmentation record (the sandboxed half, whose figures nobody reads).
     `fallback` (a fallback.FallbackOptions, default off) repacks a few nodes with CP-SAT when a pod would
     fail; fragmentation is then not recorded (a repacking changes several nodes in one step), and the run's
     decisions no longer describe it (pods moved), so a fallback run is for trusted policies only. `streams`
-    (a search instance's keyed streams) replaces those of `seed`, which then only labels the result."""
+    (a search instance's keyed streams) replaces those of `seed`, which then only labels the result, and
+    `memo` (the instance's key) names its arrival sequence to remember. A GP tree's compiled program runs in
+    one compiled loop (compiled.py) with the same decisions."""
     started = time.perf_counter()
+    memo = seed if streams is None else memo
     streams = streams or Streams.of(seed)
-    state, workload, sequence = _setup(nodes, pods, tune, streams, workload)
+    state, workload, sequence = _setup(nodes, pods, tune, streams, workload, memo)
+    program = tree_program(policy.score) if fallback is None and policy.choose_gpus is None else None
+    if program is not None:
+        return _run_program(program, policy.name, seed, state, workload, sequence, streams, fragmentation, started)
     scheduler = Scheduler(state, policy, workload, streams.tie_break, streams.policy)
     n = len(sequence)
     rescue = None
@@ -208,30 +217,60 @@ def run_inflation(nodes: NodeTable, pods: PodTable, policy: Policy, seed: int, t
                            rescue.stats.summary() if rescue is not None else None)
 
 
+def _run_program(program, name: str, seed: int, state: ClusterState, workload: TargetWorkload, sequence,
+                 streams: Streams, fragmentation: bool, started: float) -> InflationResult:
+    """run_inflation for a GP tree's program, compiled (compiled.py): the same decisions and figures."""
+    from policyforge.tasks.k8s_gpu.features import ModelTables
+
+    rank = tie_break_rank(state.nodes.names, streams.tie_break)
+    tables = ModelTables(ClusterView(state, workload, streams.policy))
+    recorder_state = ClusterState(state.nodes) if fragmentation else None
+    node, gpu_mask = run_tree_program(program, state, sequence, workload, rank, tables)
+    demand = np.array([p.total_gpu_milli for p in sequence], np.int64)
+    failed = node < 0
+    arrived, allocated = np.cumsum(demand), np.cumsum(np.where(failed, 0, demand))
+    if recorder_state is None:
+        frag = np.full(len(sequence), np.nan)
+    else:
+        recorder = FragmentationRecorder(recorder_state, workload, len(sequence))
+        for i, (request, target, mask) in enumerate(zip(sequence, node.tolist(), gpu_mask.tolist(), strict=True)):
+            if target >= 0:
+                recorder_state.bind(target, request, _gpus_of(mask))
+                recorder.record(i, target)
+        frag = recorder.totals()
+    return InflationResult(name, seed, state.total_gpu_milli, arrived, allocated, frag, failed,
+                           time.perf_counter() - started, node, gpu_mask)
+
+
 def _setup(nodes: NodeTable, pods: PodTable, tune: float, streams: Streams, workload: TargetWorkload | None,
-           seed: int | str | None = None):
-    """A fresh cluster, the target workload and the arrival sequence; with `seed`, the (immutable) workload
-    and sequence are remembered per inputs, as the trusted replay meets the same instances again and again."""
+           memo: int | str | None = None):
+    """A fresh cluster, the target workload and the arrival sequence; with `memo` (the public seed, or a
+    search instance's key), the (immutable) workload and sequence are remembered per inputs, as the worker
+    pool and the trusted replay meet the same instances again and again."""
     state = ClusterState(nodes)
     if state.total_gpu_milli == 0:
         raise PolicyforgeError(f"{nodes.source}: the cluster has no GPUs, so GPU allocation is undefined")
     if state.max_gpus > 64:
         raise PolicyforgeError(f"{nodes.source}: nodes with more than 64 GPUs are not supported")
-    key = (id(nodes), id(pods), tune, seed)
-    known = _SEQUENCES.get(key) if seed is not None and workload is None else None
-    if known is not None and known[0] is pods:
-        return state, known[1], known[2]
-    workload = workload if workload is not None else target_workload(pods)
+    key = (id(nodes), id(pods), id(workload), tune, memo)
+    known = _SEQUENCES.get(key) if memo is not None else None
+    if known is not None and known[0] is nodes and known[1] is pods and known[2] is workload:
+        return state, known[3], known[4]
+    target = workload if workload is not None else target_workload(pods)
     sequence = pod_requests(inflate(pods, state.total_gpu_milli, tune, streams.workload))
-    if seed is not None:
-        if len(_SEQUENCES) >= 16:
+    if memo is not None:
+        if len(_SEQUENCES) >= MEMO_SIZE:
             _SEQUENCES.pop(next(iter(_SEQUENCES)))
-        _SEQUENCES[key] = (pods, workload, sequence)
-    return state, workload, sequence
+        _SEQUENCES[key] = (nodes, pods, workload, target, sequence)
+    return state, target, sequence
 
 
 _SEQUENCES: dict[tuple, tuple] = {}
-"""(nodes, pods, tune, seed) -> (pods, target workload, arrival sequence): at most 16, oldest dropped."""
+"""(nodes, pods, given workload, tune, memo) -> (nodes, pods, given workload, target workload, arrival
+sequence): at most MEMO_SIZE, oldest dropped."""
+MEMO_SIZE = 96
+"""Sequences remembered per process: a worker meets every instance of a suite (the full suite has 82, each
+about 100 kB) once per policy, so fewer than the instances would drop each before it is met again."""
 _GPU_SETS: dict[int, tuple[int, ...]] = {}
 """GPU bit mask -> the GPU indices it names."""
 
@@ -245,17 +284,29 @@ def _gpus_of(mask: int) -> tuple[int, ...]:
 
 def replay_inflation(nodes: NodeTable, pods: PodTable, name: str, seed: int, tune: float, node: np.ndarray,
                      gpu_mask: np.ndarray, workload: TargetWorkload | None = None, streams: Streams | None = None,
-                     memo: str | None = None) -> InflationResult:
+                     memo: str | None = None, compiled: bool = True) -> InflationResult:
     """The trusted half: the same arrival sequence as `run_inflation`, with the given decisions instead of a
     policy. Every binding is validated by the cluster state; a pod left unplaced must fit no node (the
     mechanism never lets a policy refuse a feasible pod). PolicyError names the first illegal decision.
-    With `streams` (keyed), `memo` (the instance's key) names the arrival sequence to remember."""
+    With `streams` (keyed), `memo` (the instance's key) names the arrival sequence to remember. `compiled`
+    replays in one compiled loop (replay_kernel.py; the same figures), and in Python only to name an illegal
+    decision."""
     started = time.perf_counter()
     state, workload, sequence = _setup(nodes, pods, tune, streams or Streams.of(seed), workload,
                                        seed if streams is None else memo)
     n = len(sequence)
     if len(node) != n or len(gpu_mask) != n:
         raise PolicyError(f"decisions for {len(node)} pods, but {n} arrive")
+    if compiled:
+        initial = _fragmentation(state.cpu_free, state.gpu_free, state.model_bit, workload)
+        bad, failed, steps = replay_compiled(state, sequence, workload, node, gpu_mask, initial)
+        if bad < 0:
+            demand = np.array([p.total_gpu_milli for p in sequence], np.int64)
+            return InflationResult(name, seed, state.total_gpu_milli, np.cumsum(demand),
+                                   np.cumsum(np.where(failed, 0, demand)), float(initial.sum()) + np.cumsum(steps),
+                                   failed, time.perf_counter() - started, np.asarray(node, np.int32),
+                                   np.asarray(gpu_mask, np.uint64))
+        state = ClusterState(nodes)  # the Python replay below names the illegal decision
     recorder = FragmentationRecorder(state, workload, n)
     arrived, allocated = np.empty(n, np.int64), np.empty(n, np.int64)
     failed = np.zeros(n, bool)

@@ -220,7 +220,8 @@ class K8sGpuTask(Task):
     def run(self, policy: ModuleType, instance: Instance) -> Decisions:
         nodes, pods, target = self._world(instance)
         result = run_inflation(nodes, pods, policy_of_module(policy, "candidate"), int(instance.params["seed"]),
-                               self.tune, workload=target, fragmentation=False, streams=_streams(instance))
+                               self.tune, workload=target, fragmentation=False, streams=_streams(instance),
+                               memo=instance.key or None)
         return result.decisions()
 
     def replay(self, instance: Instance, decisions: Decisions) -> InflationResult:

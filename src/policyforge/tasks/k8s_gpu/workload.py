@@ -76,12 +76,14 @@ def inflate(pods: PodTable, total_gpu_milli: int, tune: float, rng: np.random.Ge
     if pods.total_gpu_milli.sum() <= 0:
         raise ValueError("the workload requests no GPU, so it cannot be tuned to a GPU load")
     target = tune * total_gpu_milli
-    filled = int(pods.total_gpu_milli.sum())
+    totals = pods.total_gpu_milli
+    filled = int(totals.sum())
+    per_gpu, total, names = pods.gpu_milli.tolist(), totals.tolist(), by_name.tolist()
     extra: list[int] = []
     while True:
-        pick = int(by_name[rng.integers(len(pods))])
-        if filled + int(pods.gpu_milli[pick]) > target:
+        pick = names[rng.integers(len(pods))]
+        if filled + per_gpu[pick] > target:
             break
-        filled += int(pods.total_gpu_milli[pick])
+        filled += total[pick]
         extra.append(pick)
     return pods.take(np.concatenate([order, np.array(extra, np.int64)]))
