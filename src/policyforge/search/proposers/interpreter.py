@@ -65,6 +65,10 @@ def trusted_tree(grammar: Grammar, code: str) -> Node | None:
     return tree
 
 
+_run: Callable[..., np.ndarray] | None = None
+"""The compiled stack machine (stack_machine.run), imported with the first compiled tree: numba loads only
+in the processes that evaluate trees."""
+
 _TERMINAL, _CONST, _BINARY_OP, _UNARY_OP, _TERNARY_OP = range(5)
 
 
@@ -96,6 +100,8 @@ class CompiledFunction:
         self.code: list[tuple[int, Any]] = []
         _postfix(tree, [t.name for t in self.terminals], self.code)
         self.readers = [self._reader(t, features) for t in self.terminals]
+        self.machine = _machine_code(tree, [t.name for t in self.terminals])
+        self.plain = not any(t.feature for t in self.terminals)
 
     def _reader(self, terminal: Any, features: types.ModuleType | None) -> Callable[[dict[str, Any]], Any]:
         """How one terminal is read from the call's arguments, as the rendered module's header line does."""
@@ -116,7 +122,22 @@ class CompiledFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
         env = dict(zip(self.params, args, strict=False))
-        env.update(kwargs)
+        if kwargs:
+            env.update(kwargs)
+        n = len(env[self.length_view])
+        if self.plain:  # no feature to call: nothing before the machine can warn
+            matrix = np.empty((len(self.readers), n))  # terminal rows; a scalar or bool fills its row
+            try:
+                for row, read in enumerate(self.readers):
+                    matrix[row] = read(env)
+            except (ValueError, TypeError):  # a field of another shape: numpy's own broadcasting decides
+                pass
+            else:
+                return _run(*self.machine, matrix, EPS)
+        return self._numpy(env, n)
+
+    def _numpy(self, env: dict[str, Any], n: int) -> np.ndarray:
+        """The program run node by node in numpy (the general path, also for trees that call features)."""
         with np.errstate(all="ignore"):
             values = [read(env) for read in self.readers]
             stack: list[Any] = []
@@ -137,7 +158,40 @@ class CompiledFunction:
             raw = np.asarray(stack[-1], dtype=float)
             if not np.isfinite(raw).all():  # what nan_to_num would change; finite values pass as they are
                 raw = np.nan_to_num(raw)
-            return np.array(np.broadcast_to(raw, (len(env[self.length_view]),)), dtype=float)
+            return np.array(np.broadcast_to(raw, (n,)), dtype=float)
+
+
+def _machine_code(tree: Node, terminals: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """`tree` as the compiled stack machine's program (stack_machine.py): opcodes, their arguments (a
+    terminal's row, a constant's index), the constants, and the deepest stack it needs."""
+    global _run
+    from policyforge.search.proposers.stack_machine import CONST, OPCODES, TERMINAL, run
+
+    _run = run
+    code: list[int] = []
+    args: list[int] = []
+    consts: list[float] = []
+    depth = deepest = 0
+    for node in _postorder(tree):
+        if node.op == "const":
+            code.append(CONST)
+            args.append(len(consts))
+            consts.append(float(node.value))
+        elif not node.children:
+            code.append(TERMINAL)
+            args.append(terminals.index(node.op))
+        else:
+            code.append(OPCODES[node.op])
+            args.append(0)
+        depth += 1 - len(node.children)
+        deepest = max(deepest, depth)
+    return np.array(code, np.int64), np.array(args, np.int64), np.array(consts, np.float64), deepest
+
+
+def _postorder(node: Node):
+    for child in node.children:
+        yield from _postorder(child)
+    yield node
 
 
 def _nodes(node: Node):
