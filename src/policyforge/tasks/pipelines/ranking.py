@@ -82,6 +82,22 @@ class ReadyOps:
         return len(self.id)
 
 
+def _ready_ops(ids: np.ndarray, table: np.ndarray, ram_gb: np.ndarray, waited: np.ndarray) -> ReadyOps:
+    """ReadyOps over one read-only (rows x operators) table, without a copy per column: each column is a row
+    view of `table` (a view of a read-only array cannot be made writeable), the computed ones arrays of
+    their own."""
+    for array in (ids, table, ram_gb, waited):
+        array.flags.writeable = False
+    ops = object.__new__(ReadyOps)
+    set_ = object.__setattr__
+    set_(ops, "id", ids)
+    for name, row in _TABLE_ROWS:
+        set_(ops, name, table[row])
+    set_(ops, "ram_gb", ram_gb)
+    set_(ops, "waited", waited)
+    return ops
+
+
 class Load:
     """Scalars describing the cluster when `rank` is called."""
 
@@ -110,6 +126,8 @@ def init(state: dict, cluster) -> None:
         "cpus": {},  # scaling curve -> useful CPUs
         "largest": max(p.ram_total_gb for p in cluster.pools),
         "most_cpus": max(p.cpu_total for p in cluster.pools),
+        "cpu_total": max(1, sum(p.cpu_total for p in cluster.pools)),  # the load fractions' denominators
+        "ram_total": max(1e-9, sum(p.ram_total_gb for p in cluster.pools)),
     }
 
 
@@ -161,23 +179,24 @@ def _forget(mem: dict, pid: int) -> None:
         mem["failures"].pop(op_id, None)
 
 
-def _columns(mem: dict, now: float) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """(operator ids, the columns `rank` sees, the RAM each must get at least after its OOMs)."""
+_TABLE = ("pipeline", *STATIC, "after_oom", "failures", "arrival", "pipeline_ops_left", "pipeline_seconds_left")
+"""Rows of the per-call table: a ready row (pipeline id, STATIC), the RAM an OOM asks for next, the OOM
+count, and its pipeline's [arrival, ops left, seconds left]."""
+_TABLE_ROWS = tuple((name, _TABLE.index(name)) for name in COLUMNS if name not in ("ram_gb", "waited"))
+_MEMORY, _AFTER_OOM, _ARRIVAL = _TABLE.index("est_memory_gb"), _TABLE.index("after_oom"), _TABLE.index("arrival")
+
+
+def _columns(mem: dict, now: float) -> tuple[np.ndarray, ReadyOps, np.ndarray]:
+    """(operator ids, the columns `rank` sees, the RAM each must get at least after its OOMs), built from one
+    table: a row of Python numbers per ready operator, converted by numpy once."""
     ready = mem["ready"]
+    ram_get, failures_get, pipelines = mem["ram"].get, mem["failures"].get, mem["pipelines"]
+    table = np.array([(*row, ram_get(i, 0.0), failures_get(i, 0), *pipelines[row[0]]) for i, row in ready.items()],
+                     dtype=float).T.copy()
     ids = np.fromiter(ready, dtype=np.int64, count=len(ready))
-    table = np.array(list(ready.values()), dtype=float).reshape(len(ready), 1 + len(STATIC))
-    pids = table[:, 0].astype(np.int64).tolist()
-    pipelines, ram, failures = mem["pipelines"], mem["ram"], mem["failures"]
-    columns = {name: table[:, 1 + i].copy() for i, name in enumerate(STATIC)}
-    estimate = columns["est_memory_gb"] * MARGIN + EXTRA_GB
-    again = np.array([ram.get(i, 0.0) for i in ids.tolist()], dtype=float) if ram else np.zeros(len(ids))
-    columns["ram_gb"] = np.minimum(np.maximum(estimate, again), mem["largest"])
-    columns["failures"] = np.array([failures.get(i, 0) for i in ids.tolist()], dtype=float) if failures \
-        else np.zeros(len(ids))
-    columns["waited"] = now - np.array([pipelines[p][0] for p in pids], dtype=float)
-    columns["pipeline_ops_left"] = np.array([pipelines[p][1] for p in pids], dtype=float)
-    columns["pipeline_seconds_left"] = np.array([pipelines[p][2] for p in pids], dtype=float)
-    return ids, columns, again
+    after_oom = table[_AFTER_OOM]
+    ram_gb = np.minimum(np.maximum(table[_MEMORY] * MARGIN + EXTRA_GB, after_oom), mem["largest"])
+    return ids, _ready_ops(ids, table, ram_gb, now - table[_ARRIVAL]), after_oom
 
 
 def _values(function: Callable, ops: ReadyOps, load: Load) -> np.ndarray:
@@ -193,11 +212,11 @@ def _values(function: Callable, ops: ReadyOps, load: Load) -> np.ndarray:
     return raw
 
 
-def _sizes(columns: dict[str, np.ndarray], after_oom: np.ndarray, ops: ReadyOps, load: Load,
-           ram_gb: Callable | None, cpus: Callable | None, mem: dict) -> tuple[np.ndarray, np.ndarray]:
+def _sizes(ops: ReadyOps, after_oom: np.ndarray, load: Load, ram_gb: Callable | None, cpus: Callable | None,
+           mem: dict) -> tuple[np.ndarray, np.ndarray]:
     """RAM and CPUs per ready operator: the policy's VALUE functions when given, within the mechanism's
     bounds (NaN means the mechanism's own size), else the mechanism's columns."""
-    ram, cpu = columns["ram_gb"], columns["cpus"]
+    ram, cpu = ops.ram_gb, ops.cpus
     if ram_gb is not None:
         wanted = _values(ram_gb, ops, load)
         wanted = np.where(np.isnan(wanted), ram, wanted)  # infinities are clipped below
@@ -205,7 +224,7 @@ def _sizes(columns: dict[str, np.ndarray], after_oom: np.ndarray, ops: ReadyOps,
     if cpus is not None:
         wanted = _values(cpus, ops, load)
         wanted = np.where(np.isnan(wanted), cpu, wanted)
-        cpu = np.clip(np.round(wanted), 1, mem["most_cpus"])
+        cpu = np.minimum(np.maximum(np.round(wanted), 1.0), mem["most_cpus"])  # np.clip, without its wrapper
     return ram, cpu
 
 
@@ -251,25 +270,27 @@ def schedule(state: dict, results, arrivals, cluster, rank: Callable, ram_gb: Ca
         init(state, cluster)
     mem = state["ranking"]
     _observe(mem, results, arrivals, cluster)
-    mem["recheck"] = set()
-    free_cpu = [p.cpu_free for p in cluster.pools]
-    free_ram = [p.ram_free_gb for p in cluster.pools]
-    if not mem["ready"] or not any(c >= 1 for c in free_cpu):
-        return [], []
-    ids, columns, after_oom = _columns(mem, cluster.now)
-    load = Load(cluster.now, sum(free_cpu) / max(1, sum(p.cpu_total for p in cluster.pools)),
-                sum(free_ram) / max(1e-9, sum(p.ram_total_gb for p in cluster.pools)), len(ids), len(mem["pipelines"]))
-    ops = ReadyOps(ids, columns)
-    scores = _values(rank, ops, load)
-    scores[np.isnan(scores)] = -np.inf  # NaN ranks last
-    ram, cpu = _sizes(columns, after_oom, ops, load, ram_gb, cpus, mem)
-    order = np.argsort(-scores, kind="stable").tolist()
-    ids_list, ram_list = ids.tolist(), ram.tolist()
-    cpus_list, priority_list = cpu.tolist(), columns["priority"].tolist()
+    recheck = mem["recheck"] = set()
+    pools = cluster.pools
+    free_cpu = [p.cpu_free for p in pools]
+    open_pools = sum(c >= 1 for c in free_cpu)  # pools with a free CPU: placement stops when none is left
     ready = mem["ready"]
+    if not ready or not open_pools:
+        return [], []
+    free_ram = [p.ram_free_gb for p in pools]
+    ids, ops, after_oom = _columns(mem, cluster.now)
+    load = Load(cluster.now, sum(free_cpu) / mem["cpu_total"], sum(free_ram) / mem["ram_total"], len(ids),
+                len(mem["pipelines"]))
+    scores = _values(rank, ops, load)
+    if np.isnan(scores).any():
+        scores[np.isnan(scores)] = -np.inf  # NaN ranks last
+    ram, cpu = _sizes(ops, after_oom, load, ram_gb, cpus, mem)
+    order = np.argsort(-scores, kind="stable").tolist() if len(scores) > 1 else [0]
+    ids_list, ram_list = ids.tolist(), ram.tolist()
+    cpus_list, priority_list = cpu.tolist(), ops.priority.tolist()
     assignments, blocked, misses = [], None, 0
     for index in order:
-        if misses >= PATIENCE or not any(c >= 1 for c in free_cpu):
+        if misses >= PATIENCE or not open_pools:
             break
         ram = ram_list[index]
         best = best_fit(free_cpu, free_ram, ram)
@@ -283,5 +304,7 @@ def schedule(state: dict, results, arrivals, cluster, rank: Callable, ram_gb: Ca
         assignments.append((best, (op_id,), cpus, ram))
         free_cpu[best] -= cpus
         free_ram[best] -= ram
-        mem["recheck"].add(ready.pop(op_id)[0])
+        if free_cpu[best] < 1:
+            open_pools -= 1
+        recheck.add(ready.pop(op_id)[0])
     return (batch_to_suspend(cluster, free_ram, blocked) if blocked is not None else []), assignments
