@@ -50,7 +50,7 @@ LAYERS = {
                     "test_cache_task.py", "test_cli.py", "test_cli_errors.py", "test_executors.py",
                     "test_external_task.py", "test_fallback.py", "test_fidelity.py", "test_judge.py",
                     "test_llm_proposer.py", "test_pipelines.py", "test_pipelines_ranking.py",
-                    "test_pipelines_regression.py", "test_sandbox.py", "test_proxies.py", "test_foresight.py",
+                    "test_pipelines_regression.py", "test_pipelines_terminals.py", "test_sandbox.py", "test_proxies.py", "test_foresight.py",
                     "test_conformance_rehearsal.py"),
     "e2e": ("test_evolve.py", "test_report.py"),
 }

@@ -59,9 +59,10 @@ PATIENCE = 32
 """Operators that fit nowhere before the rest wait for the next call (keeps a call cheap under load)."""
 
 STATIC = ("priority", "weight", "est_memory_gb", "est_cpu_seconds", "est_io_seconds", "cpus", "run_seconds",
-          "path_seconds")
+          "path_seconds", "pipeline_ops", "pipeline_seconds", "children")
 """Columns fixed when a pipeline arrives (in this order in each ready row, after the pipeline id)."""
-COLUMNS = (*STATIC, "ram_gb", "failures", "waited", "pipeline_ops_left", "pipeline_seconds_left")
+COLUMNS = (*STATIC[:8], "ram_gb", "failures", "waited", "pipeline_ops_left", "pipeline_seconds_left", *STATIC[8:],
+           "ready_waited")
 """Every column `rank` sees, one value per ready operator (see PIPELINES_RANK_POLICY for units)."""
 
 
@@ -82,11 +83,12 @@ class ReadyOps:
         return len(self.id)
 
 
-def _ready_ops(ids: np.ndarray, table: np.ndarray, ram_gb: np.ndarray, waited: np.ndarray) -> ReadyOps:
+def _ready_ops(ids: np.ndarray, table: np.ndarray, ram_gb: np.ndarray, waited: np.ndarray,
+              ready_waited: np.ndarray) -> ReadyOps:
     """ReadyOps over one read-only (rows x operators) table, without a copy per column: each column is a row
     view of `table` (a view of a read-only array cannot be made writeable), the computed ones arrays of
     their own."""
-    for array in (ids, table, ram_gb, waited):
+    for array in (ids, table, ram_gb, waited, ready_waited):
         array.flags.writeable = False
     ops = object.__new__(ReadyOps)
     set_ = object.__setattr__
@@ -95,17 +97,21 @@ def _ready_ops(ids: np.ndarray, table: np.ndarray, ram_gb: np.ndarray, waited: n
         set_(ops, name, table[row])
     set_(ops, "ram_gb", ram_gb)
     set_(ops, "waited", waited)
+    set_(ops, "ready_waited", ready_waited)
     return ops
 
 
 class Load:
     """Scalars describing the cluster when `rank` is called."""
 
-    __slots__ = ("now", "cpu_free_fraction", "ram_free_fraction", "ready", "pipelines")
+    __slots__ = ("now", "cpu_free_fraction", "ram_free_fraction", "ready", "pipelines", "urgent_ready",
+                 "max_cpu_free", "max_ram_free_gb", "pool_cpus", "pool_ram_gb")
 
     def __init__(self, now: float, cpu_free_fraction: float, ram_free_fraction: float, ready: int,
-                 pipelines: int) -> None:
-        for name, value in zip(self.__slots__, (now, cpu_free_fraction, ram_free_fraction, ready, pipelines),
+                 pipelines: int, urgent_ready: int = 0, max_cpu_free: int = 0, max_ram_free_gb: float = 0.0,
+                 pool_cpus: int = 0, pool_ram_gb: float = 0.0) -> None:
+        for name, value in zip(self.__slots__, (now, cpu_free_fraction, ram_free_fraction, ready, pipelines,
+                                                urgent_ready, max_cpu_free, max_ram_free_gb, pool_cpus, pool_ram_gb),
                                strict=True):
             object.__setattr__(self, name, value)
 
@@ -116,7 +122,8 @@ class Load:
 def init(state: dict, cluster) -> None:
     """Prepare `state` for `schedule` (call it from the policy's own `init`)."""
     state["ranking"] = {
-        "ready": {},  # op id -> (pipeline id, *STATIC): ready and not handed out, in the order they became ready
+        "ready": {},  # op id -> (pipeline id, *STATIC, when it became ready): not handed out, in the order they
+        # became ready
         "pipelines": {},  # pipeline id -> [arrival, ops left, estimated seconds left]
         "rows": {},  # pipeline id -> (first op id, its operators' STATIC rows)
         "seconds": {},  # op id -> its estimated run seconds, to count down its pipeline's work
@@ -147,14 +154,17 @@ def _arrive(mem: dict, pipeline) -> None:
         cpus = _useful(mem["cpus"], op.scaling)
         run = op.est_io_seconds + cpu_seconds(op.scaling, op.est_cpu_seconds, cpus)
         rows.append([pipeline.priority, WEIGHTS[pipeline.priority], op.est_memory_gb, op.est_cpu_seconds,
-                     op.est_io_seconds, cpus, run, run])
+                     op.est_io_seconds, cpus, run, run, len(ops), 0.0, 0])
     for position in range(len(rows) - 1, -1, -1):  # ops are in topological order: children come later
         for parent in ops.parents[position]:
             rows[parent][7] = max(rows[parent][7], rows[parent][6] + rows[position][7])
+            rows[parent][10] += 1
     first = ops.ids.start
+    total = sum(r[6] for r in rows)
     for position, row in enumerate(rows):
         mem["seconds"][first + position] = row[6]
-    mem["pipelines"][pipeline.id] = [pipeline.arrival, len(rows), sum(r[6] for r in rows)]
+        row[9] = total
+    mem["pipelines"][pipeline.id] = [pipeline.arrival, len(rows), total]
     mem["rows"][pipeline.id] = (first, rows)
 
 
@@ -166,7 +176,7 @@ def _refresh(mem: dict, cluster, pid: int) -> None:
     first, rows = mem["rows"][pid]
     for op_id in cluster.assignable(pid):
         if op_id not in ready:
-            ready[op_id] = (pid, *rows[op_id - first])
+            ready[op_id] = (pid, *rows[op_id - first], cluster.now)
 
 
 def _forget(mem: dict, pid: int) -> None:
@@ -179,11 +189,14 @@ def _forget(mem: dict, pid: int) -> None:
         mem["failures"].pop(op_id, None)
 
 
-_TABLE = ("pipeline", *STATIC, "after_oom", "failures", "arrival", "pipeline_ops_left", "pipeline_seconds_left")
-"""Rows of the per-call table: a ready row (pipeline id, STATIC), the RAM an OOM asks for next, the OOM
-count, and its pipeline's [arrival, ops left, seconds left]."""
-_TABLE_ROWS = tuple((name, _TABLE.index(name)) for name in COLUMNS if name not in ("ram_gb", "waited"))
+_TABLE = ("pipeline", *STATIC, "ready_since", "after_oom", "failures", "arrival", "pipeline_ops_left",
+          "pipeline_seconds_left")
+"""Rows of the per-call table: a ready row (pipeline id, STATIC, when it became ready), the RAM an OOM asks
+for next, the OOM count, and its pipeline's [arrival, ops left, seconds left]."""
+_COMPUTED = ("ram_gb", "waited", "ready_waited")
+_TABLE_ROWS = tuple((name, _TABLE.index(name)) for name in COLUMNS if name not in _COMPUTED)
 _MEMORY, _AFTER_OOM, _ARRIVAL = _TABLE.index("est_memory_gb"), _TABLE.index("after_oom"), _TABLE.index("arrival")
+_READY_SINCE, _PRIORITY = _TABLE.index("ready_since"), _TABLE.index("priority")
 
 
 def _columns(mem: dict, now: float) -> tuple[np.ndarray, ReadyOps, np.ndarray]:
@@ -196,7 +209,7 @@ def _columns(mem: dict, now: float) -> tuple[np.ndarray, ReadyOps, np.ndarray]:
     ids = np.fromiter(ready, dtype=np.int64, count=len(ready))
     after_oom = table[_AFTER_OOM]
     ram_gb = np.minimum(np.maximum(table[_MEMORY] * MARGIN + EXTRA_GB, after_oom), mem["largest"])
-    return ids, _ready_ops(ids, table, ram_gb, now - table[_ARRIVAL]), after_oom
+    return ids, _ready_ops(ids, table, ram_gb, now - table[_ARRIVAL], now - table[_READY_SINCE]), after_oom
 
 
 def _values(function: Callable, ops: ReadyOps, load: Load) -> np.ndarray:
@@ -280,7 +293,8 @@ def schedule(state: dict, results, arrivals, cluster, rank: Callable, ram_gb: Ca
     free_ram = [p.ram_free_gb for p in pools]
     ids, ops, after_oom = _columns(mem, cluster.now)
     load = Load(cluster.now, sum(free_cpu) / mem["cpu_total"], sum(free_ram) / mem["ram_total"], len(ids),
-                len(mem["pipelines"]))
+                len(mem["pipelines"]), int(np.count_nonzero(ops.priority != BATCH)), max(free_cpu), max(free_ram),
+                mem["most_cpus"], mem["largest"])
     scores = _values(rank, ops, load)
     if np.isnan(scores).any():
         scores[np.isnan(scores)] = -np.inf  # NaN ranks last
