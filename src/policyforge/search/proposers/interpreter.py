@@ -102,6 +102,9 @@ class CompiledFunction:
         self.readers = [self._reader(t, features) for t in self.terminals]
         self.machine = _machine_code(tree, [t.name for t in self.terminals])
         self.plain = not any(t.feature for t in self.terminals)
+        self.fields = [(*t.name.split(".", 1), t.type) for t in self.terminals] if self.plain else []
+        """(view, attribute, type) per terminal: read straight into the machine's rows (the conversion
+        np.asarray(..., dtype=float), float() or bool() is the row assignment's, or done here)."""
 
     def _reader(self, terminal: Any, features: types.ModuleType | None) -> Callable[[dict[str, Any]], Any]:
         """How one terminal is read from the call's arguments, as the rendered module's header line does."""
@@ -128,8 +131,9 @@ class CompiledFunction:
         if self.plain:  # no feature to call: nothing before the machine can warn
             matrix = np.empty((len(self.readers), n))  # terminal rows; a scalar or bool fills its row
             try:
-                for row, read in enumerate(self.readers):
-                    matrix[row] = read(env)
+                for row, (view, attr, kind) in enumerate(self.fields):
+                    value = getattr(env[view], attr)
+                    matrix[row] = value if kind == VEC else float(value) if kind == NUM else bool(value)
             except (ValueError, TypeError):  # a field of another shape: numpy's own broadcasting decides
                 pass
             else:

@@ -379,6 +379,15 @@ class Engine:
             return f"over-commits CPU: asks {cpu}, {pool.cpu_free} free"
         if ram > pool.ram_free + RAM_TOLERANCE:
             return f"over-commits RAM: asks {ram:g} GB, {pool.ram_free:g} GB free"
+        states = self.states
+        if len(ops) == 1:  # one operator (the ranking mechanism's every container): accepted in a few steps
+            op = ops[0]
+            if 0 <= op < self.arrived_ops and op not in used and (states[op] == PENDING or states[op] == FAILED):
+                pid = self.op_pipeline[op]
+                first = self.first_op[pid]
+                if all(states[first + p] == COMPLETED for p in self.op_blocks[pid][3][op - first]):
+                    return None
+            # otherwise the general checks below find the reason
         low, high = min(ops), max(ops)
         if low < 0 or high >= self.arrived_ops:
             return f"operator {low if low < 0 else high} has not arrived"
@@ -388,7 +397,6 @@ class Engine:
             return "operators of different pipelines"
         if len(set(ops)) != len(ops) or not used.isdisjoint(ops):
             return f"operator {next(o for i, o in enumerate(ops) if o in used or o in ops[:i])} assigned twice"
-        states = self.states
         if high - low == len(ops) - 1 and ops == tuple(range(low, high + 1)):
             # consecutive ids in order (the usual container): inner parents come earlier by construction,
             # so only the states and the parents outside the range need a look

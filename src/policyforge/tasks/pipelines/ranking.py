@@ -80,7 +80,7 @@ class ReadyOps:
         raise AttributeError("ops is read-only")
 
     def __len__(self) -> int:
-        return len(self.id)
+        return self.id.shape[0]
 
 
 def _ready_ops(ids: np.ndarray, table: np.ndarray, ram_gb: np.ndarray, waited: np.ndarray,
@@ -216,11 +216,12 @@ def _values(function: Callable, ops: ReadyOps, load: Load) -> np.ndarray:
     """What a policy function returned, as a float per operator (a scalar applies to all); ValueError
     naming the function on a wrong shape."""
     raw = np.array(function(ops, load), dtype=float)  # a copy: it may be a read-only column
+    n = ops.id.shape[0]
     if raw.ndim == 0:
-        raw = np.full(len(ops), float(raw))
-    if raw.shape != (len(ops),):
+        raw = np.full(n, float(raw))
+    if raw.shape != (n,):
         name = getattr(function, "__name__", "the policy function")
-        raise ValueError(f"{name}(ops, load) must return one number per ready operator ({len(ops)}), "
+        raise ValueError(f"{name}(ops, load) must return one number per ready operator ({n}), "
                          f"got shape {raw.shape}")
     return raw
 
@@ -292,16 +293,16 @@ def schedule(state: dict, results, arrivals, cluster, rank: Callable, ram_gb: Ca
         return [], []
     free_ram = [p.ram_free_gb for p in pools]
     ids, ops, after_oom = _columns(mem, cluster.now)
-    load = Load(cluster.now, sum(free_cpu) / mem["cpu_total"], sum(free_ram) / mem["ram_total"], len(ids),
-                len(mem["pipelines"]), int(np.count_nonzero(ops.priority != BATCH)), max(free_cpu), max(free_ram),
+    priority_list = ops.priority.tolist()
+    load = Load(cluster.now, sum(free_cpu) / mem["cpu_total"], sum(free_ram) / mem["ram_total"], len(priority_list),
+                len(mem["pipelines"]), len(priority_list) - priority_list.count(BATCH), max(free_cpu), max(free_ram),
                 mem["most_cpus"], mem["largest"])
     scores = _values(rank, ops, load)
     if np.isnan(scores).any():
         scores[np.isnan(scores)] = -np.inf  # NaN ranks last
     ram, cpu = _sizes(ops, after_oom, load, ram_gb, cpus, mem)
     order = np.argsort(-scores, kind="stable").tolist() if len(scores) > 1 else [0]
-    ids_list, ram_list = ids.tolist(), ram.tolist()
-    cpus_list, priority_list = cpu.tolist(), ops.priority.tolist()
+    ids_list, ram_list, cpus_list = ids.tolist(), ram.tolist(), cpu.tolist()
     assignments, blocked, misses = [], None, 0
     for index in order:
         if misses >= PATIENCE or not open_pools:
