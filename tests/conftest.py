@@ -44,14 +44,14 @@ LAYERS = {
     "unit": ("test_baselines.py", "test_cache_rank.py", "test_cache_trace.py", "test_cluster_invariants.py",
              "test_engine.py", "test_fetch.py", "test_gp.py", "test_interface.py", "test_metrics.py",
              "test_search_core.py", "test_simulate.py", "test_static_check.py", "test_trace.py",
-             "test_verdict.py", "test_workload.py", "test_layers.py", "test_interpreter.py",
+             "test_verdict.py", "test_workload.py", "test_layers.py", "test_interpreter.py", "test_stack_machine.py",
              "test_k8s_grammar.py", "test_imports.py", "test_docs.py", "test_k8s_kernels.py"),
     "integration": ("test_bound.py", "test_cache_cli.py", "test_cache_fidelity.py", "test_cache_oracle.py",
                     "test_cache_task.py", "test_cache_sampled.py", "test_cli.py", "test_cli_errors.py", "test_executors.py",
                     "test_external_task.py", "test_fallback.py", "test_fidelity.py", "test_judge.py",
                     "test_llm_proposer.py", "test_pipelines.py", "test_pipelines_ranking.py",
-                    "test_pipelines_regression.py", "test_sandbox.py", "test_proxies.py", "test_foresight.py",
-                    "test_conformance_rehearsal.py", "test_search_loop.py"),
+             "test_verdict.py", "test_workload.py", "test_layers.py", "test_interpreter.py", "test_stack_machine.py",
+             "test_k8s_grammar.py", "test_imports.py", "test_docs.py", "test_k8s_kernels.py"),
     "e2e": ("test_evolve.py", "test_report.py"),
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}

@@ -66,6 +66,10 @@ def trusted_tree(grammar: Grammar, code: str) -> Node | None:
     return tree
 
 
+_run: Callable[..., np.ndarray] | None = None
+"""The compiled stack machine (stack_machine.run), imported with the first compiled tree: numba loads only
+in the processes that evaluate trees."""
+
 _TERMINAL, _CONST, _BINARY_OP, _UNARY_OP, _TERNARY_OP = range(5)
 
 
@@ -127,6 +131,11 @@ class CompiledFunction:
         _postfix(tree, [t.name for t in self.terminals], self.code)
         self.program = gp_program(tree, [t.name for t in self.terminals])
         self.readers = [self._reader(t, features) for t in self.terminals]
+        self.machine = _machine(self.program)
+        self.plain = not any(t.feature for t in self.terminals)
+        self.fields = [(*t.name.split(".", 1), t.type) for t in self.terminals] if self.plain else []
+        """(view, attribute, type) per terminal: read straight into the machine's rows (the conversion
+        np.asarray(..., dtype=float), float() or bool() is the row assignment's, or done here)."""
 
     def _reader(self, terminal: Any, features: types.ModuleType | None) -> Callable[[dict[str, Any]], Any]:
         """How one terminal is read from the call's arguments, as the rendered module's header line does."""
@@ -147,7 +156,23 @@ class CompiledFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
         env = dict(zip(self.params, args, strict=False))
-        env.update(kwargs)
+        if kwargs:
+            env.update(kwargs)
+        n = len(env[self.length_view])
+        if self.plain:  # no feature to call: nothing before the machine can warn
+            matrix = np.empty((len(self.readers), n))  # terminal rows; a scalar or bool fills its row
+            try:
+                for row, (view, attr, kind) in enumerate(self.fields):
+                    value = getattr(env[view], attr)
+                    matrix[row] = value if kind == VEC else float(value) if kind == NUM else bool(value)
+            except (ValueError, TypeError):  # a field of another shape: numpy's own broadcasting decides
+                pass
+            else:
+                return _run(*self.machine, matrix, EPS)
+        return self._numpy(env, n)
+
+    def _numpy(self, env: dict[str, Any], n: int) -> np.ndarray:
+        """The program run node by node in numpy (the general path, also for trees that call features)."""
         with np.errstate(all="ignore"):
             values = [read(env) for read in self.readers]
             stack: list[Any] = []
@@ -168,7 +193,24 @@ class CompiledFunction:
             raw = np.asarray(stack[-1], dtype=float)
             if not np.isfinite(raw).all():  # what nan_to_num would change; finite values pass as they are
                 raw = np.nan_to_num(raw)
-            return np.array(np.broadcast_to(raw, (len(env[self.length_view]),)), dtype=float)
+            return np.array(np.broadcast_to(raw, (n,)), dtype=float)
+
+
+def _machine(program: GPProgram) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The arguments of the compiled stack machine (stack_machine.run) for `program`: the public postfix
+    program itself, so the machine and a task's compiled loop read one encoding."""
+    global _run
+    if _run is None:
+        from policyforge.trees.stack_machine import run
+
+        _run = run
+    return program.ops, program.args, program.consts, program.depth
+
+
+def _postorder(node: Node):
+    for child in node.children:
+        yield from _postorder(child)
+    yield node
 
 
 def _nodes(node: Node):

@@ -113,6 +113,32 @@ among the hostile tests' honest twins: up to 21). Each costs the trusted replay 
 policy chooses the judge's cost (400 impossible assignments per call made it take longer than the run)."""
 
 
+SHARED_WORKLOADS = 8
+MAX_PLANS = 200_000
+"""Plans (and operator timelines) kept per workload before they are dropped: a policy's sizes decide how many
+distinct ones a run makes, so the shared cache must not grow with them."""
+_shared: dict[int, tuple[Workload, float, TimelineCache, dict]] = {}
+
+
+def _shared_plans(workload: Workload, tick_len: float) -> tuple[TimelineCache, dict]:
+    """The timelines and container plans of `workload`, shared by every engine of this process that runs it.
+
+    Why: a search runs each instance's workload again and again (each candidate, then the trusted replay of
+    its decisions), and a plan is a pure function of the workload's operators, the CPUs and the RAM, so the
+    replay finds every plan its run made. Entries hold the workload itself, so an id cannot be reused while
+    its entry lives; the oldest workload's entry goes when a ninth arrives."""
+    entry = _shared.get(id(workload))
+    if entry is None or entry[0] is not workload or entry[1] != tick_len:
+        if len(_shared) >= SHARED_WORKLOADS:
+            del _shared[next(iter(_shared))]
+        entry = _shared[id(workload)] = (workload, tick_len, TimelineCache(tick_len), {})
+    timelines, plans = entry[2], entry[3]
+    if len(plans) > MAX_PLANS or len(timelines.cache) > MAX_PLANS:
+        plans.clear()
+        timelines.cache.clear()
+    return timelines, plans
+
+
 class Engine:
     """One run: a workload, a cluster, a policy and a seed."""
 
@@ -125,8 +151,7 @@ class Engine:
             raise ValueError("pipelines must be in arrival order, at non-negative ticks")
         self.workload, self.config, self.policy = workload, config, policy
         self.tick_len = 1.0 / config.ticks_per_second
-        self.timelines = TimelineCache(self.tick_len)
-        self.plans: dict[tuple, tuple[list[int], int]] = {}
+        self.timelines, self.plans = _shared_plans(workload, self.tick_len)
         self.pipelines = workload.pipelines
         profiles: dict[tuple, int] = {}  # distinct segment tuples: timelines and true needs are per profile
         facts: list[tuple[float, float, float, str]] = []
@@ -174,6 +199,7 @@ class Engine:
         self.call_rejections = 0
         self.policy_state: dict = {}
         self.log: DecisionLog | None = None
+        self.scripted = policy if isinstance(policy, ScriptedPolicy) else None
         """When set, every call's parsed decisions are appended (the sandboxed half's output)."""
 
     # ----- the loop ------------------------------------------------------------------------------------
@@ -243,12 +269,16 @@ class Engine:
             raise PolicyCrashed(f"policy {self.policy.name}: {fn.__name__} raised {type(exc).__name__}: {exc}") from None
 
     def _call(self, t: int, new: tuple[PipelineView, ...]) -> None:
-        if len(self.pending_results) > 1:
-            self.pending_results.sort(key=lambda item: item[0])
-        results = tuple([view for _, view in self.pending_results])
-        self.pending_results = []
         self.call_due = -1
-        out = self._guard(self.policy.schedule, self.policy_state, results, new, self._cluster(t))
+        if self.scripted is not None:  # the trusted replay: the log's decisions need no views
+            self.pending_results = []
+            out = self.scripted.decisions_at(t)
+        else:
+            if len(self.pending_results) > 1:
+                self.pending_results.sort(key=lambda item: item[0])
+            results = tuple([view for _, view in self.pending_results])
+            self.pending_results = []
+            out = self._guard(self.policy.schedule, self.policy_state, results, new, self._cluster(t))
         suspensions, assignments = parse_decisions(out, self.policy.name)
         if self.log is not None:
             self.log.append(t, suspensions, assignments)
@@ -349,6 +379,15 @@ class Engine:
             return f"over-commits CPU: asks {cpu}, {pool.cpu_free} free"
         if ram > pool.ram_free + RAM_TOLERANCE:
             return f"over-commits RAM: asks {ram:g} GB, {pool.ram_free:g} GB free"
+        states = self.states
+        if len(ops) == 1:  # one operator (the ranking mechanism's every container): accepted in a few steps
+            op = ops[0]
+            if 0 <= op < self.arrived_ops and op not in used and (states[op] == PENDING or states[op] == FAILED):
+                pid = self.op_pipeline[op]
+                first = self.first_op[pid]
+                if all(states[first + p] == COMPLETED for p in self.op_blocks[pid][3][op - first]):
+                    return None
+            # otherwise the general checks below find the reason
         low, high = min(ops), max(ops)
         if low < 0 or high >= self.arrived_ops:
             return f"operator {low if low < 0 else high} has not arrived"
@@ -358,7 +397,6 @@ class Engine:
             return "operators of different pipelines"
         if len(set(ops)) != len(ops) or not used.isdisjoint(ops):
             return f"operator {next(o for i, o in enumerate(ops) if o in used or o in ops[:i])} assigned twice"
-        states = self.states
         if high - low == len(ops) - 1 and ops == tuple(range(low, high + 1)):
             # consecutive ids in order (the usual container): inner parents come earlier by construction,
             # so only the states and the parents outside the range need a look
@@ -508,10 +546,14 @@ class ScriptedPolicy:
         self.next = 0
 
     def schedule(self, state, results, arrivals, cluster):
+        return self.decisions_at(cluster.tick)
+
+    def decisions_at(self, tick: int) -> tuple[list[int], list[tuple]]:
+        """The logged decisions of the call at `tick` (the engine calls this directly: it needs no views)."""
         k = self.next
-        if k >= len(self.ticks) or self.ticks[k] != cluster.tick:
+        if k >= len(self.ticks) or self.ticks[k] != tick:
             expected = self.ticks[k] if k < len(self.ticks) else "none"
-            raise PolicyError(f"decision log diverges from the simulation: it calls at tick {cluster.tick}, "
+            raise PolicyError(f"decision log diverges from the simulation: it calls at tick {tick}, "
                               f"the log's next call is at tick {expected}")
         self.next += 1
         s0 = self.susp_end[k - 1] if k else 0

@@ -162,6 +162,12 @@ PIPELINES_RANK_POLICY = PolicySpec(
             F("waited", "K", "float", "s", "since its pipeline arrived"),
             F("pipeline_ops_left", "K", "float", "", "operators of its pipeline not yet completed"),
             F("pipeline_seconds_left", "K", "float", "s", "estimated run time of those operators, summed"),
+            F("pipeline_ops", "K", "float", "", "operators of its pipeline in all (progress: 1 - left / all)"),
+            F("pipeline_seconds", "K", "float", "s", "estimated run time of all its pipeline's operators, summed "
+              "when it arrived (`sized` orders pipelines by their estimated work)"),
+            F("children", "K", "float", "", "operators of its pipeline that wait for it directly"),
+            F("ready_waited", "K", "float", "s", "since it became ready (its parents completed, or it came back "
+              "after an OOM or a suspension)"),
         )),
         ViewSpec("load", "the cluster when rank is called", (
             F("now", "scalar", "float", "s", "simulated time"),
@@ -169,6 +175,12 @@ PIPELINES_RANK_POLICY = PolicySpec(
             F("ram_free_fraction", "scalar", "float", "0..1", "RAM not allocated, over all pools"),
             F("ready", "scalar", "int", "", "ready operators (len(ops))"),
             F("pipelines", "scalar", "int", "", "pipelines arrived and not finished"),
+            F("urgent_ready", "scalar", "int", "", "ready query and interactive operators (priority 1 or 2)"),
+            F("max_cpu_free", "scalar", "int", "CPUs", "the most CPUs free in one pool"),
+            F("max_ram_free_gb", "scalar", "float", "GB", "the most RAM free in one pool: an operator fits "
+              "somewhere now only if it asks for no more (headroom: this minus ops.ram_gb)"),
+            F("pool_cpus", "scalar", "int", "CPUs", "the largest pool's CPUs (the most one operator can get)"),
+            F("pool_ram_gb", "scalar", "float", "GB", "the largest pool's RAM (the most one operator can get)"),
         )),
     ),
     features=PIPELINES_POLICY.features[:-1],

@@ -20,7 +20,16 @@ BASELINES: dict[str, str] = {
     "priority": "priority.py",
     "sized": "sized.py",
 }
-"""Command-line name of each baseline and its file in `policies/`."""
+"""Command-line name of each baseline and its file in `policies/`: whole `schedule` policies."""
+
+RANK_BASELINES: dict[str, str] = {
+    "sized-like": "sized_like.py",
+    "wsjf": "wsjf.py",
+    "critical-path": "critical_path.py",
+}
+"""Baselines in the ranking interface (`rank(ops, load)` over ranking.py's mechanism). Each is a GP seed of
+the same name, written as the rank function the seed computes: a search that returns an unchanged seed ties a
+baseline in the verdict instead of passing for a discovery."""
 
 EUDOXIA_BASELINES = ("naive", "priority")
 """Eudoxia's schedulers of these names, reimplemented in our interface."""
@@ -36,12 +45,12 @@ class Policy:
 
 
 def baseline_path(name: str) -> Path:
-    return POLICY_DIR / BASELINES[name]
+    return POLICY_DIR / (BASELINES[name] if name in BASELINES else RANK_BASELINES[name])
 
 
 def load_policy(name_or_path: str) -> Policy:
     """A baseline by its name, or a policy file by path; PolicyError names what is wrong."""
-    path, name = resolve_policy(name_or_path, BASELINES, POLICY_DIR)
+    path, name = resolve_policy(name_or_path, {**BASELINES, **RANK_BASELINES}, POLICY_DIR)
     return load_policy_file(path, name=name)
 
 

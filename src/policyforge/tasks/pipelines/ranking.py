@@ -59,9 +59,10 @@ PATIENCE = 32
 """Operators that fit nowhere before the rest wait for the next call (keeps a call cheap under load)."""
 
 STATIC = ("priority", "weight", "est_memory_gb", "est_cpu_seconds", "est_io_seconds", "cpus", "run_seconds",
-          "path_seconds")
+          "path_seconds", "pipeline_ops", "pipeline_seconds", "children")
 """Columns fixed when a pipeline arrives (in this order in each ready row, after the pipeline id)."""
-COLUMNS = (*STATIC, "ram_gb", "failures", "waited", "pipeline_ops_left", "pipeline_seconds_left")
+COLUMNS = (*STATIC[:8], "ram_gb", "failures", "waited", "pipeline_ops_left", "pipeline_seconds_left", *STATIC[8:],
+           "ready_waited")
 """Every column `rank` sees, one value per ready operator (see PIPELINES_RANK_POLICY for units)."""
 
 
@@ -79,17 +80,38 @@ class ReadyOps:
         raise AttributeError("ops is read-only")
 
     def __len__(self) -> int:
-        return len(self.id)
+        return self.id.shape[0]
+
+
+def _ready_ops(ids: np.ndarray, table: np.ndarray, ram_gb: np.ndarray, waited: np.ndarray,
+              ready_waited: np.ndarray) -> ReadyOps:
+    """ReadyOps over one read-only (rows x operators) table, without a copy per column: each column is a row
+    view of `table` (a view of a read-only array cannot be made writeable), the computed ones arrays of
+    their own."""
+    for array in (ids, table, ram_gb, waited, ready_waited):
+        array.flags.writeable = False
+    ops = object.__new__(ReadyOps)
+    set_ = object.__setattr__
+    set_(ops, "id", ids)
+    for name, row in _TABLE_ROWS:
+        set_(ops, name, table[row])
+    set_(ops, "ram_gb", ram_gb)
+    set_(ops, "waited", waited)
+    set_(ops, "ready_waited", ready_waited)
+    return ops
 
 
 class Load:
     """Scalars describing the cluster when `rank` is called."""
 
-    __slots__ = ("now", "cpu_free_fraction", "ram_free_fraction", "ready", "pipelines")
+    __slots__ = ("now", "cpu_free_fraction", "ram_free_fraction", "ready", "pipelines", "urgent_ready",
+                 "max_cpu_free", "max_ram_free_gb", "pool_cpus", "pool_ram_gb")
 
     def __init__(self, now: float, cpu_free_fraction: float, ram_free_fraction: float, ready: int,
-                 pipelines: int) -> None:
-        for name, value in zip(self.__slots__, (now, cpu_free_fraction, ram_free_fraction, ready, pipelines),
+                 pipelines: int, urgent_ready: int = 0, max_cpu_free: int = 0, max_ram_free_gb: float = 0.0,
+                 pool_cpus: int = 0, pool_ram_gb: float = 0.0) -> None:
+        for name, value in zip(self.__slots__, (now, cpu_free_fraction, ram_free_fraction, ready, pipelines,
+                                                urgent_ready, max_cpu_free, max_ram_free_gb, pool_cpus, pool_ram_gb),
                                strict=True):
             object.__setattr__(self, name, value)
 
@@ -100,7 +122,8 @@ class Load:
 def init(state: dict, cluster) -> None:
     """Prepare `state` for `schedule` (call it from the policy's own `init`)."""
     state["ranking"] = {
-        "ready": {},  # op id -> (pipeline id, *STATIC): ready and not handed out, in the order they became ready
+        "ready": {},  # op id -> (pipeline id, *STATIC, when it became ready): not handed out, in the order they
+        # became ready
         "pipelines": {},  # pipeline id -> [arrival, ops left, estimated seconds left]
         "rows": {},  # pipeline id -> (first op id, its operators' STATIC rows)
         "seconds": {},  # op id -> its estimated run seconds, to count down its pipeline's work
@@ -110,6 +133,8 @@ def init(state: dict, cluster) -> None:
         "cpus": {},  # scaling curve -> useful CPUs
         "largest": max(p.ram_total_gb for p in cluster.pools),
         "most_cpus": max(p.cpu_total for p in cluster.pools),
+        "cpu_total": max(1, sum(p.cpu_total for p in cluster.pools)),  # the load fractions' denominators
+        "ram_total": max(1e-9, sum(p.ram_total_gb for p in cluster.pools)),
     }
 
 
@@ -129,14 +154,17 @@ def _arrive(mem: dict, pipeline) -> None:
         cpus = _useful(mem["cpus"], op.scaling)
         run = op.est_io_seconds + cpu_seconds(op.scaling, op.est_cpu_seconds, cpus)
         rows.append([pipeline.priority, WEIGHTS[pipeline.priority], op.est_memory_gb, op.est_cpu_seconds,
-                     op.est_io_seconds, cpus, run, run])
+                     op.est_io_seconds, cpus, run, run, len(ops), 0.0, 0])
     for position in range(len(rows) - 1, -1, -1):  # ops are in topological order: children come later
         for parent in ops.parents[position]:
             rows[parent][7] = max(rows[parent][7], rows[parent][6] + rows[position][7])
+            rows[parent][10] += 1
     first = ops.ids.start
+    total = sum(r[6] for r in rows)
     for position, row in enumerate(rows):
         mem["seconds"][first + position] = row[6]
-    mem["pipelines"][pipeline.id] = [pipeline.arrival, len(rows), sum(r[6] for r in rows)]
+        row[9] = total
+    mem["pipelines"][pipeline.id] = [pipeline.arrival, len(rows), total]
     mem["rows"][pipeline.id] = (first, rows)
 
 
@@ -148,7 +176,7 @@ def _refresh(mem: dict, cluster, pid: int) -> None:
     first, rows = mem["rows"][pid]
     for op_id in cluster.assignable(pid):
         if op_id not in ready:
-            ready[op_id] = (pid, *rows[op_id - first])
+            ready[op_id] = (pid, *rows[op_id - first], cluster.now)
 
 
 def _forget(mem: dict, pid: int) -> None:
@@ -161,43 +189,48 @@ def _forget(mem: dict, pid: int) -> None:
         mem["failures"].pop(op_id, None)
 
 
-def _columns(mem: dict, now: float) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """(operator ids, the columns `rank` sees, the RAM each must get at least after its OOMs)."""
+_TABLE = ("pipeline", *STATIC, "ready_since", "after_oom", "failures", "arrival", "pipeline_ops_left",
+          "pipeline_seconds_left")
+"""Rows of the per-call table: a ready row (pipeline id, STATIC, when it became ready), the RAM an OOM asks
+for next, the OOM count, and its pipeline's [arrival, ops left, seconds left]."""
+_COMPUTED = ("ram_gb", "waited", "ready_waited")
+_TABLE_ROWS = tuple((name, _TABLE.index(name)) for name in COLUMNS if name not in _COMPUTED)
+_MEMORY, _AFTER_OOM, _ARRIVAL = _TABLE.index("est_memory_gb"), _TABLE.index("after_oom"), _TABLE.index("arrival")
+_READY_SINCE, _PRIORITY = _TABLE.index("ready_since"), _TABLE.index("priority")
+
+
+def _columns(mem: dict, now: float) -> tuple[np.ndarray, ReadyOps, np.ndarray]:
+    """(operator ids, the columns `rank` sees, the RAM each must get at least after its OOMs), built from one
+    table: a row of Python numbers per ready operator, converted by numpy once."""
     ready = mem["ready"]
+    ram_get, failures_get, pipelines = mem["ram"].get, mem["failures"].get, mem["pipelines"]
+    table = np.array([(*row, ram_get(i, 0.0), failures_get(i, 0), *pipelines[row[0]]) for i, row in ready.items()],
+                     dtype=float).T.copy()
     ids = np.fromiter(ready, dtype=np.int64, count=len(ready))
-    table = np.array(list(ready.values()), dtype=float).reshape(len(ready), 1 + len(STATIC))
-    pids = table[:, 0].astype(np.int64).tolist()
-    pipelines, ram, failures = mem["pipelines"], mem["ram"], mem["failures"]
-    columns = {name: table[:, 1 + i].copy() for i, name in enumerate(STATIC)}
-    estimate = columns["est_memory_gb"] * MARGIN + EXTRA_GB
-    again = np.array([ram.get(i, 0.0) for i in ids.tolist()], dtype=float) if ram else np.zeros(len(ids))
-    columns["ram_gb"] = np.minimum(np.maximum(estimate, again), mem["largest"])
-    columns["failures"] = np.array([failures.get(i, 0) for i in ids.tolist()], dtype=float) if failures \
-        else np.zeros(len(ids))
-    columns["waited"] = now - np.array([pipelines[p][0] for p in pids], dtype=float)
-    columns["pipeline_ops_left"] = np.array([pipelines[p][1] for p in pids], dtype=float)
-    columns["pipeline_seconds_left"] = np.array([pipelines[p][2] for p in pids], dtype=float)
-    return ids, columns, again
+    after_oom = table[_AFTER_OOM]
+    ram_gb = np.minimum(np.maximum(table[_MEMORY] * MARGIN + EXTRA_GB, after_oom), mem["largest"])
+    return ids, _ready_ops(ids, table, ram_gb, now - table[_ARRIVAL], now - table[_READY_SINCE]), after_oom
 
 
 def _values(function: Callable, ops: ReadyOps, load: Load) -> np.ndarray:
     """What a policy function returned, as a float per operator (a scalar applies to all); ValueError
     naming the function on a wrong shape."""
     raw = np.array(function(ops, load), dtype=float)  # a copy: it may be a read-only column
+    n = ops.id.shape[0]
     if raw.ndim == 0:
-        raw = np.full(len(ops), float(raw))
-    if raw.shape != (len(ops),):
+        raw = np.full(n, float(raw))
+    if raw.shape != (n,):
         name = getattr(function, "__name__", "the policy function")
-        raise ValueError(f"{name}(ops, load) must return one number per ready operator ({len(ops)}), "
+        raise ValueError(f"{name}(ops, load) must return one number per ready operator ({n}), "
                          f"got shape {raw.shape}")
     return raw
 
 
-def _sizes(columns: dict[str, np.ndarray], after_oom: np.ndarray, ops: ReadyOps, load: Load,
-           ram_gb: Callable | None, cpus: Callable | None, mem: dict) -> tuple[np.ndarray, np.ndarray]:
+def _sizes(ops: ReadyOps, after_oom: np.ndarray, load: Load, ram_gb: Callable | None, cpus: Callable | None,
+           mem: dict) -> tuple[np.ndarray, np.ndarray]:
     """RAM and CPUs per ready operator: the policy's VALUE functions when given, within the mechanism's
     bounds (NaN means the mechanism's own size), else the mechanism's columns."""
-    ram, cpu = columns["ram_gb"], columns["cpus"]
+    ram, cpu = ops.ram_gb, ops.cpus
     if ram_gb is not None:
         wanted = _values(ram_gb, ops, load)
         wanted = np.where(np.isnan(wanted), ram, wanted)  # infinities are clipped below
@@ -205,7 +238,7 @@ def _sizes(columns: dict[str, np.ndarray], after_oom: np.ndarray, ops: ReadyOps,
     if cpus is not None:
         wanted = _values(cpus, ops, load)
         wanted = np.where(np.isnan(wanted), cpu, wanted)
-        cpu = np.clip(np.round(wanted), 1, mem["most_cpus"])
+        cpu = np.minimum(np.maximum(np.round(wanted), 1.0), mem["most_cpus"])  # np.clip, without its wrapper
     return ram, cpu
 
 
@@ -251,25 +284,28 @@ def schedule(state: dict, results, arrivals, cluster, rank: Callable, ram_gb: Ca
         init(state, cluster)
     mem = state["ranking"]
     _observe(mem, results, arrivals, cluster)
-    mem["recheck"] = set()
-    free_cpu = [p.cpu_free for p in cluster.pools]
-    free_ram = [p.ram_free_gb for p in cluster.pools]
-    if not mem["ready"] or not any(c >= 1 for c in free_cpu):
-        return [], []
-    ids, columns, after_oom = _columns(mem, cluster.now)
-    load = Load(cluster.now, sum(free_cpu) / max(1, sum(p.cpu_total for p in cluster.pools)),
-                sum(free_ram) / max(1e-9, sum(p.ram_total_gb for p in cluster.pools)), len(ids), len(mem["pipelines"]))
-    ops = ReadyOps(ids, columns)
-    scores = _values(rank, ops, load)
-    scores[np.isnan(scores)] = -np.inf  # NaN ranks last
-    ram, cpu = _sizes(columns, after_oom, ops, load, ram_gb, cpus, mem)
-    order = np.argsort(-scores, kind="stable").tolist()
-    ids_list, ram_list = ids.tolist(), ram.tolist()
-    cpus_list, priority_list = cpu.tolist(), columns["priority"].tolist()
+    recheck = mem["recheck"] = set()
+    pools = cluster.pools
+    free_cpu = [p.cpu_free for p in pools]
+    open_pools = sum(c >= 1 for c in free_cpu)  # pools with a free CPU: placement stops when none is left
     ready = mem["ready"]
+    if not ready or not open_pools:
+        return [], []
+    free_ram = [p.ram_free_gb for p in pools]
+    ids, ops, after_oom = _columns(mem, cluster.now)
+    priority_list = ops.priority.tolist()
+    load = Load(cluster.now, sum(free_cpu) / mem["cpu_total"], sum(free_ram) / mem["ram_total"], len(priority_list),
+                len(mem["pipelines"]), len(priority_list) - priority_list.count(BATCH), max(free_cpu), max(free_ram),
+                mem["most_cpus"], mem["largest"])
+    scores = _values(rank, ops, load)
+    if np.isnan(scores).any():
+        scores[np.isnan(scores)] = -np.inf  # NaN ranks last
+    ram, cpu = _sizes(ops, after_oom, load, ram_gb, cpus, mem)
+    order = np.argsort(-scores, kind="stable").tolist() if len(scores) > 1 else [0]
+    ids_list, ram_list, cpus_list = ids.tolist(), ram.tolist(), cpu.tolist()
     assignments, blocked, misses = [], None, 0
     for index in order:
-        if misses >= PATIENCE or not any(c >= 1 for c in free_cpu):
+        if misses >= PATIENCE or not open_pools:
             break
         ram = ram_list[index]
         best = best_fit(free_cpu, free_ram, ram)
@@ -283,5 +319,7 @@ def schedule(state: dict, results, arrivals, cluster, rank: Callable, ram_gb: Ca
         assignments.append((best, (op_id,), cpus, ram))
         free_cpu[best] -= cpus
         free_ram[best] -= ram
-        mem["recheck"].add(ready.pop(op_id)[0])
+        if free_cpu[best] < 1:
+            open_pools -= 1
+        recheck.add(ready.pop(op_id)[0])
     return (batch_to_suspend(cluster, free_ram, blocked) if blocked is not None else []), assignments

@@ -38,7 +38,7 @@ from policyforge.tasks.pipelines.interface import (
     PIPELINES_RANK_POLICY,
 )
 from policyforge.tasks.pipelines.model import STAT_KEYS, Workload
-from policyforge.tasks.pipelines.policy import BASELINES, baseline_path, policy_of_module
+from policyforge.tasks.pipelines.policy import BASELINES, RANK_BASELINES, baseline_path, policy_of_module
 from policyforge.tasks.pipelines.scenarios import SCENARIOS, scenario
 from policyforge.tasks.pipelines.workloads import inputs, params_workload
 
@@ -209,7 +209,7 @@ class PipelinesTask(Task):
                 "proxy_scale": self.proxy_scale, **({"trace": self.trace} if self.trace else {})}
 
     def baselines(self) -> dict[str, Path]:
-        return {name: baseline_path(name) for name in BASELINES}
+        return {name: baseline_path(name) for name in (*BASELINES, *RANK_BASELINES)}
 
     def data_paths(self) -> tuple[str, ...]:
         return tuple(p for p in (self.params, self.trace) if p)
