@@ -63,7 +63,7 @@ def main() -> int:
 
     def config(seed: int) -> EvolveConfig:
         return EvolveConfig(task="cache", task_options=CacheTask().options(), proposer="gp",
-                            max_samples=args.samples, seed=seed, jobs=2, batch_size=2, validate_top=3)
+                            max_samples=args.samples, seed=seed, jobs=2, batch_size=16, validate_top=3)
 
     code = run_seeds(config, Path(args.run_root), seeds, args.samples)
     if code == 0:

@@ -7,7 +7,7 @@ seeds 47-49 of all 24 OpenB workloads (19 never trained on).
 Prints, per search seed, the verdict (paired differences over the held-out seeds against every baseline,
 95% intervals, the best baseline of each workload), then per workload the evolved policy's difference to
 that workload's best baseline across search seeds, with its 95% interval.
-Run: nice -n 10 python benchmarks/discovery_k8s.py [--samples 300] [--seeds 0,1,2] [--run-root runs/discovery-k8s]
+Run: nice -n 10 python benchmarks/discovery_k8s.py [--samples 2000] [--seeds 0,1,2] [--run-root runs/discovery-k8s]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from policyforge.tasks.k8s_gpu.task import default_task_options  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=300, help="samples per search seed")
+    parser.add_argument("--samples", type=int, default=2000, help="samples per search seed")
     parser.add_argument("--seeds", default="0,1,2", help="search seeds, comma-separated (at least 3 for intervals)")
     parser.add_argument("--run-root", default="runs/discovery-k8s", help="one run folder per seed inside")
     args = parser.parse_args()
@@ -34,7 +34,7 @@ def main() -> int:
 
     def config(seed: int) -> EvolveConfig:
         return EvolveConfig(task_options=options, proposer="gp", max_samples=args.samples, seed=seed, jobs=2,
-                            batch_size=2, validate_top=5)
+                            batch_size=16, validate_top=5)
 
     return run_seeds(config, Path(args.run_root), [int(s) for s in args.seeds.split(",")], args.samples)
 

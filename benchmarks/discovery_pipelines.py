@@ -30,7 +30,7 @@ def main() -> int:
 
     def config(seed: int) -> EvolveConfig:
         return EvolveConfig(task="pipelines", task_options={"scenario": "mixed"}, proposer="gp",
-                            max_samples=args.samples, seed=seed, jobs=2, batch_size=2, validate_top=5)
+                            max_samples=args.samples, seed=seed, jobs=2, batch_size=16, validate_top=5)
 
     return run_seeds(config, Path(args.run_root), [int(s) for s in args.seeds.split(",")], args.samples)
 

@@ -108,21 +108,26 @@ def baselines(name: str, options: dict) -> None:
           f"({valid}/{len(futures)} ok; pool start and data loading included)", flush=True)
 
 
-def end_to_end(name: str, samples: int) -> None:
+def end_to_end(name: str, samples: int, keep: str | None = None) -> None:
+    """Time `policyforge evolve` for `samples` GP samples (baselines, search, validation, test, verdict and
+    report), in a temporary run folder, or in KEEP/<task> to read the run afterwards (`runs show`)."""
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "policyforge.cli", "evolve", "--task", name, "--run-dir", f"{tmp}/run",
+        run_dir = Path(keep) / name if keep else Path(tmp) / "run"
+        command = [sys.executable, "-m", "policyforge.cli", "evolve", "--task", name, "--run-dir", str(run_dir),
                    "--max-samples", str(samples), "--batch-size", "16"]
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)
         seconds = time.perf_counter() - started
-        verdict = [line for line in done.stderr.splitlines() if line.startswith(("no improvement", "improvement"))]
+        lines = (done.stdout + "\n" + done.stderr).splitlines()
+        verdict = [line for line in lines if line.startswith(("no improvement", "improvement"))]
         print(f"{name}: {samples}-sample evolve end to end in {seconds / 60:.1f} min (exit {done.returncode}); "
-              f"{verdict[0] if verdict else done.stderr.strip().splitlines()[-1:]}", flush=True)
+              f"{verdict[0] if verdict else lines[-1:]}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tasks", nargs="*", default=["k8s-gpu", "cache", "pipelines"])
+    parser.add_argument("--keep-runs", metavar="DIR", help="keep the --end-to-end runs in DIR/<task>")
     parser.add_argument("--candidates", type=int, default=60)
     parser.add_argument("--end-to-end", type=int, default=0, metavar="SAMPLES")
     parser.add_argument("--ray", action="store_true")
@@ -140,7 +145,7 @@ def main() -> None:
         if args.ray:
             measure(name, max(8, args.candidates // 4), "ray", json.loads(args.task_options))
         if args.end_to_end:
-            end_to_end(name, args.end_to_end)
+            end_to_end(name, args.end_to_end, args.keep_runs)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
