@@ -33,7 +33,7 @@ def main() -> int:
     options = default_task_options("default")
 
     def config(seed: int) -> EvolveConfig:
-        return EvolveConfig(task_options=options, proposer="gp", max_samples=args.samples, seed=seed, jobs=2,
+        return EvolveConfig(task="k8s-gpu", task_options=options, proposer="gp", max_samples=args.samples, seed=seed, jobs=2,
                             batch_size=16, validate_top=5)
 
     return run_seeds(config, Path(args.run_root), [int(s) for s in args.seeds.split(",")], args.samples)
