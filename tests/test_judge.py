@@ -29,6 +29,7 @@ from policyforge.trust.requests import EvalRequest, EvalResult, Limits
 from policyforge.trust.runner import allowed_imports, required_functions, run_sandboxed, sandbox_paths
 
 HERE = Path(__file__).parent
+BINPACKING_REF = f"{HERE.parent / 'examples' / 'binpacking' / 'task.py'}:OnlineBinPacking"
 CASES = sorted((HERE / "hostile_tasks").glob("*.py"))
 TINY = str(HERE / "data" / "tiny_cluster.yaml")
 TASKS = {
@@ -278,3 +279,26 @@ def test_simulate_pipelines_policy_file_in_the_sandbox(tmp_path: Path, bwrap: No
     policies = json.loads(out.stdout)["policies"]
     same = ("throughput", "assignments", "suspensions", "failures", "score")
     assert {k: policies["mine"][k] for k in same} == {k: policies["priority"][k] for k in same}
+
+
+def test_a_judge_process_serves_again_only_after_an_ok_replay() -> None:
+    """A refused replay may have filled caches in its judge process (a hostile log's sizes become cache
+    keys): the next call gets a fresh process. An honest one keeps the process warm."""
+    from policyforge.trust import bounded
+
+    task = get_task(BINPACKING_REF, items=40)
+    instance = next(i for i in task.instances() if i.split == "test")
+    best_fit = types.ModuleType("best_fit")
+    exec(compile((HERE.parent / "examples" / "binpacking" / "baselines" / "best_fit.py").read_text(), "bf", "exec"),
+         best_fit.__dict__)
+    honest = task.run(best_fit, instance)
+    limit = bounded.Budget(seconds=60.0, memory_mb=1024)
+    bounded.shutdown()
+    assert bounded.score(BINPACKING_REF, task.options(), instance, honest, limit).status == "ok"
+    warm = list(bounded._idle[1024])
+    assert len(warm) == 1
+    forged = {"bin": np.full_like(np.asarray(honest["bin"]), 10**6)}
+    assert bounded.score(BINPACKING_REF, task.options(), instance, forged, limit).status == "invalid"
+    assert bounded._idle.get(1024, []) == [] and warm[0].proc.poll() is not None  # retired, not kept warm
+    assert bounded.score(BINPACKING_REF, task.options(), instance, honest, limit).status == "ok"
+    bounded.shutdown()

@@ -191,3 +191,23 @@ def test_gp_evolves_whole_programs_that_run_and_pass_the_sandbox_check(tmp_path)
     priority = simulate(wl, config, load_policy_file(baseline_path("priority")), 4).score()
     path = tmp_path / "gp0.py"
     assert simulate(wl, config, load_policy_file(path), 4).score() > priority  # the sized-like seed
+
+
+def test_the_shared_plan_caches_stop_growing_at_their_caps_without_changing_a_run(tmp_path, monkeypatch):
+    """Plans and timelines are shared per workload within a process and keyed by the sizes a policy asks for,
+    so a policy must not be able to grow them without bound: past the caps results are computed, not stored,
+    and the run is the same."""
+    from policyforge.tasks.pipelines import engine, timeline
+
+    wl, config = generate(SCENARIOS["memory-tight"], 4), ClusterConfig((16,) * 8, (64.0,) * 8, 100, 300.0)
+    policy = ranked(tmp_path, "return ops.weight / (1.0 + ops.pipeline_seconds_left)")
+    engine._shared.clear()
+    free = simulate(wl, config, policy, 4).eudoxia_stats()
+    monkeypatch.setattr(engine, "MAX_PLANS", 3)
+    monkeypatch.setattr(timeline, "CACHE_LIMIT", 5)
+    engine._shared.clear()
+    capped = simulate(wl, config, policy, 4).eudoxia_stats()
+    assert capped == free
+    ((_, _, timelines, plans),) = engine._shared.values()
+    assert len(plans) <= 3 and len(timelines.cache) <= 5
+    engine._shared.clear()

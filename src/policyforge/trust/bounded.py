@@ -7,13 +7,15 @@ task and the decisions as data, never candidate code) started with RLIMIT_AS at 
 limit, and the engine waits at most the instance's budget for its answer:
 
 - time: `FACTOR` times the fastest successful replay of the instance seen so far in this process (the honest
-  cost: the baselines are judged first in a run), at least `FLOOR_SECONDS`, at most the candidate's own wall
-  limit (which is also the budget of an instance not yet judged);
+  cost; only sandboxed candidates come here, since baselines and GP trees are judged in the trusted worker
+  pool), at least `FLOOR_SECONDS`, at most the candidate's own wall limit (which is also the budget of an
+  instance not yet judged);
 - memory: the candidate's memory limit (an honest replay needs less than the run it replays).
 
 Over budget, the judge process is killed and the candidate is `invalid_output` with the reason. Judge
 processes are kept warm (a task's data loads once per process) and replaced after `CALLS_PER_PROCESS` calls
-or any failure, so neither their caches nor a hostile replay can grow without bound.
+or after any reply that is not "ok" (a refused or over-budget replay may have left memory behind), so neither
+their caches nor a hostile replay can grow without bound.
 
 Run as `python -m policyforge.trust.bounded MEMORY_MB`: one JSON request per line on stdin, one JSON reply
 per line on the original stdout (the task's own prints go to stderr).
@@ -185,7 +187,10 @@ def score(task: str, options: dict[str, Any], instance: Instance, decisions: Any
                                           f"{limit.memory_mb} MB{honest})", seconds=seconds)
         return Verdict("over", reason=f"the judge's replay took longer than its budget of {limit.seconds:.1f} s"
                                       f"{honest}", seconds=seconds)
-    _give_back(process, limit.memory_mb)
+    if reply.get("status") == "ok":
+        _give_back(process, limit.memory_mb)
+    else:  # a failed replay may have left its memory behind (caches it filled): the next call gets a fresh process
+        process.close()
     if reply.get("status") == "ok":
         _record_honest(task, options, instance, float(reply.get("seconds", seconds)))
         return Verdict("ok", float(reply["score"]), {str(k): float(v) for k, v in reply["metrics"].items()},

@@ -26,6 +26,10 @@ def tree_program(score) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     program = getattr(score, "program", None)
     if not isinstance(program, GPProgram):
         return None
+    try:  # checked again (a module in the sandbox could have altered one after it was built)
+        program = GPProgram(program.ops, program.args, program.consts, tuple(program.terminals), program.depth)
+    except (ValueError, TypeError):
+        return None
     from policyforge.tasks.k8s_gpu.tree_kernel import OPS, TERMINALS
 
     if any(name not in TERMINALS for name in program.terminals):

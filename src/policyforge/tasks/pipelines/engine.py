@@ -115,8 +115,9 @@ policy chooses the judge's cost (400 impossible assignments per call made it tak
 
 SHARED_WORKLOADS = 8
 MAX_PLANS = 200_000
-"""Plans (and operator timelines) kept per workload before they are dropped: a policy's sizes decide how many
-distinct ones a run makes, so the shared cache must not grow with them."""
+"""Plans kept per workload (timelines: timeline.CACHE_LIMIT): a policy's sizes decide how many distinct ones a
+run makes, so the shared cache must not grow with them, within a run as between runs; past the cap a plan is
+computed and not stored."""
 _shared: dict[int, tuple[Workload, float, TimelineCache, dict]] = {}
 
 
@@ -360,7 +361,9 @@ class Engine:
                     break
                 elapsed += ticks
                 ends.append(elapsed - 1)
-            plan = self.plans[key] = (ends, failing)
+            plan = (ends, failing)
+            if len(self.plans) < MAX_PLANS:  # stored only up to the cap: the cache outlives this run
+                self.plans[key] = plan
         return plan
 
     def _check(self, pool_id: int, ops: tuple[int, ...], cpu: int, ram: float, used: set[int]) -> str | None:

@@ -48,8 +48,14 @@ def operator_run(segments: tuple[Segment, ...], cpus: int, ram: float, tick: flo
     return max(elapsed, 1), 0
 
 
+CACHE_LIMIT = 200_000
+"""Entries a TimelineCache keeps; past it, results are computed and not stored. A policy's sizes decide how many
+distinct keys a run makes, and the cache may outlive the run (pipelines/engine.py shares it per workload), so
+it must not grow with what a policy asks for."""
+
+
 class TimelineCache:
-    """operator_run memoised on (profile id, CPUs, RAM) for one tick length."""
+    """operator_run memoised on (profile id, CPUs, RAM) for one tick length, up to CACHE_LIMIT entries."""
 
     def __init__(self, tick: float) -> None:
         self.tick = tick
@@ -59,5 +65,7 @@ class TimelineCache:
         key = (profile, cpus, ram)
         hit = self.cache.get(key)
         if hit is None:
-            hit = self.cache[key] = operator_run(segments, cpus, ram, self.tick)
+            hit = operator_run(segments, cpus, ram, self.tick)
+            if len(self.cache) < CACHE_LIMIT:
+                self.cache[key] = hit
         return hit
