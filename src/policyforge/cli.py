@@ -32,7 +32,7 @@ held-out instances, with 95% confidence intervals (runs show, report)."""
 EPILOG = """first steps:
   policyforge data fetch openb                      get the Alibaba OpenB trace (or --workload openb-synthetic)
   policyforge simulate --workload default --policy paper --seeds 42-51
-  policyforge evolve --workload auto --run-dir runs/first --max-samples 24
+  policyforge evolve --workload auto --run-dir runs/first --max-samples 1000 --batch-size 16
   policyforge runs show runs/first
 
 'policyforge COMMAND --help' describes each command and its options."""
