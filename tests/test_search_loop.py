@@ -75,6 +75,9 @@ def test_tuning_is_off_at_share_zero_and_the_share_is_checked(tmp_path):
     finally:
         evolution.evaluator.close()
     assert json.loads(json.dumps(config.to_json()))["tune_share"] == 0.0
+    assert EvolveConfig.from_json(EvolveConfig(tune_share=0.3).to_json()).tune_share == 0.3
+    older = {k: v for k, v in EvolveConfig().to_json().items() if k != "tune_share"}
+    assert EvolveConfig.from_json(older).tune_share == 0.0  # a run from before tuning resumes as it began
     with pytest.raises(PolicyforgeError, match="tune_share"):
         Evolution(tmp_path / "bad", EvolveConfig(task=BINPACKING, task_options={"items": 40}, tune_share=1.5))
 

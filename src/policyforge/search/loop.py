@@ -73,7 +73,8 @@ class EvolveConfig:
     @staticmethod
     def from_json(data: dict[str, Any]) -> EvolveConfig:
         known = {f for f in EvolveConfig.__dataclass_fields__}
-        return EvolveConfig(**{k: v for k, v in data.items() if k in known})
+        # a run saved before tuning existed resumes without it: the same samples it would have drawn
+        return EvolveConfig(**{"tune_share": 0.0, **{k: v for k, v in data.items() if k in known}})
 
 
 @dataclass
