@@ -1,8 +1,8 @@
 """A GP tree as a flat postfix program a task may run in its own compiled simulator loop.
 
-The engine's trusted interpreter (search/proposers/interpreter.py) compiles every GP tree into this form and
+The engine's trusted interpreter (trees/interpreter.py) compiles every GP tree into this form and
 attaches it to the policy module it hands `Task.run` (`module.gp_program`, one per evolved function). A task
-that can evaluate the program inside its compiled simulator (a numba stack machine, say) skips the Python call
+that can evaluate the program inside its compiled simulator (policyforge.program_kernel) skips the Python call
 per decision; any other task ignores it and calls the module's functions as usual. The opcode numbers are
 part of the public contract, so a task reads them from here, never from the engine.
 
