@@ -16,7 +16,10 @@ np.clip only in the sign of a zero, which no later operation can tell apart (div
 protected, and comparisons, rounding and ordering treat both zeros alike).
 
 numba is imported here, never by policyforge.program, so importing the format stays cheap; a task imports
-this module only on the path that runs a program compiled.
+this module only on the path that runs a program compiled. A caller's cached kernel holds its own copy of
+these functions, which is why a sandboxed child loading it never compiles them; but numba checks only the
+caller's source file, so after editing this one, delete the callers' cache files (`find src examples -name
+'*.nb[ic]' -delete`) or they keep the old instructions.
 """
 
 from __future__ import annotations
