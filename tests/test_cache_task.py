@@ -71,6 +71,13 @@ def test_default_splits_hold_out_test_windows_and_cloudphysics():
     assert all(i.params["trace"] != TWITTER or i.params["start"] >= last_seen for i in test)
     assert {i.group.split("/")[0] for i in test} == {"twitter", "cloudphysics"}
     assert {i.group for i in train} == {f"twitter/{m}/{f}" for m in ("bytes", "objects") for f in ("10%", "1%")}
+    per_group: dict[str, int] = {}
+    for i in test:
+        per_group[i.group] = per_group.get(i.group, 0) + 1
+    assert min(per_group.values()) >= 4  # every held-out group has repeats, so its verdict has an interval
+    physics = [i for i in test if i.params["trace"] != TWITTER]
+    spans = sorted({(i.params["start"], i.params["end"]) for i in physics})
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))  # CloudPhysics windows do not overlap
 
 
 def test_trusted_score_of_a_baseline_equals_both_halves_in_process(task):

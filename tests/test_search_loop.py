@@ -90,3 +90,41 @@ def test_tuning_is_off_at_share_zero_and_the_share_is_checked(tmp_path):
 
 def _shape(node):
     return (node.op, tuple(_shape(c) for c in node.children))
+
+
+def test_a_resumed_run_whose_held_out_set_grew_measures_only_the_new_instances(tmp_path, monkeypatch):
+    """A task that gains test instances (cache's CloudPhysics trace split into windows) need not search again:
+    resuming measures the selected candidate and every baseline on just the added instances, keeps the old
+    figures, and the verdict covers exactly the current held-out set (a removed instance's figure stays in the
+    store but counts nowhere)."""
+    monkeypatch.setenv("POLICYFORGE_INSTANCE_KEY", "22" * 32)
+    options = {"items": 60, "test_seeds": [21, 22]}
+    config = EvolveConfig(task=BINPACKING, task_options=options, max_samples=8, seed=1, batch_size=8, jobs=1)
+    first = Evolution(tmp_path / "run", config)
+    try:
+        first.run()
+    finally:
+        first.evaluator.close()
+    from policyforge.search.runs import run_verdict, selected_best
+
+    before = selected_best(first.store)
+    old = dict(before.test_scores)
+    assert len(old) == 2 * 4  # two seeds of each of the four distributions
+    lines: list[str] = []
+    grown = {**options, "test_seeds": [22, 23, 24]}  # one dropped, two added
+    again = Evolution(tmp_path / "run", resume=True,
+                      overrides={"task_options": grown, "max_samples": 8})
+    try:
+        again.run(lines.append)
+    finally:
+        again.evaluator.close()
+    after = selected_best(again.store)
+    assert after.id == before.id
+    assert any("on 8 held-out test instance(s)" in line for line in lines)  # seeds 23 and 24 only
+    assert all(after.test_scores[i] == v for i, v in old.items())  # nothing measured twice, nothing lost
+    current = {i.id for i in again.test}
+    assert current <= set(after.test_scores) and len(current) == 12
+    verdict = run_verdict(again.store)
+    assert {r.seeds for r in verdict.groups} == {3}  # seeds 22-24; seed 21's figures count nowhere
+    for c in again.store.all("proposer = 'baseline' AND status = 'ok'"):
+        assert current <= set(c.test_scores)

@@ -509,11 +509,14 @@ class Evolution:
             display(f"  candidate {c.id}: validation {shown} ({position}/{len(todo)})")
         self._baselines_on("validation", self.validation, display)
         best = selected_best(self.store)
-        if best is not None and not best.test_scores and self.test:
-            display(f"measuring the selected candidate {best.id} on {len(self.test)} held-out test instance(s)")
-            result = self.evaluator.submit(best.code or "", self.test, split=True).result()
-            self.store.update(best.id, test_scores=result.scores if result.ok else {},
-                              test_score=_mean(result.scores) if result.ok else None)
+        # only what is missing: a resumed run whose task gained held-out instances measures just those
+        missing = [i for i in self.test if best is not None and i.id not in (best.test_scores or {})]
+        if best is not None and missing:
+            display(f"measuring the selected candidate {best.id} on {len(missing)} held-out test instance(s)")
+            result = self.evaluator.submit(best.code or "", missing, split=True).result()
+            scores = {**(best.test_scores or {}), **result.scores} if result.ok else dict(best.test_scores or {})
+            current = _mean({k: v for k, v in scores.items() if k in {i.id for i in self.test}})
+            self.store.update(best.id, test_scores=scores, test_score=current)
         self._baselines_on("test", self.test, display)
         verdict = run_verdict(self.store)
         return {"best": best.id if best else None, "verdict": verdict.to_json() if verdict else None}
@@ -521,26 +524,31 @@ class Evolution:
     def _baselines_on(self, split: str, instances: list[Instance], display: Callable[[str], None]) -> None:
         """Every baseline's scores on `split`, stored like a candidate's (cached across runs)."""
         column = f"{split}_scores"
-        missing = [c for c in self.store.all("proposer = 'baseline' AND status = 'ok'")
-                   if not getattr(c, column)]
-        if not missing or not instances:
+        ids = {i.id for i in instances}
+        # per baseline, the instances it lacks (all of them at first; after a resume, only ones the task added)
+        todo = [(c, [i for i in instances if i.id not in (getattr(c, column) or {})])
+                for c in self.store.all("proposer = 'baseline' AND status = 'ok'")]
+        todo = [(c, lacking) for c, lacking in todo if lacking]
+        if not todo:
             return
-        display(f"measuring {len(missing)} baseline(s) on {len(instances)} {split} instance(s) "
-                "(cached for later runs)")
+        display(f"measuring {len(todo)} baseline(s) on {max(len(lacking) for _, lacking in todo)} {split} "
+                "instance(s) (cached for later runs)")
         references = set(self.task.reference_baselines()) - set(self.task.baselines())
-        futures = [(c, None if c.name in references else self.evaluator.submit(c.code or "", instances, cacheable=True))
-                   for c in missing]
-        for position, (c, future) in enumerate(futures, start=1):
+        futures = [(c, lacking, None if c.name in references else
+                    self.evaluator.submit(c.code or "", lacking, cacheable=True)) for c, lacking in todo]
+        for position, (c, lacking, future) in enumerate(futures, start=1):
             if future is None:
-                scores, _ = self._reference(c.name or "", instances)
-                self.store.update(c.id, **{column: scores, f"{split}_score": _mean(scores)})
-                display(f"  reference {c.name}: {split} {_mean(scores):.3f} ({position}/{len(missing)})")
-                continue
-            result = future.result()
-            self.store.update(c.id, **{column: result.scores if result.ok else {},
-                                       f"{split}_score": _mean(result.scores) if result.ok else None})
-            shown = f"{_mean(result.scores):.3f}" if result.ok else f"{result.status}: {result.reason}"
-            display(f"  baseline {c.name}: {split} {shown} ({position}/{len(missing)})")
+                measured, _ = self._reference(c.name or "", lacking)
+                ok, shown = True, ""
+            else:
+                result = future.result()
+                measured, ok = result.scores if result.ok else {}, result.ok
+                shown = "" if ok else f"{result.status}: {result.reason}"
+            scores = {**(getattr(c, column) or {}), **measured}
+            current = {k: v for k, v in scores.items() if k in ids}
+            self.store.update(c.id, **{column: scores, f"{split}_score": _mean(current) if ok else None})
+            kind = "reference" if future is None else "baseline"
+            display(f"  {kind} {c.name}: {split} {shown or f'{_mean(current):.3f}'} ({position}/{len(todo)})")
 
 
 def checked_proxies(proxies: list[Instance], instances: list[Instance]) -> list[Instance]:

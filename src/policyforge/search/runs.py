@@ -63,8 +63,16 @@ def run_verdict(store: Store) -> Verdict | None:
         return None
     label = f"candidate {best.id}"
     groups = instance_groups(store)
-    seen = {g for i, g in groups.items() if i not in best.test_scores}  # groups of train/validation instances
-    verdict = compare(best.test_scores, baselines, groups, name=label, seen=seen)
+    if groups:  # only the run's current instances: a task that changed its held-out set leaves old ids behind
+        kept = {n: {i: v for i, v in s.items() if i in groups} for n, s in baselines.items()}
+        baselines = {n: s for n, s in kept.items() if s}
+        best_scores = {i: v for i, v in best.test_scores.items() if i in groups}
+    else:
+        best_scores = dict(best.test_scores)
+    if not baselines or not best_scores:
+        return None
+    seen = {g for i, g in groups.items() if i not in best_scores}  # groups of train/validation instances
+    verdict = compare(best_scores, baselines, groups, name=label, seen=seen)
     if best.proposer == "seed":
         verdict.notes.append(f"{label} is a seed program, written before the search started: no candidate the "
                              "search produced scored higher on validation")

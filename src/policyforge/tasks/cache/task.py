@@ -55,6 +55,10 @@ REFERENCES = (*MECHANISM_BASELINES, "belady")
 TEST_WINDOWS = tuple(range(5_000_000, 10_000_000, 500_000))
 """Ten held-out Twitter windows per group (after train and validation): a group's verdict has an interval
 over windows, as a k8s-gpu workload's has over seeds."""
+CLOUDPHYSICS_WINDOW = 28_000
+CLOUDPHYSICS_WINDOWS = (0, 28_000, 56_000, 84_000)
+"""The held-out CloudPhysics trace (113,872 requests) as four windows of its own, so each of its groups has
+repeats and an interval too (with the whole trace as one instance, the overall interval was undefined)."""
 PROXY_SCALE = 0.25
 """A proxy window's share of its train window (benchmarks/proxy_fidelity.py measured it)."""
 
@@ -142,6 +146,8 @@ class CacheTask(Task):
                  test_windows: list[int] | tuple[int, ...] = TEST_WINDOWS,
                  modes: list[str] | tuple[str, ...] = ("bytes", "objects"),
                  fractions: list[float] | tuple[float, ...] = (0.1, 0.01), cloudphysics: bool = True,
+                 cloudphysics_windows: list[int] | tuple[int, ...] = CLOUDPHYSICS_WINDOWS,
+                 cloudphysics_window: int = CLOUDPHYSICS_WINDOW,
                  data_dir: str | None = None, workload: str | None = None,
                  proxy_scale: float = PROXY_SCALE, gp_mode: str = "rank") -> None:
         if workload not in (None, "openb-synthetic", "default", "twitter"):
@@ -165,6 +171,12 @@ class CacheTask(Task):
         self.test_windows = tuple(test_windows)
         self.modes, self.fractions = tuple(modes), tuple(float(f) for f in fractions)
         self.cloudphysics = bool(cloudphysics)
+        if cloudphysics_window <= 0 or any(start < 0 for start in cloudphysics_windows):
+            raise PolicyforgeError(f"cache: CloudPhysics windows {list(cloudphysics_windows)} of "
+                                   f"{cloudphysics_window} requests must start at 0 or later and be non-empty")
+        self.cloudphysics_windows = tuple(int(start) for start in cloudphysics_windows)
+        """Starts of the held-out CloudPhysics windows (empty: the whole trace, one instance per group)."""
+        self.cloudphysics_window = int(cloudphysics_window)
         self.proxy_scale = float(proxy_scale)
         """A proxy window's share of its train window (0: no proxies)."""
         self.data_dir = str(Path(data_dir).resolve()) if data_dir else str(default_data_dir())
@@ -177,6 +189,7 @@ class CacheTask(Task):
         return {"window": self.window, "train_windows": list(self.train_windows),
                 "validation_windows": list(self.validation_windows), "test_windows": list(self.test_windows),
                 "modes": list(self.modes), "fractions": list(self.fractions), "cloudphysics": self.cloudphysics,
+                "cloudphysics_windows": list(self.cloudphysics_windows), "cloudphysics_window": self.cloudphysics_window,
                 "data_dir": self.data_dir, "proxy_scale": self.proxy_scale, "gp_mode": self.gp_mode}
 
     @classmethod
@@ -199,7 +212,10 @@ class CacheTask(Task):
                               ("test", self.test_windows)):
             for start in starts:
                 out += self._cases(split, TWITTER, start, start + self.window)
-        if self.cloudphysics:
+        if self.cloudphysics and self.cloudphysics_windows:
+            for start in self.cloudphysics_windows:
+                out += self._cases("test", CLOUDPHYSICS, start, start + self.cloudphysics_window)
+        elif self.cloudphysics:
             out += self._cases("test", CLOUDPHYSICS, 0, None)
         return out
 
