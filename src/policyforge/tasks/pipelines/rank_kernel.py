@@ -16,7 +16,23 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from policyforge.program import ABS, ADD, CLIP, CONST, DIV, EPS, FLOOR, LT, MAX, MIN, MUL, NEG, SUB, TERMINAL, WHERE
+from policyforge.program import (
+    ABS,
+    ADD,
+    CLIP,
+    CONST,
+    DIV,
+    EPS,
+    FLOOR,
+    LT,
+    MAX,
+    MIN,
+    MUL,
+    NEG,
+    SUB,
+    TERMINAL,
+    WHERE,
+)
 
 BIG = np.finfo(np.float64).max
 N_COLUMNS = 17

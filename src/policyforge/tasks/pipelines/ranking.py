@@ -57,6 +57,8 @@ EXTRA_GB = 0.5
 MAX_CPUS = 16
 PATIENCE = 32
 """Operators that fit nowhere before the rest wait for the next call (keeps a call cheap under load)."""
+TABLE_WIDTH = 64
+"""Slots of the ready table at first (it is compacted, then doubled, when full)."""
 
 STATIC = ("priority", "weight", "est_memory_gb", "est_cpu_seconds", "est_io_seconds", "cpus", "run_seconds",
           "path_seconds", "pipeline_ops", "pipeline_seconds", "children")
@@ -123,7 +125,7 @@ def init(state: dict, cluster) -> None:
     """Prepare `state` for `schedule` (call it from the policy's own `init`)."""
     state["ranking"] = {
         "ready": {},  # op id -> its slot (column) in "table": not handed out, in the order they became ready
-        "table": np.zeros((len(_STORED), 64)),  # per slot: the _STORED rows of a ready operator
+        "table": np.zeros((len(_STORED), TABLE_WIDTH)),  # per slot: the _STORED rows of a ready operator
         "pipes": np.zeros((3, 64)),  # per pipeline id: arrival, ops left, estimated seconds left
         "slots": 0,  # slots of "table" in use (live or not)
         "pipelines": {},  # pipeline id -> [arrival, ops left, estimated seconds left]
