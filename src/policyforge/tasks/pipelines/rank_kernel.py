@@ -117,8 +117,9 @@ def _round_half_even(x):
 
 
 @njit(cache=True)
-def columns(table, pipes, slots, free_cpu, free_ram, now, n_pipelines, largest, most_cpus, cpu_total, ram_total):
-    """The (N_VALUES x ready) matrix of what `rank(ops, load)` sees, as ranking._columns and Load compute it."""
+def columns(table, pipes, slots, free, now, n_pipelines, largest, most_cpus, cpu_total, ram_total):
+    """The (N_VALUES x ready) matrix of what `rank(ops, load)` sees, as ranking._columns and Load compute it;
+    `free` holds each pool's free CPUs (integers, as floats) and free RAM."""
     n = slots.shape[0]
     values = np.empty((N_VALUES, n))
     urgent = 0
@@ -137,19 +138,19 @@ def columns(table, pipes, slots, free_cpu, free_ram, now, n_pipelines, largest, 
         values[16, i] = now - table[R_READY_SINCE, s]
         if table[R_PRIORITY, s] != BATCH:
             urgent += 1
-    cpu_sum = 0
-    max_cpu = free_cpu[0]
+    cpu_sum = 0.0  # a sum of integers: exact, as Python's int sum
+    max_cpu = free[0, 0]
     ram_sum = 0.0
-    max_ram = free_ram[0]
-    for j in range(free_cpu.shape[0]):
-        cpu_sum += free_cpu[j]
-        ram_sum += free_ram[j]
-        if free_cpu[j] > max_cpu:
-            max_cpu = free_cpu[j]
-        if free_ram[j] > max_ram:
-            max_ram = free_ram[j]
+    max_ram = free[1, 0]
+    for j in range(free.shape[1]):
+        cpu_sum += free[0, j]
+        ram_sum += free[1, j]
+        if free[0, j] > max_cpu:
+            max_cpu = free[0, j]
+        if free[1, j] > max_ram:
+            max_ram = free[1, j]
     load = (now, cpu_sum / cpu_total, ram_sum / ram_total, float(n), float(n_pipelines), float(urgent),
-            float(max_cpu), max_ram, float(most_cpus), largest)
+            max_cpu, max_ram, float(most_cpus), largest)
     for k in range(10):
         for i in range(n):
             values[N_COLUMNS + k, i] = load[k]
@@ -157,15 +158,16 @@ def columns(table, pipes, slots, free_cpu, free_ram, now, n_pipelines, largest, 
 
 
 @njit(cache=True)
-def decide(table, pipes, slots, free_cpu, free_ram, now, n_pipelines, largest, most_cpus, cpu_total, ram_total,
+def decide(table, pipes, slots, free, now, n_pipelines, largest, most_cpus, cpu_total, ram_total,
            code, args, consts, bounds, patience):
-    """One call of ranking.schedule for a tree: (positions in `slots` placed, their pools, CPUs and RAM, how
-    many, the RAM of the first blocked urgent operator or NaN, free RAM per pool after placement).
+    """One call of ranking.schedule for a tree, packed in one float array (one array to box: each costs the
+    call about as much as the work): how many were placed (k), the RAM of the first blocked urgent operator
+    (NaN: none), the free RAM of each pool after placement, then k rows of (position in `slots`, pool, CPUs,
+    RAM).
 
     `bounds` holds where the rank, ram_gb and cpus programs start in `code` and where the last ends; an empty
     span is a function the tree does not define (the mechanism's own size)."""
-    values = columns(table, pipes, slots, free_cpu, free_ram, now, n_pipelines, largest, most_cpus, cpu_total,
-                     ram_total)
+    values = columns(table, pipes, slots, free, now, n_pipelines, largest, most_cpus, cpu_total, ram_total)
     n = slots.shape[0]
     stack = np.empty(max(1, bounds[3] - bounds[0]))
     scores = np.empty(n)
@@ -184,16 +186,15 @@ def decide(table, pipes, slots, free_cpu, free_ram, now, n_pipelines, largest, m
             c = _min(_max(_round_half_even(w), 1.0), float(most_cpus))
         cpu[i] = c
     order = np.argsort(scores, kind="mergesort")  # stable: ties in the order operators became ready
-    cpus_free = free_cpu.copy()
-    ram_free = free_ram.copy()
+    n_pools = free.shape[1]
+    cpus_free = np.empty(n_pools, np.int64)
+    ram_free = free[1].copy()
     open_pools = 0
-    for j in range(cpus_free.shape[0]):
+    for j in range(n_pools):
+        cpus_free[j] = int(free[0, j])
         if cpus_free[j] >= 1:
             open_pools += 1
-    placed = np.empty(n, np.int64)
-    pools = np.empty(n, np.int64)
-    given_cpus = np.empty(n, np.int64)
-    given_ram = np.empty(n)
+    out = np.empty(2 + n_pools + 4 * n)
     count = 0
     misses = 0
     blocked = np.nan
@@ -203,7 +204,7 @@ def decide(table, pipes, slots, free_cpu, free_ram, now, n_pipelines, largest, m
         need = ram[index]
         best = -1
         leftover = 0.0
-        for j in range(cpus_free.shape[0]):
+        for j in range(n_pools):
             if cpus_free[j] >= 1 and ram_free[j] >= need and (best < 0 or ram_free[j] - need < leftover):
                 best = j
                 leftover = ram_free[j] - need
@@ -213,13 +214,17 @@ def decide(table, pipes, slots, free_cpu, free_ram, now, n_pipelines, largest, m
                 blocked = need
             continue
         give = min(int(cpu[index]), cpus_free[best])
-        placed[count] = index
-        pools[count] = best
-        given_cpus[count] = give
-        given_ram[count] = need
+        row = 2 + n_pools + 4 * count
+        out[row] = index
+        out[row + 1] = best
+        out[row + 2] = give
+        out[row + 3] = need
         count += 1
         cpus_free[best] -= give
         ram_free[best] -= need
         if cpus_free[best] < 1:
             open_pools -= 1
-    return placed[:count], pools[:count], given_cpus[:count], given_ram[:count], blocked, ram_free
+    out[0] = count
+    out[1] = blocked
+    out[2:2 + n_pools] = ram_free
+    return out[:2 + n_pools + 4 * count]

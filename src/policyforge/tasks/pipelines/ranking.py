@@ -140,6 +140,8 @@ def init(state: dict, cluster) -> None:
         "cpu_total": max(1, sum(p.cpu_total for p in cluster.pools)),  # the load fractions' denominators
         "ram_total": max(1e-9, sum(p.ram_total_gb for p in cluster.pools)),
     }
+    mem = state["ranking"]  # rank_kernel.decide's constants of the run, typed once:
+    mem["scalars"] = (float(mem["largest"]), int(mem["most_cpus"]), int(mem["cpu_total"]), float(mem["ram_total"]))
 
 
 def _useful(memo: dict, scaling: str) -> int:
@@ -366,17 +368,18 @@ def _compiled(mem: dict, cluster, free_cpu: list[int], free_ram: list[float], pr
     from policyforge.tasks.pipelines.rank_kernel import decide
 
     ready, table = mem["ready"], mem["table"]
-    slots = np.fromiter(ready.values(), np.int64, len(ready))
-    placed, pools, cpus, ram, blocked, ram_free = decide(
-        table, mem["pipes"], slots, np.array(free_cpu, np.int64), np.array(free_ram, np.float64),
-        float(cluster.now), len(mem["pipelines"]), float(mem["largest"]), int(mem["most_cpus"]),
-        int(mem["cpu_total"]), float(mem["ram_total"]), *programs, PATIENCE)
+    out = decide(table, mem["pipes"], np.fromiter(ready.values(), np.int64, len(ready)),
+                 np.array((free_cpu, free_ram), np.float64), float(cluster.now), len(mem["pipelines"]),
+                 *mem["scalars"], *programs, PATIENCE).tolist()
+    pools = len(free_ram)
     assignments = []
-    if len(placed):
+    if out[0]:
         ids = list(ready)
         recheck = mem["recheck"]
-        for index, pool, cpu, gb in zip(placed.tolist(), pools.tolist(), cpus.tolist(), ram.tolist(), strict=True):
-            op_id = ids[index]
-            assignments.append((pool, (op_id,), cpu, gb))
+        rows = out[2 + pools:]
+        for k in range(0, len(rows), 4):
+            op_id = ids[int(rows[k])]
+            assignments.append((int(rows[k + 1]), (op_id,), int(rows[k + 2]), rows[k + 3]))
             recheck.add(int(table[0, ready.pop(op_id)]))
-    return (batch_to_suspend(cluster, ram_free.tolist(), blocked) if blocked == blocked else []), assignments
+    blocked = out[1]
+    return (batch_to_suspend(cluster, out[2:2 + pools], blocked) if blocked == blocked else []), assignments
