@@ -362,13 +362,19 @@ def schedule(state: dict, results, arrivals, cluster, rank: Callable, ram_gb: Ca
     return (batch_to_suspend(cluster, free_ram, blocked) if blocked is not None else []), assignments
 
 
+_decide: Callable | None = None
+"""rank_kernel.decide, imported on the first compiled call: numba loads only where a GP tree runs (an import
+statement per call costs as much as the kernel's work)."""
+
+
 def _compiled(mem: dict, cluster, free_cpu: list[int], free_ram: list[float], programs: tuple
               ) -> tuple[list[int], list[tuple]]:
     """The rest of `schedule` for a GP tree's programs, in one compiled call (rank_kernel.decide)."""
-    from policyforge.tasks.pipelines.rank_kernel import decide
-
+    global _decide
+    if _decide is None:
+        from policyforge.tasks.pipelines.rank_kernel import decide as _decide
     ready, table = mem["ready"], mem["table"]
-    out = decide(table, mem["pipes"], np.fromiter(ready.values(), np.int64, len(ready)),
+    out = _decide(table, mem["pipes"], np.fromiter(ready.values(), np.int64, len(ready)),
                  np.array((free_cpu, free_ram), np.float64), float(cluster.now), len(mem["pipelines"]),
                  *mem["scalars"], *programs, PATIENCE).tolist()
     pools = len(free_ram)
