@@ -129,7 +129,7 @@ def init(state: dict, cluster) -> None:
         "pipes": np.zeros((3, 64)),  # per pipeline id: arrival, ops left, estimated seconds left
         "slots": 0,  # slots of "table" in use (live or not)
         "pipelines": {},  # pipeline id -> [arrival, ops left, estimated seconds left]
-        "rows": {},  # pipeline id -> (first op id, its operators' STATIC rows)
+        "rows": {},  # pipeline id -> (first op id, its operators' rows of (pipeline id, *STATIC), an array)
         "seconds": {},  # op id -> its estimated run seconds, to count down its pipeline's work
         "ram": {},  # op id -> RAM to give it next (after an OOM)
         "failures": {},  # op id -> OOM failures so far
@@ -171,7 +171,7 @@ def _arrive(mem: dict, pipeline) -> None:
         mem["seconds"][first + position] = row[6]
         row[9] = total
     mem["pipelines"][pipeline.id] = left = [pipeline.arrival, len(rows), total]
-    mem["rows"][pipeline.id] = (first, [tuple(row) for row in rows])
+    mem["rows"][pipeline.id] = (first, np.array([(pipeline.id, *row) for row in rows], dtype=np.float64))
     pipes = mem["pipes"]
     if pipeline.id >= pipes.shape[1]:
         pipes = mem["pipes"] = np.concatenate((pipes, np.zeros((3, max(pipes.shape[1], pipeline.id + 1)))), axis=1)
@@ -204,9 +204,12 @@ def _refresh(mem: dict, cluster, pid: int) -> None:
     for op_id in cluster.assignable(pid):
         if op_id not in ready:
             slot = _slot(mem)
+            table = mem["table"]  # row by row: a column from a Python tuple costs three times as much
+            table[:_READY_SINCE, slot] = rows[op_id - first]
+            table[_READY_SINCE, slot] = cluster.now
             # an operator's OOM figures cannot change while it is ready (only a container running it fails)
-            mem["table"][:, slot] = (pid, *rows[op_id - first], cluster.now, mem["ram"].get(op_id, 0.0),
-                                     mem["failures"].get(op_id, 0))
+            table[_AFTER_OOM, slot] = mem["ram"].get(op_id, 0.0)
+            table[_FAILURES, slot] = mem["failures"].get(op_id, 0)
             ready[op_id] = slot
 
 
@@ -229,6 +232,7 @@ _COMPUTED = ("ram_gb", "waited", "ready_waited")
 _TABLE_ROWS = tuple((name, _TABLE.index(name)) for name in COLUMNS if name not in _COMPUTED)
 _MEMORY, _AFTER_OOM, _ARRIVAL = _TABLE.index("est_memory_gb"), _TABLE.index("after_oom"), _TABLE.index("arrival")
 _READY_SINCE, _PRIORITY = _TABLE.index("ready_since"), _TABLE.index("priority")
+_FAILURES = _TABLE.index("failures")
 
 
 def _columns(mem: dict, now: float) -> tuple[np.ndarray, ReadyOps, np.ndarray]:
@@ -301,8 +305,10 @@ def _observe(mem: dict, results, arrivals, cluster) -> None:
         if left[1] <= 0:
             _forget(mem, pid)
             touched.discard(pid)
-        else:
-            mem["pipes"][:, pid] = left
+        else:  # the arrival does not change; two items cost a third of a row from a list
+            pipes = mem["pipes"]
+            pipes[1, pid] = left[1]
+            pipes[2, pid] = left[2]
     for pid in sorted(touched):
         _refresh(mem, cluster, pid)
 
