@@ -3,9 +3,11 @@
 
 Why beside search_throughput.py: that one measures wall-clock candidates per minute through the worker pool,
 which is what a search gets but means little while other jobs share the cores. CPU time of one process moves
-far less with the load, so a change can be compared with the code before it on a busy machine (run both,
-interleaved); `2 x 60 / seconds` is then roughly the two-core rate on an idle machine. The candidates are the
-random trees search_throughput.py sends (seed 0), compiled as the trusted worker compiles them.
+less with the load, so a change can be compared with the code before it on a busy machine (run both,
+interleaved, and compare their ratio). It is not an idle figure: under a load average of 6 on the 2-core
+machine the same code costs about twice the CPU time it costs idle (shared caches and cores), so `2 x 60 /
+seconds` printed there is a floor, not the idle rate. The candidates are the random trees
+search_throughput.py sends (seed 0), compiled as the trusted worker compiles them.
 
     python benchmarks/candidate_cost.py [pipelines] [--candidates 20] [--full] [--profile]
 """
@@ -66,8 +68,8 @@ def main() -> None:
     run = sum(t[0] for t in totals) / len(codes)
     score = sum(t[1] for t in totals) / len(codes)
     print(f"{args.task} ({'full train' if args.full else 'screen'}, {len(instances)} instance(s)): run "
-          f"{run * 1000:.0f} ms + score {score * 1000:.0f} ms CPU per candidate; 2 x 60 / that = "
-          f"{120 / (run + score):.0f} candidates/min; load average after: "
+          f"{run * 1000:.0f} ms + score {score * 1000:.0f} ms CPU per candidate (2 x 60 / that: "
+          f"{120 / (run + score):.0f} candidates/min, a floor under load); load average after: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
