@@ -1,13 +1,13 @@
 """Offline GP discovery on the cache task: does a searched RANK function beat every baseline on held-out traces?
 
 Runs the GP proposer over Vulcan's RANK interface once per search seed (train: early Twitter windows;
-selection: later windows; held out: later Twitter windows and the whole CloudPhysics trace), each a full run
+selection: later windows; held out: ten later Twitter windows per group and the whole CloudPhysics trace), each a full run
 whose verdict compares the selected policy with every baseline: the RANK policy files and the task's
 mechanism-level reference baselines (ARC, S3-FIFO, SIEVE, 2Q, LIRS, GDSF, LHD, LeCaR, Cacheus, W-TinyLFU),
 per group and overall, then across search seeds (discovery_common). Then, per held-out instance: the
 evolved score (miss-ratio reduction vs FIFO, %; mean and 95% CI over search seeds), the best baseline there,
 the gap to it and to Belady (the offline optimum, a bound and no baseline).
-Run: nice -n 10 python benchmarks/discovery_cache.py [--samples 40] [--seeds 0,1,2] [--run-root runs/discovery-cache]
+Run: nice -n 10 python benchmarks/discovery_cache.py [--samples 2000] [--seeds 0,1,2] [--run-root runs/discovery-cache]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def per_instance(run_root: Path, seeds: list[int]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=40, help="samples per search seed")
+    parser.add_argument("--samples", type=int, default=2000, help="samples per search seed")
     parser.add_argument("--seeds", default="0,1,2", help="search seeds, comma-separated (at least 3 for intervals)")
     parser.add_argument("--run-root", default="runs/discovery-cache", help="one run folder per seed inside")
     args = parser.parse_args()

@@ -45,7 +45,7 @@ LAYERS = {
              "test_engine.py", "test_fetch.py", "test_gp.py", "test_interface.py", "test_metrics.py",
              "test_search_core.py", "test_simulate.py", "test_static_check.py", "test_trace.py",
              "test_verdict.py", "test_workload.py", "test_layers.py", "test_interpreter.py", "test_stack_machine.py",
-             "test_k8s_grammar.py", "test_imports.py", "test_docs.py", "test_k8s_kernels.py"),
+             "test_k8s_grammar.py", "test_imports.py", "test_docs.py", "test_k8s_kernels.py", "test_program_kernel.py"),
     "integration": ("test_bound.py", "test_cache_cli.py", "test_cache_fidelity.py", "test_cache_oracle.py",
                     "test_cache_task.py", "test_cache_sampled.py", "test_cli.py", "test_cli_errors.py",
                     "test_executors.py", "test_external_task.py", "test_fallback.py", "test_fidelity.py",

@@ -446,3 +446,47 @@ def test_a_reference_baseline_that_fails_stops_the_run_in_one_line(tmp_path):
     assert result.returncode == 2, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert "reference baseline harmonic-4 on uniform/seed1: KeyError" in last and "Traceback" not in result.stderr
+
+
+def test_the_example_packs_a_gp_tree_in_its_compiled_loop_as_the_rendered_module():
+    """The guide's compiled-loop example: a GP tree's module from the trusted interpreter carries its program,
+    and the example's `run` packs with it in one numba loop (binpacking_kernel.py, on the shared evaluator
+    policyforge.program_kernel) without calling `score`, choosing exactly the bins the rendered module
+    chooses: the GP seeds and random trees, on every distribution. A module carrying anything but a real
+    program is packed by calling its `score`, as before."""
+    import types
+
+    from policyforge.search.proposers.gp import GPProposer
+    from policyforge.trees.grammar import build_grammar
+    from policyforge.trees.interpreter import compile_tree
+    from policyforge.trust.vouched import _features
+
+    task = get_task(REF, items=300)
+    hints = task.search_hints()
+    gp = GPProposer(task.spec, table=hints.gp_table)
+    grammar = build_grammar(task.spec, hints.gp_table)
+    features = _features(grammar.feature_module)
+    instances = [i for i in task.instances() if i.split == "test" and i.params["seed"] == task.test_seeds[0]]
+    assert {i.group for i in instances} == {"uniform", "small", "bimodal", "weibull"}
+
+    def refuse(*args):
+        raise AssertionError("the compiled loop calls no Python score")
+
+    trees = [gp.parse(code) for code in gp.seed_programs()]
+    trees += [gp.random_tree(np.random.default_rng([5, k])) for k in range(25)]
+    for tree in trees:
+        code = gp.render(tree)
+        rendered = types.ModuleType("rendered")
+        exec(compile(code, "rendered", "exec"), rendered.__dict__)
+        compiled = types.ModuleType("compiled")
+        compiled.gp_program = compile_tree(grammar, tree, features).gp_program
+        compiled.score = refuse
+        for instance in instances:
+            expected = task.run(rendered, instance)["bin"]
+            assert np.array_equal(task.run(compiled, instance)["bin"], expected), (code, instance.id)
+    calls = []
+    forged = types.ModuleType("forged")
+    forged.gp_program = {"score": {"ops": [0]}}  # not a GPProgram: `score` is called
+    forged.score = lambda item, bins: calls.append(1) or rendered.score(item, bins)
+    assert np.array_equal(task.run(forged, instances[0])["bin"], task.run(rendered, instances[0])["bin"])
+    assert len(calls) == 300

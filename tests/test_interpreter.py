@@ -179,16 +179,16 @@ def test_the_cache_tasks_compiled_loop_evicts_as_the_rendered_module(monkeypatch
 def test_a_module_carrying_no_real_program_runs_its_functions():
     """Only a well-formed GPProgram takes the compiled loop; anything else claiming to be one (a sandboxed
     module can say what it likes) falls back to calling `score`."""
-    from policyforge.program import GPProgram
+    from policyforge.program import GPProgram, bind
     from policyforge.tasks.cache import rank
 
     lru = GPProgram(np.array([0]), np.array([0]), np.empty(0), ("objs.last_access",), 1)
-    assert rank.compiled(lru, rank.RANK_SLOTS) is not None
-    assert rank.compiled({"ops": [0]}, rank.RANK_SLOTS) is None
-    assert rank.compiled(GPProgram(np.array([0]), np.array([0]), np.empty(0), ("objs.next_access",), 1),
-                         rank.RANK_SLOTS) is None
+    assert bind(lru, rank.RANK_SLOTS) is not None
+    assert bind({"ops": [0]}, rank.RANK_SLOTS) is None
+    assert bind(GPProgram(np.array([0]), np.array([0]), np.empty(0), ("objs.next_access",), 1),
+                rank.RANK_SLOTS) is None
     forged = GPProgram(np.array([0]), np.array([0]), np.empty(0), ("objs.last_access",), 1)
     object.__setattr__(forged, "args", np.array([10**9]))  # out of range: refused before any kernel reads it
-    assert rank.compiled(forged, rank.RANK_SLOTS) is None
+    assert bind(forged, rank.RANK_SLOTS) is None
     with pytest.raises(ValueError):
         GPProgram(np.array([2]), np.array([0]), np.empty(0), (), 1)  # `add` with an empty stack

@@ -163,3 +163,15 @@ def test_group_labels_shorten_file_paths_only():
     assert label("twitter/bytes/10%") == "twitter/bytes/10%"
     assert label("cloudphysics/objects/0.1%") == "cloudphysics/objects/0.1%"
     assert label("default") == "default"
+
+
+def test_a_single_instance_group_beside_repeated_ones_is_named_as_why_overall_has_no_interval():
+    """Groups with ten windows each do not make the overall interval defined when one group has a single
+    instance (cache's whole-trace CloudPhysics group): the conclusion names that group, and claims nothing."""
+    candidate = {f"a/w{i}": 5.0 + 0.1 * i for i in range(10)} | {"trace": 4.0}
+    base = {f"a/w{i}": 1.0 for i in range(10)} | {"trace": 1.0}
+    groups = {f"a/w{i}": "a" for i in range(10)} | {"trace": "cloudphysics/bytes/1%"}
+    verdict = compare(candidate, {"base": base}, groups)
+    assert verdict.groups[0].vs_best.above_zero  # the repeated group alone has its interval
+    assert not verdict.improved
+    assert "cloudphysics/bytes/1% has a single held-out instance" in verdict.conclusion

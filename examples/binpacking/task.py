@@ -14,7 +14,9 @@ Run it by reference, from any folder:
 
 The two halves of the contract (policyforge.contract): `run` is untrusted (it runs in the sandbox beside the
 candidate) and returns only the chosen bin of each item; `score` is trusted and replays those choices on a
-fresh `Packing` of its own, which refuses any illegal one. docs/write-your-own-task.md walks through it.
+fresh `Packing` of its own, which refuses any illegal one. A GP tree handed over by the engine's trusted
+interpreter is packed in one compiled loop instead (binpacking_kernel.py), with the same bins.
+docs/write-your-own-task.md walks through it.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from policyforge.contract import (
     policy_function,
 )
 from policyforge.errors import PolicyforgeError
+from policyforge.program import GPProgram
 
 HERE = Path(__file__).resolve().parent
 CAPACITY = 100
@@ -290,8 +293,16 @@ class OnlineBinPacking(Task):
 
     def run(self, policy: ModuleType, instance: Instance) -> Decisions:
         """UNTRUSTED: pack the instance's items with the policy; the decisions are the chosen bins."""
-        score = policy_function(policy, "score")
         sizes = _sizes(instance)
+        programs = getattr(policy, "gp_program", None)  # a GP tree's, from the engine's trusted interpreter
+        program = programs.get("score") if isinstance(programs, dict) else None
+        if isinstance(program, GPProgram):
+            from binpacking_kernel import pack_program  # numba: imported only on this path
+
+            chosen = pack_program(sizes, CAPACITY, program)
+            if chosen is not None:  # the tree packed in one compiled loop: the bins `score` would choose
+                return {"bin": chosen}
+        score = policy_function(policy, "score")
         packing = Packing(CAPACITY, len(sizes))
         chosen = np.empty(len(sizes), dtype=np.int64)
         for i, size in enumerate(sizes.tolist()):

@@ -1,8 +1,8 @@
 """A GP tree as a flat postfix program a task may run in its own compiled simulator loop.
 
-The engine's trusted interpreter (search/proposers/interpreter.py) compiles every GP tree into this form and
+The engine's trusted interpreter (trees/interpreter.py) compiles every GP tree into this form and
 attaches it to the policy module it hands `Task.run` (`module.gp_program`, one per evolved function). A task
-that can evaluate the program inside its compiled simulator (a numba stack machine, say) skips the Python call
+that can evaluate the program inside its compiled simulator (policyforge.program_kernel) skips the Python call
 per decision; any other task ignores it and calls the module's functions as usual. The opcode numbers are
 part of the public contract, so a task reads them from here, never from the engine.
 
@@ -11,10 +11,14 @@ Semantics per instruction, elementwise and in IEEE double precision, exactly as 
 (numpy's minimum/maximum); `clip(a, lo, hi)` is min(max(a, lo), hi) with NaN propagating; comparisons give
 1.0/0.0 and `where` takes its first operand as the condition; the result is then made finite as
 `np.nan_to_num` does (NaN -> 0, +-inf -> +-max float).
+
+policyforge.program_kernel evaluates these programs inside a task's own numba loop (`bind` maps a program's
+terminals to the loop's value slots first); it lives apart so that importing the format never imports numba.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,3 +69,24 @@ class GPProgram:
             raise ValueError("GPProgram: the program must leave exactly one value and declare its depth")
         if not np.isfinite(self.consts).all():
             raise ValueError("GPProgram: non-finite constant")
+
+
+def bind(program: object, slots: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    """(ops, args, consts, depth) of `program` with each TERMINAL's argument replaced by the slot `slots` gives
+    its terminal in the caller's value vector: the arguments of program_kernel.evaluate. None when `program`
+    is no GPProgram or reads a terminal the caller does not compute (then the caller calls the policy's
+    function instead). The program is checked afresh (opcodes, indices, stack depth): a module from a
+    sandbox can carry anything, so whatever an object claims, the kernel never reads outside its arrays."""
+    if not isinstance(program, GPProgram):
+        return None
+    try:
+        checked = GPProgram(np.array(program.ops), np.array(program.args), np.array(program.consts),
+                            tuple(str(t) for t in program.terminals), int(program.depth))
+    except (TypeError, ValueError):
+        return None
+    if any(t not in slots for t in checked.terminals):
+        return None
+    args = checked.args.copy()
+    terminal = checked.ops == TERMINAL
+    args[terminal] = [int(slots[checked.terminals[k]]) for k in checked.args[terminal]]
+    return checked.ops.copy(), args, checked.consts.copy(), checked.depth  # writable: one compiled signature

@@ -216,7 +216,9 @@ def _conclusion(name: str, rows: list[GroupVerdict], overall: GroupVerdict, impr
         head = (f"no improvement found: {name} is not better than the best baseline overall, "
                 f"{overall.best_baseline}: {vs.text()}")
         if not vs.defined:
-            head += "; with one seed per group no interval exists, so no gain can be claimed"
+            single = [label(r.group) for r in rows if r.seeds < 2]
+            head += (f"; {', '.join(single)} {'has' if len(single) == 1 else 'have'} a single held-out instance, "
+                     "so the overall interval is undefined and no gain can be claimed")
         elif vs.below_zero:
             head += " (worse: the interval is below zero)"
         else:

@@ -67,8 +67,8 @@ def trusted_tree(grammar: Grammar, code: str) -> Node | None:
 
 
 _run: Callable[..., np.ndarray] | None = None
-"""The compiled stack machine (stack_machine.run), imported with the first compiled tree: numba loads only
-in the processes that evaluate trees."""
+"""The compiled evaluator over a matrix (policyforge.program_kernel.run, the one every task's compiled loop
+shares), imported with the first compiled tree: numba loads only in the processes that evaluate trees."""
 
 _TERMINAL, _CONST, _BINARY_OP, _UNARY_OP, _TERNARY_OP = range(5)
 
@@ -168,7 +168,7 @@ class CompiledFunction:
             except (ValueError, TypeError):  # a field of another shape: numpy's own broadcasting decides
                 pass
             else:
-                return _run(*self.machine, matrix, EPS)
+                return _run(*self.machine, matrix)
         return self._numpy(env, n)
 
     def _numpy(self, env: dict[str, Any], n: int) -> np.ndarray:
@@ -197,11 +197,12 @@ class CompiledFunction:
 
 
 def _machine(program: GPProgram) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """The arguments of the compiled stack machine (stack_machine.run) for `program`: the public postfix
-    program itself, so the machine and a task's compiled loop read one encoding."""
+    """The arguments of the compiled evaluator (program_kernel.run) for `program`: the public postfix program
+    itself (its terminals are the matrix's rows), so the interpreter and a task's compiled loop read one
+    encoding and run one evaluator."""
     global _run
     if _run is None:
-        from policyforge.trees.stack_machine import run
+        from policyforge.program_kernel import run
 
         _run = run
     return program.ops, program.args, program.consts, program.depth

@@ -1,6 +1,6 @@
-"""The RANK mechanism with a GP program compiled in: one generic stack machine (compiled once, the program
-passed as arrays) evaluated per request inside the simulator loop, so a GP candidate costs no Python call per
-eviction and no compile of its own.
+"""The RANK mechanism with a GP program compiled in: the shared evaluator (policyforge.program_kernel,
+compiled once, the program passed as arrays) called per request inside the simulator loop, so a GP candidate
+costs no Python call per eviction and no compile of its own.
 
 It makes exactly the decisions of `rank.run_policy` with the program's module (tests/test_interpreter.py
 checks it victim for victim): each request's features are the ones `_rank_kernels.chunk` would give that row
@@ -14,23 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from policyforge.program import (
-    ABS,
-    ADD,
-    CLIP,
-    CONST,
-    DIV,
-    EPS,
-    FLOOR,
-    LT,
-    MAX,
-    MIN,
-    MUL,
-    NEG,
-    SUB,
-    TERMINAL,
-    WHERE,
-)
+from policyforge.program_kernel import evaluate
 from policyforge.tasks.cache.algorithms._iheap import iheap_pop, iheap_push, iheap_update
 
 STORED, INSERTED, COUNT, EVICTED = range(4)
@@ -39,72 +23,6 @@ N_SLOTS = 15
 """Value slots a program's terminals read: the RANK block's ten rows (rank.OBJS_COLUMNS order), then the
 scalars capacity, objects, requests, clock, now (see rank.RANK_SLOTS)."""
 S_CAPACITY, S_OBJECTS, S_REQUESTS, S_CLOCK, S_NOW = 10, 11, 12, 13, 14
-LARGEST = np.finfo(np.float64).max
-
-
-@njit(cache=True, inline="always")
-def _min(a, b):
-    return a if (a < b or a != a) else b  # numpy's minimum: NaN propagates, ties keep the second operand
-
-
-@njit(cache=True, inline="always")
-def _max(a, b):
-    return a if (a > b or a != a) else b
-
-
-@njit(cache=True, error_model="numpy")
-def evaluate(ops, args, consts, values, stack):
-    """The program's value on one row (`values` holds every slot), made finite as np.nan_to_num does."""
-    sp = 0
-    for k in range(ops.shape[0]):
-        op = ops[k]
-        if op == TERMINAL:
-            stack[sp] = values[args[k]]
-            sp += 1
-        elif op == CONST:
-            stack[sp] = consts[args[k]]
-            sp += 1
-        elif op == NEG:
-            stack[sp - 1] = -stack[sp - 1]
-        elif op == ABS:
-            stack[sp - 1] = abs(stack[sp - 1])
-        elif op == FLOOR:
-            stack[sp - 1] = np.floor(stack[sp - 1])
-        elif op == WHERE:
-            sp -= 2
-            stack[sp - 1] = stack[sp] if stack[sp - 1] != 0.0 else stack[sp + 1]
-        elif op == CLIP:
-            sp -= 2
-            stack[sp - 1] = _min(_max(stack[sp - 1], stack[sp]), stack[sp + 1])
-        else:
-            b = stack[sp - 1]
-            a = stack[sp - 2]
-            sp -= 1
-            if op == ADD:
-                r = a + b
-            elif op == SUB:
-                r = a - b
-            elif op == MUL:
-                r = a * b
-            elif op == DIV:
-                r = a / (b if abs(b) > EPS else 1.0)
-            elif op == MIN:
-                r = _min(a, b)
-            elif op == MAX:
-                r = _max(a, b)
-            elif op == LT:
-                r = 1.0 if a < b else 0.0
-            else:  # GT
-                r = 1.0 if a > b else 0.0
-            stack[sp - 1] = r
-    r = stack[0]
-    if r != r:
-        return 0.0
-    if r > LARGEST:
-        return LARGEST
-    if r < -LARGEST:
-        return -LARGEST
-    return r
 
 
 @njit(cache=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from policyforge.program_kernel import evaluate
 from policyforge.tasks.cache._program_kernels import (
     N_SLOTS,
     S_CAPACITY,
@@ -14,7 +15,6 @@ from policyforge.tasks.cache._program_kernels import (
     S_NOW,
     S_OBJECTS,
     S_REQUESTS,
-    evaluate,
 )
 
 STORED, INSERTED, COUNT, LAST, SLOT = range(5)

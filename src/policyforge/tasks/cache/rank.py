@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from policyforge.errors import PolicyCrashed, PolicyError, PolicyforgeError
-from policyforge.program import TERMINAL, GPProgram
+from policyforge.program import TERMINAL, GPProgram, bind
 from policyforge.tasks.cache import _program_kernels as program_kernels
 from policyforge.tasks.cache import _rank_kernels as kernels
 from policyforge.tasks.cache.simulate import Result
@@ -139,26 +139,6 @@ RANK_SLOTS = {**{f"objs.{name}": k for k, name in enumerate(OBJS_COLUMNS)},
 """Terminal name -> the compiled loop's value slot (_program_kernels), for the RANK interface."""
 
 
-def compiled(program: object, slots: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
-    """(ops, args, consts, depth) of a GP program with its terminals mapped to value slots, or None when it is
-    no GPProgram or reads a terminal the compiled loop does not have (then the policy is called instead).
-    The program is checked afresh (opcodes, indices, stack depth), so whatever an object claims, the kernel
-    never reads outside its arrays."""
-    if not isinstance(program, GPProgram):
-        return None
-    try:
-        checked = GPProgram(np.array(program.ops), np.array(program.args), np.array(program.consts),
-                            tuple(str(t) for t in program.terminals), int(program.depth))
-    except (TypeError, ValueError):
-        return None
-    if any(t not in slots for t in checked.terminals):
-        return None
-    args = checked.args.copy()
-    terminal = checked.ops == TERMINAL
-    args[terminal] = [slots[checked.terminals[k]] for k in checked.args[terminal]]
-    return checked.ops.copy(), args, checked.consts.copy(), checked.depth  # writable: one compiled signature
-
-
 def run_program(trace: Trace, mode: str, capacity: int, program: GPProgram) -> dict[str, np.ndarray] | None:
     """The decisions of a GP program's RANK run, computed in one compiled loop (the same victims as
     `run_policy` with the program's module), or None when the loop cannot run this program.
@@ -166,7 +146,7 @@ def run_program(trace: Trace, mode: str, capacity: int, program: GPProgram) -> d
     Only the trusted worker pool hands the task a module carrying an engine-built program; a sandboxed
     module that pretends to carry one only runs this same kernel inside its sandbox, and its decisions are
     judged by the trusted `judge` like any others, so the judge is no weaker for it."""
-    code = compiled(program, RANK_SLOTS)
+    code = bind(program, RANK_SLOTS)
     if code is None:
         return None
     sizes = trace.sizes(mode)

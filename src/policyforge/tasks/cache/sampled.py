@@ -23,10 +23,10 @@ import time
 import numpy as np
 
 from policyforge.errors import PolicyError
-from policyforge.program import GPProgram
+from policyforge.program import GPProgram, bind
 from policyforge.tasks.cache import _program_kernels as program_kernels
 from policyforge.tasks.cache import _sampled_kernels as kernels
-from policyforge.tasks.cache.rank import Columns, ScoreFn, _call, _object_ids, _stream, compiled
+from policyforge.tasks.cache.rank import Columns, ScoreFn, _call, _object_ids, _stream
 from policyforge.tasks.cache.simulate import Result
 from policyforge.tasks.cache.trace import Trace, make_trace
 
@@ -83,7 +83,7 @@ def run_program(trace: Trace, mode: str, capacity: int, program: GPProgram, seed
     """The sampled run of a GP program scored inside the compiled loop (the victims of `run_policy` with the
     program's module), or None when the loop cannot run it. As for RANK (rank.run_program), only the trusted
     worker hands over engine-built programs, and the judge checks whatever comes back."""
-    code = compiled(program, SAMPLED_SLOTS)
+    code = bind(program, SAMPLED_SLOTS)
     if code is None:
         return None
     state, aclock, members, counters, victims, rng, sample, clock = _start(trace, seed)

@@ -52,6 +52,9 @@ MECHANISM_BASELINES = ("arc", "s3fifo", "sieve", "twoq", "lirs", "gdsf", "lhd", 
 """Mechanism-level baselines measured beside the RANK baselines (trusted, compiled; not policy files)."""
 REFERENCES = (*MECHANISM_BASELINES, "belady")
 """Every compiled reference figure, the offline optimum (Belady, the bound) included."""
+TEST_WINDOWS = tuple(range(5_000_000, 10_000_000, 500_000))
+"""Ten held-out Twitter windows per group (after train and validation): a group's verdict has an interval
+over windows, as a k8s-gpu workload's has over seeds."""
 PROXY_SCALE = 0.25
 """A proxy window's share of its train window (benchmarks/proxy_fidelity.py measured it)."""
 
@@ -136,7 +139,7 @@ class CacheTask(Task):
 
     def __init__(self, window: int = 200_000, train_windows: list[int] | tuple[int, ...] = (0, 1_000_000),
                  validation_windows: list[int] | tuple[int, ...] = (3_000_000, 4_000_000),
-                 test_windows: list[int] | tuple[int, ...] = (5_000_000, 6_000_000),
+                 test_windows: list[int] | tuple[int, ...] = TEST_WINDOWS,
                  modes: list[str] | tuple[str, ...] = ("bytes", "objects"),
                  fractions: list[float] | tuple[float, ...] = (0.1, 0.01), cloudphysics: bool = True,
                  data_dir: str | None = None, workload: str | None = None,

@@ -12,42 +12,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from policyforge.program import CONST, OPCODES, TERMINAL, GPProgram
+from policyforge.program import TERMINAL, bind
 from policyforge.tasks.k8s_gpu.cluster import ClusterState, PodRequest
 from policyforge.tasks.k8s_gpu.trace import ALL_MODELS_MASK, KNOWN_GPU_MODELS
 from policyforge.tasks.k8s_gpu.workload import TargetWorkload
 
 
-def tree_program(score) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(opcodes, arguments, which terminals are read) of `score`'s program (policyforge.program), or None when
-    it has none or reads a terminal the kernel does not compute. The program was checked when it was built
-    (GPProgram); a sandboxed module carrying a forged one only runs this kernel in its own sandbox, and its
+def tree_program(score) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray] | None:
+    """(opcodes, arguments, constants, depth, which terminals are read) of `score`'s program
+    (policyforge.program) bound to the kernel's value rows, or None when it has none or reads a terminal the
+    kernel does not compute. `bind` checks the program again (a module in the sandbox could have altered or
+    forged one); a sandboxed module carrying a forged one only runs this kernel in its own sandbox, and its
     decisions are replayed by the trusted judge like any other."""
-    program = getattr(score, "program", None)
-    if not isinstance(program, GPProgram):
-        return None
-    try:  # checked again (a module in the sandbox could have altered one after it was built)
-        program = GPProgram(program.ops, program.args, program.consts, tuple(program.terminals), program.depth)
-    except (ValueError, TypeError):
-        return None
-    from policyforge.tasks.k8s_gpu.tree_kernel import OPS, TERMINALS
+    from policyforge.tasks.k8s_gpu.tree_kernel import SLOTS, TERMINALS
 
-    if any(name not in TERMINALS for name in program.terminals):
+    code = bind(getattr(score, "program", None), SLOTS)
+    if code is None:
         return None
-    ops, args = np.zeros(len(program.ops), np.int64), np.zeros(len(program.ops))
+    ops, args, consts, depth = code
     used = np.zeros(len(TERMINALS), np.bool_)
-    for pc, (op, arg) in enumerate(zip(program.ops.tolist(), program.args.tolist(), strict=True)):
-        if op == TERMINAL:
-            args[pc] = index = TERMINALS.index(program.terminals[arg])
-            used[index] = True
-        elif op == CONST:
-            args[pc] = program.consts[arg]
-        ops[pc] = OPS.index(_NAMES[op])
-    return ops, args, used
-
-
-_NAMES = {TERMINAL: "terminal", CONST: "const", **{code: name for name, code in OPCODES.items()}}
-"""policyforge.program's opcodes -> the kernel's operation names."""
+    used[args[ops == TERMINAL]] = True
+    return ops, args, consts, depth, used
 
 
 def sequence_arrays(sequence: list[PodRequest]) -> tuple[np.ndarray, ...]:
@@ -83,11 +68,11 @@ def run_tree_program(program, state: ClusterState, sequence: list[PodRequest], w
     from policyforge.tasks.k8s_gpu.features import FGD_STEPS
     from policyforge.tasks.k8s_gpu.tree_kernel import run_tree
 
-    ops, args, used = program
+    ops, args, consts, depth, used = program
     cpu, memory, num, milli, mask, keys = sequence_arrays(sequence)
     shares = np.array([tables.cpu_only_share, tables.sharing_share, tables.multi_gpu_share,
                        tables.constrained_share], np.float64)
-    return run_tree(ops, args, used, cpu, memory, num, milli, mask, keys, int(keys.max(initial=0)) + 1,
+    return run_tree(ops, args, consts, depth, used, cpu, memory, num, milli, mask, keys, int(keys.max(initial=0)) + 1,
                     state.cpu_capacity, state.memory_capacity, state.gpu_count, state.gpu_model,
                     state.model_bit.astype(np.int64), state.gpu_exists, rank,
                     state.cpu_free, state.memory_free, state.gpu_free, state.full_free_gpus, state.max_gpu_free,

@@ -1,11 +1,12 @@
 """The inflation experiment for a GP tree, compiled (numba): the scheduling cycle and the tree in one loop.
 
-One generic kernel, compiled once (cached on disk): the tree arrives as a postfix program (opcode and argument
-arrays), so no candidate compiles anything. Per arriving pod it does what engine.Scheduler does with the
-trusted interpreter (search/proposers/interpreter.py): filter the feasible nodes, compute the terminals the
-program reads for every candidate (views.py and features.py, the same arithmetic in the same order), run the
-program over the candidates, make the result finite as nan_to_num does, take the best (ties: the fixed node
-order), choose GPUs as ClusterState.default_gpus and bind as ClusterState.bind. tree_run.py builds the inputs;
+One generic kernel, compiled once (cached on disk): the tree arrives as a postfix program (policyforge.program,
+its terminals bound to rows of the kernel's value matrix), so no candidate compiles anything. Per arriving pod
+it does what engine.Scheduler does with the trusted interpreter (trees/interpreter.py): filter the feasible
+nodes, compute the terminals the program reads for every candidate (views.py and features.py, the same
+arithmetic in the same order), run the program over the candidates with the shared evaluator
+(policyforge.program_kernel.evaluate_columns, finite as nan_to_num makes it), take the best (ties: the fixed node
+order), choose GPUs as ClusterState.default_gpus and bind as ClusterState.bind. compiled.py builds the inputs;
 tests/test_k8s_kernels.py checks the decisions equal the interpreter's.
 """
 
@@ -14,11 +15,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from policyforge.program_kernel import evaluate_columns
 from policyforge.tasks.k8s_gpu.node_kernels import after_fragmentation, feasible, node_fragmentation, refresh
 
 MILLI = 1000
-EPS = 1e-9
-HUGE = np.finfo(np.float64).max
 
 TERMINALS = (
     "nodes.cpu_free", "nodes.cpu_capacity", "nodes.memory_free", "nodes.memory_capacity", "nodes.gpu_count",
@@ -32,74 +32,12 @@ TERMINALS = (
 )
 """The terminals the kernel computes, by code (their index here)."""
 (T_FRAG, T_AFTER, T_FGD, T_MODEL_SHARE, T_MODEL_FREE, T_SCARCITY) = (17, 18, 19, 27, 29, 30)
-OPS = ("terminal", "const", "add", "sub", "mul", "div", "min", "max", "lt", "gt", "neg", "abs", "floor", "where",
-       "clip")
-"""Opcodes of the program (their index here); a terminal's or constant's argument is in the argument array."""
+SLOTS = {name: t for t, name in enumerate(TERMINALS)}
+"""Terminal name -> its row of the kernel's value matrix (program.bind)."""
 
 
 @njit(cache=True)
-def _run_program(ops, args, values, stack, k_count):
-    """The program over candidates 0..k_count-1; `values[t]` holds terminal t per candidate. Returns the stack
-    row holding the result."""
-    sp = 0
-    for pc in range(ops.shape[0]):
-        op = ops[pc]
-        if op == 0:
-            t = int(args[pc])
-            for k in range(k_count):
-                stack[sp, k] = values[t, k]
-            sp += 1
-        elif op == 1:
-            c = args[pc]
-            for k in range(k_count):
-                stack[sp, k] = c
-            sp += 1
-        elif op <= 9:
-            a, b = stack[sp - 2], stack[sp - 1]
-            for k in range(k_count):
-                x, y = a[k], b[k]
-                if op == 2:
-                    r = x + y
-                elif op == 3:
-                    r = x - y
-                elif op == 4:
-                    r = x * y
-                elif op == 5:
-                    r = x / (y if abs(y) > EPS else 1.0)
-                elif op == 6:  # np.minimum and np.maximum: NaN when either is NaN
-                    r = x if x != x or (y == y and x <= y) else y
-                elif op == 7:
-                    r = x if x != x or (y == y and x >= y) else y
-                elif op == 8:
-                    r = 1.0 if x < y else 0.0
-                else:
-                    r = 1.0 if x > y else 0.0
-                a[k] = r
-            sp -= 1
-        elif op <= 12:
-            a = stack[sp - 1]
-            for k in range(k_count):
-                if op == 10:
-                    a[k] = -a[k]
-                elif op == 11:
-                    a[k] = abs(a[k])
-                else:
-                    a[k] = np.floor(a[k])
-        else:
-            a, b, c = stack[sp - 3], stack[sp - 2], stack[sp - 1]
-            for k in range(k_count):
-                if op == 13:
-                    a[k] = b[k] if a[k] != 0.0 else c[k]
-                else:  # np.clip: np.minimum(np.maximum(x, low), high)
-                    x, low, high = a[k], b[k], c[k]
-                    x = x if x != x or (low == low and x >= low) else low
-                    a[k] = x if x != x or (high == high and x <= high) else high
-            sp -= 2
-    return sp - 1
-
-
-@njit(cache=True)
-def run_tree(ops, args, used, seq_cpu, seq_mem, seq_num, seq_milli, seq_mask, seq_key, n_keys,
+def run_tree(ops, args, consts, depth, used, seq_cpu, seq_mem, seq_num, seq_milli, seq_mask, seq_key, n_keys,
              cpu_cap, mem_cap, gpu_count, gpu_model, model_bit, gpu_exists, rank,
              cpu_free, mem_free, gpu_free, full_free, max_free, free_total, pod_count, sharing_pods, whole_pods,
              version, w_cpu, w_num, w_milli, w_mask, w_prob, all_mask, demand_share, shares, need, fgd_steps,
@@ -120,7 +58,8 @@ def run_tree(ops, args, used, seq_cpu, seq_mem, seq_num, seq_milli, seq_mask, se
     type_after = np.zeros((keys, n_types, width))
     type_done = np.zeros((keys, n_types), np.bool_)
     values = np.zeros((len(TERMINALS), n_nodes))
-    stack = np.empty((max(ops.shape[0], 1), n_nodes))
+    stack = np.empty((max(depth, 1), n_nodes))
+    scores = np.empty(n_nodes)
     cand = np.empty(n_nodes, np.int64)
     free_by_model = np.zeros(n_models)
     for j in range(n_nodes):
@@ -143,20 +82,12 @@ def run_tree(ops, args, used, seq_cpu, seq_mem, seq_num, seq_milli, seq_mask, se
                        w_cpu, w_num, w_milli, w_mask, w_prob, demand_share, shares, need, fgd_steps,
                        before, before_version, after, after_version, free_by_model, model_values, scarcity,
                        node_type, type_after, type_done)
-            top = _run_program(ops, args, values, stack, k_count)
-            result = stack[top]
-            best = -1
-            for k in range(k_count):
-                x = result[k]
-                if x != x:
-                    x = 0.0
-                elif x > HUGE:
-                    x = HUGE
-                elif x < -HUGE:
-                    x = -HUGE
-                if best < 0 or x > result[best] or (x == result[best] and rank[cand[k]] < rank[cand[best]]):
+            evaluate_columns(ops, args, consts, values, k_count, stack, scores)  # finite, as nan_to_num makes them
+            best = 0
+            for k in range(1, k_count):
+                x = scores[k]
+                if x > scores[best] or (x == scores[best] and rank[cand[k]] < rank[cand[best]]):
                     best = k
-                result[k] = x
             node = cand[best]
         gmask = np.uint64(0)
         if num > 0:
