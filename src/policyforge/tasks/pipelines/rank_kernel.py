@@ -3,10 +3,12 @@ sizes, the order and the best-fit placement in one call.
 
 Why: a GP tree's three functions cost three compiled calls per scheduling call plus the Python around them
 (building the columns, sizing, sorting, placing), about 80 % of a candidate's run. Here the tree arrives as
-postfix programs (policyforge.program, remapped to the rows of `values` by rank_programs.py) and everything
-from the mechanism's stored rows to the chosen pools happens in one call. Each step is the arithmetic of
-ranking.py's Python path in the same order, and each instruction the rendered module's numpy operation, so the
-decisions are the same (tests/test_pipelines_compiled.py checks it, decision for decision).
+postfix programs (policyforge.program, bound to the rows of `values` by rank_programs.py) and everything
+from the mechanism's stored rows to the chosen pools happens in one call. The programs run on the package's
+one compiled evaluator (policyforge.program_kernel.evaluate_columns: the ready operators are the columns);
+the rest is the arithmetic of ranking.py's Python path in the same order, so the decisions are the same
+(tests/test_pipelines_compiled.py checks it, decision for decision). After editing program_kernel.py, delete
+this module's numba cache (see program_kernel's docstring): it holds its own copy of the evaluator.
 
 Row layout of `values` (the program's terminals): ranking.COLUMNS, then ranking.Load's fields.
 """
@@ -16,25 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from policyforge.program import (
-    ABS,
-    ADD,
-    CLIP,
-    CONST,
-    DIV,
-    EPS,
-    FLOOR,
-    LT,
-    MAX,
-    MIN,
-    MUL,
-    NEG,
-    SUB,
-    TERMINAL,
-    WHERE,
-)
+from policyforge.program_kernel import evaluate_columns
 
-BIG = np.finfo(np.float64).max
 N_COLUMNS = 17
 """len(ranking.COLUMNS); the Load fields follow (rank_programs.py checks both)."""
 N_VALUES = N_COLUMNS + 10
@@ -58,52 +43,9 @@ def _max(a, b):
 
 
 @njit(cache=True)
-def _program(code, args, consts, start, end, values, i, stack):
-    """Instructions start..end-1 for candidate `i` (a column of `values`), made finite as np.nan_to_num."""
-    sp = 0
-    for k in range(start, end):
-        op = code[k]
-        if op == TERMINAL:
-            stack[sp] = values[args[k], i]
-            sp += 1
-        elif op == CONST:
-            stack[sp] = consts[args[k]]
-            sp += 1
-        elif op == NEG:
-            stack[sp - 1] = -stack[sp - 1]
-        elif op == ABS:
-            stack[sp - 1] = abs(stack[sp - 1])
-        elif op == FLOOR:
-            stack[sp - 1] = np.floor(stack[sp - 1])
-        elif op == WHERE:
-            sp -= 2
-            stack[sp - 1] = stack[sp] if stack[sp - 1] != 0.0 else stack[sp + 1]
-        elif op == CLIP:
-            sp -= 2
-            stack[sp - 1] = _min(_max(stack[sp - 1], stack[sp]), stack[sp + 1])
-        else:
-            b = stack[sp - 1]
-            a = stack[sp - 2]
-            sp -= 1
-            if op == ADD:
-                r = a + b
-            elif op == SUB:
-                r = a - b
-            elif op == MUL:
-                r = a * b
-            elif op == DIV:
-                r = a / (b if abs(b) > EPS else 1.0)
-            elif op == MIN:
-                r = _min(a, b)
-            elif op == MAX:
-                r = _max(a, b)
-            elif op == LT:
-                r = 1.0 if a < b else 0.0
-            else:
-                r = 1.0 if a > b else 0.0
-            stack[sp - 1] = r
-    x = stack[0]
-    return 0.0 if x != x else BIG if x > BIG else -BIG if x < -BIG else x
+def _program(code, args, consts, start, end, values, stack, out):
+    """`out[i]` = the program in code[start:end] on column i of `values`, for every column."""
+    evaluate_columns(code[start:end], args[start:end], consts, values, values.shape[1], stack, out)
 
 
 @njit(cache=True)
@@ -165,26 +107,26 @@ def decide(table, pipes, slots, free, now, n_pipelines, largest, most_cpus, cpu_
     (NaN: none), the free RAM of each pool after placement, then k rows of (position in `slots`, pool, CPUs,
     RAM).
 
-    `bounds` holds where the rank, ram_gb and cpus programs start in `code` and where the last ends; an empty
-    span is a function the tree does not define (the mechanism's own size)."""
+    `bounds` holds where the rank, ram_gb and cpus programs start in `code`, where the last ends, and the
+    largest depth of the three; an empty span is a function the tree does not define (the mechanism's own
+    size)."""
     values = columns(table, pipes, slots, free, now, n_pipelines, largest, most_cpus, cpu_total, ram_total)
     n = slots.shape[0]
-    stack = np.empty(max(1, bounds[3] - bounds[0]))
+    stack = np.empty((max(1, bounds[4]), n))
     scores = np.empty(n)
-    ram = np.empty(n)
-    cpu = np.empty(n)
+    _program(code, args, consts, bounds[0], bounds[1], values, stack, scores)
     for i in range(n):
-        scores[i] = -_program(code, args, consts, bounds[0], bounds[1], values, i, stack)
-        r = values[8, i]
-        if bounds[2] > bounds[1]:
-            w = _program(code, args, consts, bounds[1], bounds[2], values, i, stack)
-            r = _min(_max(_max(w, 0.1), table[R_AFTER_OOM, slots[i]]), largest)
-        ram[i] = r
-        c = values[5, i]
-        if bounds[3] > bounds[2]:
-            w = _program(code, args, consts, bounds[2], bounds[3], values, i, stack)
-            c = _min(_max(_round_half_even(w), 1.0), float(most_cpus))
-        cpu[i] = c
+        scores[i] = -scores[i]
+    ram = values[8].copy()
+    if bounds[2] > bounds[1]:
+        _program(code, args, consts, bounds[1], bounds[2], values, stack, ram)
+        for i in range(n):
+            ram[i] = _min(_max(_max(ram[i], 0.1), table[R_AFTER_OOM, slots[i]]), largest)
+    cpu = values[5].copy()
+    if bounds[3] > bounds[2]:
+        _program(code, args, consts, bounds[2], bounds[3], values, stack, cpu)
+        for i in range(n):
+            cpu[i] = _min(_max(_round_half_even(cpu[i]), 1.0), float(most_cpus))
     order = np.argsort(scores, kind="mergesort")  # stable: ties in the order operators became ready
     n_pools = free.shape[1]
     cpus_free = np.empty(n_pools, np.int64)
