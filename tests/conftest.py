@@ -49,7 +49,7 @@ LAYERS = {
     "integration": ("test_bound.py", "test_cache_cli.py", "test_cache_fidelity.py", "test_cache_oracle.py",
                     "test_cache_task.py", "test_cache_sampled.py", "test_cli.py", "test_cli_errors.py",
                     "test_executors.py", "test_external_task.py", "test_fallback.py", "test_fidelity.py",
-                    "test_judge.py", "test_llm_proposer.py", "test_pipelines.py", "test_pipelines_ranking.py",
+                    "test_judge.py", "test_llm_proposer.py", "test_pipelines.py", "test_pipelines_ranking.py", "test_pipelines_compiled.py",
                     "test_pipelines_regression.py", "test_pipelines_terminals.py", "test_sandbox.py",
                     "test_proxies.py", "test_foresight.py", "test_conformance_rehearsal.py", "test_search_loop.py"),
     "e2e": ("test_evolve.py", "test_report.py"),

@@ -209,5 +209,5 @@ def test_the_shared_plan_caches_stop_growing_at_their_caps_without_changing_a_ru
     capped = simulate(wl, config, policy, 4).eudoxia_stats()
     assert capped == free
     ((_, _, timelines, plans),) = engine._shared.values()
-    assert len(plans) <= 3 and len(timelines.cache) <= 5
+    assert len(plans) <= 3 and len(timelines.cache) <= 5 and len(timelines.ticks) <= 5
     engine._shared.clear()

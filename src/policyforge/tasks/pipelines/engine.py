@@ -134,9 +134,10 @@ def _shared_plans(workload: Workload, tick_len: float) -> tuple[TimelineCache, d
             del _shared[next(iter(_shared))]
         entry = _shared[id(workload)] = (workload, tick_len, TimelineCache(tick_len), {})
     timelines, plans = entry[2], entry[3]
-    if len(plans) > MAX_PLANS or len(timelines.cache) > MAX_PLANS:
+    if len(plans) > MAX_PLANS or len(timelines.cache) > MAX_PLANS or len(timelines.ticks) > MAX_PLANS:
         plans.clear()
         timelines.cache.clear()
+        timelines.ticks.clear()
     return timelines, plans
 
 
@@ -349,7 +350,8 @@ class Engine:
     def _plan(self, ops: tuple[int, ...], cpu: int, ram: float) -> tuple[list[int], int]:
         """Offsets (ticks after the start) of the last tick of each operator up to the first OOM, whose own
         last tick closes the list, and the index of the operator that fails (len(ops) when none does)."""
-        key = (tuple(map(self.op_profile.__getitem__, ops)), cpu, ram)
+        key = ((self.op_profile[ops[0]],) if len(ops) == 1 else tuple(map(self.op_profile.__getitem__, ops)), cpu,
+               ram)
         plan = self.plans.get(key)
         if plan is None:
             ends, elapsed, failing = [], 0, len(ops)

@@ -86,7 +86,12 @@ def ranked_policy(name: str, path: Path, rank: Callable, ram_gb: Callable | None
         if fn is not None and not callable(fn):
             raise PolicyError(f"{path}: {label} must be a function")
 
+    from policyforge.tasks.pipelines.rank_programs import tree_programs
+
+    programs = tree_programs(rank, ram_gb, cpus)  # a GP tree's: the same decisions in one compiled call
+
     def schedule(state, results, arrivals, cluster):
-        return ranking.schedule(state, results, arrivals, cluster, rank, ram_gb=ram_gb, cpus=cpus)
+        return ranking.schedule(state, results, arrivals, cluster, rank, ram_gb=ram_gb, cpus=cpus,
+                                programs=programs)
 
     return Policy(name, path, schedule, ranking.init, source)

@@ -57,6 +57,8 @@ EXTRA_GB = 0.5
 MAX_CPUS = 16
 PATIENCE = 32
 """Operators that fit nowhere before the rest wait for the next call (keeps a call cheap under load)."""
+TABLE_WIDTH = 64
+"""Slots of the ready table at first (it is compacted, then doubled, when full)."""
 
 STATIC = ("priority", "weight", "est_memory_gb", "est_cpu_seconds", "est_io_seconds", "cpus", "run_seconds",
           "path_seconds", "pipeline_ops", "pipeline_seconds", "children")
@@ -122,10 +124,12 @@ class Load:
 def init(state: dict, cluster) -> None:
     """Prepare `state` for `schedule` (call it from the policy's own `init`)."""
     state["ranking"] = {
-        "ready": {},  # op id -> (pipeline id, *STATIC, when it became ready): not handed out, in the order they
-        # became ready
+        "ready": {},  # op id -> its slot (column) in "table": not handed out, in the order they became ready
+        "table": np.zeros((len(_STORED), TABLE_WIDTH)),  # per slot: the _STORED rows of a ready operator
+        "pipes": np.zeros((3, 64)),  # per pipeline id: arrival, ops left, estimated seconds left
+        "slots": 0,  # slots of "table" in use (live or not)
         "pipelines": {},  # pipeline id -> [arrival, ops left, estimated seconds left]
-        "rows": {},  # pipeline id -> (first op id, its operators' STATIC rows)
+        "rows": {},  # pipeline id -> (first op id, its operators' rows of (pipeline id, *STATIC), an array)
         "seconds": {},  # op id -> its estimated run seconds, to count down its pipeline's work
         "ram": {},  # op id -> RAM to give it next (after an OOM)
         "failures": {},  # op id -> OOM failures so far
@@ -136,6 +140,8 @@ def init(state: dict, cluster) -> None:
         "cpu_total": max(1, sum(p.cpu_total for p in cluster.pools)),  # the load fractions' denominators
         "ram_total": max(1e-9, sum(p.ram_total_gb for p in cluster.pools)),
     }
+    mem = state["ranking"]  # rank_kernel.decide's constants of the run, typed once:
+    mem["scalars"] = (float(mem["largest"]), int(mem["most_cpus"]), int(mem["cpu_total"]), float(mem["ram_total"]))
 
 
 def _useful(memo: dict, scaling: str) -> int:
@@ -164,8 +170,29 @@ def _arrive(mem: dict, pipeline) -> None:
     for position, row in enumerate(rows):
         mem["seconds"][first + position] = row[6]
         row[9] = total
-    mem["pipelines"][pipeline.id] = [pipeline.arrival, len(rows), total]
-    mem["rows"][pipeline.id] = (first, rows)
+    mem["pipelines"][pipeline.id] = left = [pipeline.arrival, len(rows), total]
+    mem["rows"][pipeline.id] = (first, np.array([(pipeline.id, *row) for row in rows], dtype=np.float64))
+    pipes = mem["pipes"]
+    if pipeline.id >= pipes.shape[1]:
+        pipes = mem["pipes"] = np.concatenate((pipes, np.zeros((3, max(pipes.shape[1], pipeline.id + 1)))), axis=1)
+    pipes[:, pipeline.id] = left
+
+
+def _slot(mem: dict) -> int:
+    """A free column of the ready table: the next one, after moving the live ones to the front (in their
+    order) when the table is full, and doubling it when they fill more than half of it."""
+    table, used = mem["table"], mem["slots"]
+    if used == table.shape[1]:
+        ready = mem["ready"]
+        live = np.fromiter(ready.values(), np.int64, len(ready))
+        if 2 * len(live) > table.shape[1]:
+            table = mem["table"] = np.concatenate((table, np.zeros_like(table)), axis=1)
+        table[:, :len(live)] = table[:, live]
+        for slot, op_id in enumerate(ready):
+            ready[op_id] = slot
+        used = len(live)
+    mem["slots"] = used + 1
+    return used
 
 
 def _refresh(mem: dict, cluster, pid: int) -> None:
@@ -176,7 +203,14 @@ def _refresh(mem: dict, cluster, pid: int) -> None:
     first, rows = mem["rows"][pid]
     for op_id in cluster.assignable(pid):
         if op_id not in ready:
-            ready[op_id] = (pid, *rows[op_id - first], cluster.now)
+            slot = _slot(mem)
+            table = mem["table"]  # row by row: a column from a Python tuple costs three times as much
+            table[:_READY_SINCE, slot] = rows[op_id - first]
+            table[_READY_SINCE, slot] = cluster.now
+            # an operator's OOM figures cannot change while it is ready (only a container running it fails)
+            table[_AFTER_OOM, slot] = mem["ram"].get(op_id, 0.0)
+            table[_FAILURES, slot] = mem["failures"].get(op_id, 0)
+            ready[op_id] = slot
 
 
 def _forget(mem: dict, pid: int) -> None:
@@ -189,23 +223,24 @@ def _forget(mem: dict, pid: int) -> None:
         mem["failures"].pop(op_id, None)
 
 
-_TABLE = ("pipeline", *STATIC, "ready_since", "after_oom", "failures", "arrival", "pipeline_ops_left",
-          "pipeline_seconds_left")
-"""Rows of the per-call table: a ready row (pipeline id, STATIC, when it became ready), the RAM an OOM asks
-for next, the OOM count, and its pipeline's [arrival, ops left, seconds left]."""
+_STORED = ("pipeline", *STATIC, "ready_since", "after_oom", "failures")
+"""Rows stored per ready operator when it becomes ready (mem["table"]): its pipeline, STATIC, when it became
+ready, the RAM an OOM asks for next and the OOM count (rank_kernel.py reads them by these positions)."""
+_TABLE = (*_STORED, "arrival", "pipeline_ops_left", "pipeline_seconds_left")
+"""Rows of the per-call table: the stored rows, then its pipeline's [arrival, ops left, seconds left]."""
 _COMPUTED = ("ram_gb", "waited", "ready_waited")
 _TABLE_ROWS = tuple((name, _TABLE.index(name)) for name in COLUMNS if name not in _COMPUTED)
 _MEMORY, _AFTER_OOM, _ARRIVAL = _TABLE.index("est_memory_gb"), _TABLE.index("after_oom"), _TABLE.index("arrival")
 _READY_SINCE, _PRIORITY = _TABLE.index("ready_since"), _TABLE.index("priority")
+_FAILURES = _TABLE.index("failures")
 
 
 def _columns(mem: dict, now: float) -> tuple[np.ndarray, ReadyOps, np.ndarray]:
-    """(operator ids, the columns `rank` sees, the RAM each must get at least after its OOMs), built from one
-    table: a row of Python numbers per ready operator, converted by numpy once."""
+    """(operator ids, the columns `rank` sees, the RAM each must get at least after its OOMs), gathered from
+    the stored rows of the ready operators and their pipelines' current figures."""
     ready = mem["ready"]
-    ram_get, failures_get, pipelines = mem["ram"].get, mem["failures"].get, mem["pipelines"]
-    table = np.array([(*row, ram_get(i, 0.0), failures_get(i, 0), *pipelines[row[0]]) for i, row in ready.items()],
-                     dtype=float).T.copy()
+    stored = mem["table"][:, np.fromiter(ready.values(), np.int64, len(ready))]
+    table = np.concatenate((stored, mem["pipes"][:, stored[0].astype(np.int64)]))
     ids = np.fromiter(ready, dtype=np.int64, count=len(ready))
     after_oom = table[_AFTER_OOM]
     ram_gb = np.minimum(np.maximum(table[_MEMORY] * MARGIN + EXTRA_GB, after_oom), mem["largest"])
@@ -270,16 +305,21 @@ def _observe(mem: dict, results, arrivals, cluster) -> None:
         if left[1] <= 0:
             _forget(mem, pid)
             touched.discard(pid)
+        else:  # the arrival does not change; two items cost a third of a row from a list
+            pipes = mem["pipes"]
+            pipes[1, pid] = left[1]
+            pipes[2, pid] = left[2]
     for pid in sorted(touched):
         _refresh(mem, cluster, pid)
 
 
 def schedule(state: dict, results, arrivals, cluster, rank: Callable, ram_gb: Callable | None = None,
-             cpus: Callable | None = None) -> tuple[list[int], list[tuple]]:
+             cpus: Callable | None = None, programs: tuple | None = None) -> tuple[list[int], list[tuple]]:
     """One scheduling decision: rank the ready operators with `rank(ops, load)`, size them (with `ram_gb` and
     `cpus` when given), place them best-fit in that order, and suspend a batch container for a blocked urgent
     operator (see the module docstring). Sets itself up on the first call when the policy's `init` did not
-    call `ranking.init`."""
+    call `ranking.init`. `programs` (rank_programs.tree_programs of the same functions) decides the same in
+    one compiled call."""
     if "ranking" not in state:
         init(state, cluster)
     mem = state["ranking"]
@@ -292,6 +332,8 @@ def schedule(state: dict, results, arrivals, cluster, rank: Callable, ram_gb: Ca
     if not ready or not open_pools:
         return [], []
     free_ram = [p.ram_free_gb for p in pools]
+    if programs is not None:
+        return _compiled(mem, cluster, free_cpu, free_ram, programs)
     ids, ops, after_oom = _columns(mem, cluster.now)
     priority_list = ops.priority.tolist()
     load = Load(cluster.now, sum(free_cpu) / mem["cpu_total"], sum(free_ram) / mem["ram_total"], len(priority_list),
@@ -304,6 +346,7 @@ def schedule(state: dict, results, arrivals, cluster, rank: Callable, ram_gb: Ca
     order = np.argsort(-scores, kind="stable").tolist() if len(scores) > 1 else [0]
     ids_list, ram_list, cpus_list = ids.tolist(), ram.tolist(), cpu.tolist()
     assignments, blocked, misses = [], None, 0
+    table = mem["table"]
     for index in order:
         if misses >= PATIENCE or not open_pools:
             break
@@ -321,5 +364,34 @@ def schedule(state: dict, results, arrivals, cluster, rank: Callable, ram_gb: Ca
         free_ram[best] -= ram
         if free_cpu[best] < 1:
             open_pools -= 1
-        recheck.add(ready.pop(op_id)[0])
+        recheck.add(int(table[0, ready.pop(op_id)]))
     return (batch_to_suspend(cluster, free_ram, blocked) if blocked is not None else []), assignments
+
+
+_decide: Callable | None = None
+"""rank_kernel.decide, imported on the first compiled call: numba loads only where a GP tree runs (an import
+statement per call costs as much as the kernel's work)."""
+
+
+def _compiled(mem: dict, cluster, free_cpu: list[int], free_ram: list[float], programs: tuple
+              ) -> tuple[list[int], list[tuple]]:
+    """The rest of `schedule` for a GP tree's programs, in one compiled call (rank_kernel.decide)."""
+    global _decide
+    if _decide is None:
+        from policyforge.tasks.pipelines.rank_kernel import decide as _decide
+    ready, table = mem["ready"], mem["table"]
+    out = _decide(table, mem["pipes"], np.fromiter(ready.values(), np.int64, len(ready)),
+                 np.array((free_cpu, free_ram), np.float64), float(cluster.now), len(mem["pipelines"]),
+                 *mem["scalars"], *programs, PATIENCE).tolist()
+    pools = len(free_ram)
+    assignments = []
+    if out[0]:
+        ids = list(ready)
+        recheck = mem["recheck"]
+        rows = out[2 + pools:]
+        for k in range(0, len(rows), 4):
+            op_id = ids[int(rows[k])]
+            assignments.append((int(rows[k + 1]), (op_id,), int(rows[k + 2]), rows[k + 3]))
+            recheck.add(int(table[0, ready.pop(op_id)]))
+    blocked = out[1]
+    return (batch_to_suspend(cluster, out[2:2 + pools], blocked) if blocked == blocked else []), assignments

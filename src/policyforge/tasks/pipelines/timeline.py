@@ -31,15 +31,17 @@ def _first_oom(segment: Segment, io_ticks: int, cpu_ticks: int, ram: float, tick
     return 0
 
 
-def operator_run(segments: tuple[Segment, ...], cpus: int, ram: float, tick: float) -> tuple[int, int]:
-    """(ticks the operator takes, 1-based tick of its OOM or 0).
+def operator_run(segments: tuple[Segment, ...], cpus: int, ram: float, tick: float,
+                 ticks: tuple[tuple[int, int], ...] | None = None) -> tuple[int, int]:
+    """(ticks the operator takes, 1-based tick of its OOM or 0). `ticks`: each segment's segment_ticks when
+    already known (they depend on the CPUs only, not on the RAM).
 
     Deviation: an operator whose segments all round to zero ticks takes one tick here; in Eudoxia it would
     never complete (its last-tick check is never reached).
     """
     elapsed = 0
-    for segment in segments:
-        io_ticks, cpu_ticks = segment_ticks(segment, cpus, tick)
+    for k, segment in enumerate(segments):
+        io_ticks, cpu_ticks = segment_ticks(segment, cpus, tick) if ticks is None else ticks[k]
         if io_ticks + cpu_ticks:
             oom = _first_oom(segment, io_ticks, cpu_ticks, ram, tick)
             if oom:
@@ -55,17 +57,25 @@ it must not grow with what a policy asks for."""
 
 
 class TimelineCache:
-    """operator_run memoised on (profile id, CPUs, RAM) for one tick length, up to CACHE_LIMIT entries."""
+    """operator_run memoised on (profile id, CPUs, RAM) for one tick length, up to CACHE_LIMIT entries, and
+    each profile's segment ticks on (profile id, CPUs): a policy that sizes RAM freely (a GP tree's ram_gb)
+    asks for a new RAM almost every time, and the ticks are the costly part (numpy's curves per segment)."""
 
     def __init__(self, tick: float) -> None:
         self.tick = tick
         self.cache: dict[tuple[int, int, float], tuple[int, int]] = {}
+        self.ticks: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}
 
     def run(self, profile: int, segments: tuple[Segment, ...], cpus: int, ram: float) -> tuple[int, int]:
         key = (profile, cpus, ram)
         hit = self.cache.get(key)
         if hit is None:
-            hit = operator_run(segments, cpus, ram, self.tick)
+            ticks = self.ticks.get((profile, cpus))
+            if ticks is None:
+                ticks = tuple(segment_ticks(segment, cpus, self.tick) for segment in segments)
+                if len(self.ticks) < CACHE_LIMIT:
+                    self.ticks[(profile, cpus)] = ticks
+            hit = operator_run(segments, cpus, ram, self.tick, ticks)
             if len(self.cache) < CACHE_LIMIT:
                 self.cache[key] = hit
         return hit

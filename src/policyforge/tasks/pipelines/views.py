@@ -21,6 +21,7 @@ STATE_NAMES = ("pending", "assigned", "running", "suspending", "completed", "fai
 PENDING, ASSIGNED, RUNNING, SUSPENDING, COMPLETED, FAILED = range(6)
 _ASSIGNABLE = frozenset(("pending", "failed")).__contains__
 _ASSIGNABLE_CODE = frozenset((PENDING, FAILED)).__contains__
+_COMPLETED_CODE = COMPLETED.__eq__
 _new_tuple = tuple.__new__
 
 
@@ -266,13 +267,15 @@ class ClusterView:
         """cluster.pipeline(pid).assignable(parents_complete), without building the pipeline's view."""
         if pid < 0:
             raise IndexError(f"no pipeline {pid}")
-        ids = self._infos[pid].ops.ids
+        ops = self._infos[pid].ops
+        ids = ops.ids
         states = self._states[ids.start:ids.stop]
         ready = compress(ids, map(_ASSIGNABLE_CODE, states))
         if not parents_complete:
             return tuple(ready)
-        first, parents = ids.start, self._infos[pid].ops.parents
-        return tuple(i for i in ready if all(states[p] == COMPLETED for p in parents[i - first]))
+        first, parents, state = ids.start, ops.parents, states.__getitem__
+        # map chains rather than generators: called for every touched pipeline on every call of the ranking
+        return tuple([i for i in ready if all(map(_COMPLETED_CODE, map(state, parents[i - first])))])
 
     def outstanding(self) -> tuple[int, ...]:
         """Ids of arrived pipelines not yet completed, in arrival order."""
