@@ -247,3 +247,24 @@ def test_another_spec_gives_another_grammar():
     machines = type("Machines", (), {"free": np.array([10.0, 20.0]), "__len__": lambda self: 2})()
     out = module["rank"](SimpleNamespace(size=3.0), machines)
     np.testing.assert_array_equal(out, [4.0, 14.0])
+
+
+def test_tuning_a_program_of_several_functions_moves_constants_in_each_and_stays_well_typed():
+    """Pipelines evolves `(program rank ram_gb cpus)`: tuning walks every function's tree (it once asked the
+    grammar for an operator named `program` and failed, a fifth of a 2,000-sample run's proposals)."""
+    from policyforge.tasks.pipelines.interface import PIPELINES_RANK_GP_TABLE, PIPELINES_RANK_POLICY
+
+    gp = GPProposer(PIPELINES_RANK_POLICY, table=PIPELINES_RANK_GP_TABLE)
+    tunable = [c for c in gp.seed_programs() if len({p.path[0] for p in gp.constants(gp.parse(c))}) >= 2]
+    assert tunable  # a seed with constants in at least two of its functions
+    functions_moved = set()
+    for seed in range(10):
+        child = gp.propose([parent(tunable[0], 5)], {"tune": True}, seed)
+        assert child.prompt.startswith("gp: constant tuning") and child.parents == (5,), child.prompt
+        old, new = gp.parse(tunable[0]), gp.parse(child.code)
+        assert new is not None and shape(new) == shape(old)
+        before = {p.path: p.node.value for p in gp.constants(old)}
+        after = {p.path: p.node.value for p in gp.constants(new)}
+        assert before.keys() == after.keys()
+        functions_moved |= {path[0] for path in before if before[path] != after[path]}
+    assert len(functions_moved) >= 2  # constants of more than one function moved

@@ -289,11 +289,19 @@ class GPProposer:
         new = round_sig(old * (1 + SIGMA * rng.normal()) if old else rng.normal())
         return None if new == old else replace(tree, point.path, Node("const", value=new))
 
+    def constants(self, tree: Node) -> list[Point]:
+        """Every constant of `tree`, paths from its root: in a program of several functions (its root is
+        `program`), the constants of every function's tree."""
+        if self.grammar.multi:
+            return [Point((i, *p.path), p.node, p.required, p.depth + 1) for i, child in enumerate(tree.children)
+                    for p in points(child) if p.node.op == "const"]
+        return [p for p in points(tree) if p.node.op == "const"]
+
     def tune_constants(self, rng: np.random.Generator, tree: Node) -> Node | None:
         """Move every constant of `tree` at once (a random-search step over the constant vector): a program
         whose shape is right is usually a few constants away from better, and one-at-a-time perturbation
         cannot move correlated constants together. None when the tree has no constants."""
-        options = [p for p in points(tree) if p.node.op == "const"]
+        options = self.constants(tree)
         if not options:
             return None
         sigma = float(np.exp(rng.uniform(*TUNE_SIGMAS)))
@@ -340,7 +348,7 @@ class GPProposer:
                     ) -> tuple[Node | None, str, tuple[int, ...]]:
         """Tuning of the first tree (best first) that has constants: (child or None, label, parent index)."""
         for index, parent in enumerate(trees):
-            for _ in range(ATTEMPTS if any(p.node.op == "const" for p in points(parent)) else 0):
+            for _ in range(ATTEMPTS if self.constants(parent) else 0):
                 tree = self.tune_constants(rng, parent)
                 if tree is not None and tree not in trees and self.within_limits(tree):
                     return tree, "constant tuning", (index,)
