@@ -515,7 +515,8 @@ class Evolution:
             display(f"measuring the selected candidate {best.id} on {len(missing)} held-out test instance(s)")
             result = self.evaluator.submit(best.code or "", missing, split=True).result()
             scores = {**(best.test_scores or {}), **result.scores} if result.ok else dict(best.test_scores or {})
-            current = _mean({k: v for k, v in scores.items() if k in {i.id for i in self.test}})
+            held_out = {i.id for i in self.test}
+            current = _mean({k: v for k, v in scores.items() if k in held_out})
             self.store.update(best.id, test_scores=scores, test_score=current)
         self._baselines_on("test", self.test, display)
         verdict = run_verdict(self.store)
